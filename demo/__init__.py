@@ -1,0 +1,1 @@
+"""The demo application: FastAPI Users' SQLAlchemy example, on fastapi-userkit."""

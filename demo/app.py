@@ -1,0 +1,36 @@
+"""The demo app: every router at the prefixes of FastAPI Users' documentation.
+
+Run it with ``make demo`` (SQLite file ``demo.db``), or set ``DATABASE_URL`` to a
+``postgresql+asyncpg://`` or ``mysql+asyncmy://`` URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from demo.db import User, create_db_and_tables
+from demo.schemas import UserCreate, UserRead, UserUpdate
+from demo.users import auth_backend, current_active_user, fastapi_users
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    await create_db_and_tables()
+    yield
+
+
+app = FastAPI(title="fastapi-userkit demo", lifespan=lifespan)
+
+app.include_router(fastapi_users.get_auth_router(auth_backend), prefix="/auth/jwt", tags=["auth"])
+app.include_router(fastapi_users.get_register_router(UserRead, UserCreate), prefix="/auth", tags=["auth"])
+app.include_router(fastapi_users.get_reset_password_router(), prefix="/auth", tags=["auth"])
+app.include_router(fastapi_users.get_verify_router(UserRead), prefix="/auth", tags=["auth"])
+app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users", tags=["users"])
+
+
+@app.get("/authenticated-route")
+async def authenticated_route(user: User = Depends(current_active_user)) -> dict[str, str]:
+    return {"message": f"Hello {user.email}!"}

@@ -1,0 +1,123 @@
+"""What the manager does when an OAuth provider vouches for an account.
+
+Kept apart from :mod:`fastapi_userkit.manager` so the manager stays a thin facade. Differences
+from FastAPI Users (contract section 4.9):
+
+* a provider account ``(oauth_name, account_id)`` belongs to at most one user: the table has a
+  unique constraint, and associating an account linked to someone else raises
+  :class:`OAuthAccountAlreadyLinked` instead of creating a second link;
+* associating an account already linked to the same user refreshes it instead of duplicating it;
+* a new user and its OAuth account are written in one transaction when the adapter can
+  (``create_with_oauth_account``), so a failure never leaves a user without its account.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from fastapi_userkit import exceptions
+from fastapi_userkit.password import hash_password
+
+if TYPE_CHECKING:
+    from fastapi_userkit.manager import BaseUserManager
+
+__all__ = ["oauth_associate_callback", "oauth_callback"]
+
+
+def _find_account(user: Any, oauth_name: str, account_id: str) -> Any | None:
+    for account in getattr(user, "oauth_accounts", []):
+        if account.oauth_name == oauth_name and account.account_id == account_id:
+            return account
+    return None
+
+
+async def oauth_callback(
+    manager: BaseUserManager[Any, Any],
+    oauth_name: str,
+    access_token: str,
+    account_id: str,
+    account_email: str,
+    expires_at: int | None,
+    refresh_token: str | None,
+    request: Request | None,
+    *,
+    associate_by_email: bool,
+    is_verified_by_default: bool,
+) -> Any:
+    """Return the user for this provider account, linking or creating it as needed."""
+    oauth_account_dict = {
+        "oauth_name": oauth_name,
+        "access_token": access_token,
+        "account_id": account_id,
+        "account_email": account_email,
+        "expires_at": expires_at,
+        "refresh_token": refresh_token,
+    }
+    user_db: Any = manager.user_db
+
+    user = await user_db.get_by_oauth_account(oauth_name, account_id)
+    if user is not None:
+        account = _find_account(user, oauth_name, account_id)
+        if account is not None:
+            user = await user_db.update_oauth_account(user, account, oauth_account_dict)
+        return user
+
+    user = await user_db.get_by_email(account_email)
+    if user is not None:
+        if not associate_by_email:
+            raise exceptions.UserAlreadyExists()
+        return await user_db.add_oauth_account(user, oauth_account_dict)
+
+    password = manager.password_helper.generate()
+    user_dict = {
+        "email": account_email,
+        "hashed_password": await hash_password(manager.password_helper, password),
+        "is_verified": is_verified_by_default,
+    }
+    create_with_account = getattr(user_db, "create_with_oauth_account", None)
+    if create_with_account is not None:
+        user = await create_with_account(user_dict, oauth_account_dict)
+    else:
+        user = await user_db.create(user_dict)
+        user = await user_db.add_oauth_account(user, oauth_account_dict)
+    await manager.on_after_register(user, request)
+    return user
+
+
+async def oauth_associate_callback(
+    manager: BaseUserManager[Any, Any],
+    user: Any,
+    oauth_name: str,
+    access_token: str,
+    account_id: str,
+    account_email: str,
+    expires_at: int | None,
+    refresh_token: str | None,
+    request: Request | None,
+) -> Any:
+    """Link a provider account to ``user``, refusing one that belongs to someone else.
+
+    Raises:
+        OAuthAccountAlreadyLinked: Another user owns this provider account.
+    """
+    oauth_account_dict = {
+        "oauth_name": oauth_name,
+        "access_token": access_token,
+        "account_id": account_id,
+        "account_email": account_email,
+        "expires_at": expires_at,
+        "refresh_token": refresh_token,
+    }
+    user_db: Any = manager.user_db
+    owner = await user_db.get_by_oauth_account(oauth_name, account_id)
+    if owner is not None and owner.id != user.id:
+        raise exceptions.OAuthAccountAlreadyLinked()
+    account = _find_account(owner, oauth_name, account_id) if owner is not None else None
+    if account is not None:
+        user = await user_db.update_oauth_account(user, account, oauth_account_dict)
+    else:
+        user = await user_db.add_oauth_account(user, oauth_account_dict)
+    await manager.on_after_update(user, {}, request)
+    return user

@@ -1,0 +1,100 @@
+"""The one place where a dependency signature is built at run time.
+
+FastAPI learns a dependency's parameters from its signature. The authenticator needs one
+parameter per backend (the token, read by the backend's security scheme, so every scheme shows
+in OpenAPI) and one per backend strategy, and the number of backends is known only when the app
+is wired. So the signature is assembled here with :mod:`inspect`, on a function whose body is
+ordinary typed code, and :func:`build_dependency` is the typed entry point (tested in
+``tests/authentication/test_authenticator.py``).
+
+A strategy factory that takes no parameters (``def get_jwt_strategy(): ...``, the documented
+pattern) is called directly instead of being declared as a sub-dependency: FastAPI would run a
+plain ``def`` dependency in the thread pool on every request, a thread hand-off that costs more
+than the whole JWT check.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from fastapi import Depends
+
+if TYPE_CHECKING:
+    from fastapi_userkit.authentication.backend import AuthenticationBackend
+
+__all__ = ["StrategyGetter", "build_dependency", "direct_strategy_getter"]
+
+StrategyGetter = Callable[[], Any]
+
+
+def direct_strategy_getter(get_strategy: Callable[..., Any]) -> StrategyGetter | None:
+    """Return ``get_strategy`` if it can be called inline (a plain function without parameters)."""
+    if inspect.isgeneratorfunction(get_strategy) or inspect.isasyncgenfunction(get_strategy):
+        return None
+    if inspect.iscoroutinefunction(get_strategy):
+        return None
+    try:
+        parameters = inspect.signature(get_strategy).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return None
+    if parameters:
+        return None
+    return get_strategy
+
+
+def build_dependency(
+    backends: Sequence[AuthenticationBackend[Any, Any]],
+    variable_names: Sequence[str],
+    get_user_manager: Callable[..., Any],
+    get_enabled_backends: Callable[..., Any] | None,
+    resolve: Callable[[Any, dict[str, Any], dict[str, Any], Sequence[Any] | None], Awaitable[Any]],
+) -> Callable[..., Awaitable[Any]]:
+    """Build a FastAPI dependency that gathers tokens and strategies, then calls ``resolve``.
+
+    Args:
+        backends: The backends in evaluation order.
+        variable_names: A valid, unique Python identifier per backend.
+        get_user_manager: The user-manager dependency.
+        get_enabled_backends: Optional dependency returning the backends to evaluate.
+        resolve: ``resolve(user_manager, tokens, strategies, enabled_backends)``; tokens and
+            strategies are keyed by backend name.
+    """
+    parameters = [
+        inspect.Parameter("user_manager", inspect.Parameter.KEYWORD_ONLY, default=Depends(get_user_manager)),
+    ]
+    direct: dict[str, StrategyGetter] = {}
+    for backend, variable in zip(backends, variable_names, strict=True):
+        parameters.append(
+            inspect.Parameter(
+                variable,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=Depends(cast(Callable[..., Any], backend.transport.scheme)),
+            )
+        )
+        getter = direct_strategy_getter(backend.get_strategy)
+        if getter is not None:
+            direct[backend.name] = getter
+        else:
+            parameters.append(
+                inspect.Parameter(
+                    f"strategy_{variable}", inspect.Parameter.KEYWORD_ONLY, default=Depends(backend.get_strategy)
+                )
+            )
+    if get_enabled_backends is not None:
+        parameters.append(
+            inspect.Parameter("enabled_backends", inspect.Parameter.KEYWORD_ONLY, default=Depends(get_enabled_backends))
+        )
+
+    async def dependency(**kwargs: Any) -> Any:
+        tokens: dict[str, Any] = {}
+        strategies: dict[str, Any] = {}
+        for backend, variable in zip(backends, variable_names, strict=True):
+            tokens[backend.name] = kwargs[variable]
+            getter = direct.get(backend.name)
+            strategies[backend.name] = getter() if getter is not None else kwargs[f"strategy_{variable}"]
+        return await resolve(kwargs["user_manager"], tokens, strategies, kwargs.get("enabled_backends"))
+
+    dependency.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # read by FastAPI
+    return dependency

@@ -1,0 +1,162 @@
+"""Resolves the current user from whichever backend carries a valid token."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic
+
+from fastapi import HTTPException, status
+
+from fastapi_userkit.authentication._dependency import build_dependency
+from fastapi_userkit.authentication.backend import AuthenticationBackend
+from fastapi_userkit.authentication.strategy import Strategy
+from fastapi_userkit.exceptions import ConfigurationError
+from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
+from fastapi_userkit.models import ID, UP
+from fastapi_userkit.types import DependencyCallable
+
+__all__ = [
+    "Authenticator",
+    "DuplicateBackendNamesError",
+    "EnabledBackendsDependency",
+    "name_to_strategy_variable_name",
+    "name_to_variable_name",
+]
+
+EnabledBackendsDependency = DependencyCallable[Sequence[AuthenticationBackend[UP, ID]]]
+
+
+class DuplicateBackendNamesError(ConfigurationError):
+    """Two backends have the same name once reduced to an identifier."""
+
+    default_message = "Two authentication backends share a name."
+    code = "DUPLICATE_BACKEND_NAMES"
+
+
+def name_to_variable_name(name: str) -> str:
+    """Reduce a backend name to a Python identifier (``"my-jwt"`` -> ``"myjwt"``)."""
+    cleaned = re.sub(r"[^0-9a-zA-Z_]", "", name)
+    return re.sub(r"^[^a-zA-Z]+", "", cleaned)
+
+
+def name_to_strategy_variable_name(name: str) -> str:
+    """The parameter name of a backend's strategy."""
+    return f"strategy_{name_to_variable_name(name)}"
+
+
+class Authenticator(Generic[UP, ID]):
+    """Builds ``current_user`` dependencies over a list of backends.
+
+    Backends are tried in order; the first valid token wins. A deactivated user never
+    authenticates (FastAPI Users' ``current_user()`` accepted them unless ``active=True``): its
+    tokens answer 401 on the very next request, whatever the strategy (ASVS 5.0 7.4.2).
+
+    Args:
+        backends: The authentication backends.
+        get_user_manager: The user-manager dependency.
+
+    Raises:
+        DuplicateBackendNamesError: Two backend names reduce to the same identifier.
+        ConfigurationError: A backend name has no letter to make an identifier from.
+    """
+
+    def __init__(
+        self,
+        backends: Sequence[AuthenticationBackend[UP, ID]],
+        get_user_manager: UserManagerDependency[UP, ID],
+    ) -> None:
+        self.backends = backends
+        self.get_user_manager = get_user_manager
+        self._variable_names = [name_to_variable_name(backend.name) for backend in backends]
+        if any(not variable for variable in self._variable_names):
+            raise ConfigurationError("Every authentication backend name needs at least one letter.")
+        if len(set(self._variable_names)) != len(self._variable_names):
+            raise DuplicateBackendNamesError()
+
+    def current_user(
+        self,
+        optional: bool = False,
+        active: bool = False,
+        verified: bool = False,
+        superuser: bool = False,
+        get_enabled_backends: EnabledBackendsDependency[UP, ID] | None = None,
+    ) -> Callable[..., Awaitable[UP | None]]:
+        """Return a dependency that gives the authenticated user.
+
+        Args:
+            optional: Give ``None`` instead of an error when nobody is authenticated.
+            active: Kept for compatibility; deactivated users never authenticate.
+            verified: Require a verified e-mail address (403 otherwise).
+            superuser: Require a superuser (403 otherwise).
+            get_enabled_backends: A dependency choosing which backends to try.
+
+        The dependency raises ``HTTPException(401)`` without a valid token and
+        ``HTTPException(403)`` when a requirement is not met, unless ``optional``.
+        """
+        resolve = self._resolver(optional=optional, verified=verified, superuser=superuser)
+
+        async def user_only(user_manager: Any, tokens: Any, strategies: Any, enabled: Any) -> UP | None:
+            user, _ = await resolve(user_manager, tokens, strategies, enabled)
+            return user
+
+        return build_dependency(
+            self.backends, self._variable_names, self.get_user_manager, get_enabled_backends, user_only
+        )
+
+    def current_user_token(
+        self,
+        optional: bool = False,
+        active: bool = False,
+        verified: bool = False,
+        superuser: bool = False,
+        get_enabled_backends: EnabledBackendsDependency[UP, ID] | None = None,
+    ) -> Callable[..., Awaitable[tuple[UP | None, str | None]]]:
+        """Like :meth:`current_user`, but the dependency gives ``(user, token)``."""
+        resolve = self._resolver(optional=optional, verified=verified, superuser=superuser)
+        return build_dependency(
+            self.backends, self._variable_names, self.get_user_manager, get_enabled_backends, resolve
+        )
+
+    def _resolver(
+        self, *, optional: bool, verified: bool, superuser: bool
+    ) -> Callable[..., Awaitable[tuple[UP | None, str | None]]]:
+        async def resolve(
+            user_manager: BaseUserManager[UP, ID],
+            tokens: dict[str, str | None],
+            strategies: dict[str, Strategy[UP, ID]],
+            enabled_backends: Sequence[AuthenticationBackend[UP, ID]] | None,
+        ) -> tuple[UP | None, str | None]:
+            user, token = await self._find_user(user_manager, tokens, strategies, enabled_backends)
+            status_code = status.HTTP_401_UNAUTHORIZED
+            if user is not None:
+                status_code = status.HTTP_403_FORBIDDEN
+                if not user.is_active:
+                    status_code = status.HTTP_401_UNAUTHORIZED
+                    user = None
+                elif (verified and not user.is_verified) or (superuser and not user.is_superuser):
+                    user = None
+            if user is None:
+                if optional:
+                    return None, None
+                raise HTTPException(status_code=status_code)
+            return user, token
+
+        return resolve
+
+    async def _find_user(
+        self,
+        user_manager: BaseUserManager[UP, ID],
+        tokens: dict[str, str | None],
+        strategies: dict[str, Strategy[UP, ID]],
+        enabled_backends: Sequence[AuthenticationBackend[UP, ID]] | None,
+    ) -> tuple[UP | None, str | None]:
+        enabled = self.backends if enabled_backends is None else enabled_backends
+        for backend in self.backends:
+            token = tokens[backend.name]
+            if token is None or backend not in enabled:
+                continue
+            user = await strategies[backend.name].read_token(token, user_manager)
+            if user is not None:
+                return user, token
+        return None, None

@@ -1,0 +1,41 @@
+"""Protocols for the database token strategy's storage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from fastapi_userkit.models import ID
+
+__all__ = ["AP", "AccessTokenDatabase", "AccessTokenProtocol"]
+
+
+class AccessTokenProtocol(Protocol[ID]):
+    """A stored token row: its (digested) token, owner and creation time."""
+
+    token: str
+    user_id: ID
+    created_at: datetime
+
+
+AP = TypeVar("AP", bound=AccessTokenProtocol)  # type: ignore[type-arg]  # compat: unparameterised bound
+
+
+class AccessTokenDatabase(Protocol, Generic[AP]):
+    """Storage of access tokens."""
+
+    async def get_by_token(self, token: str, max_age: datetime | None = None) -> AP | None:
+        """Return the row for ``token`` created at or after ``max_age``, or ``None``."""
+        ...  # pragma: no cover - protocol
+
+    async def create(self, create_dict: dict[str, Any]) -> AP:
+        """Insert a row."""
+        ...  # pragma: no cover - protocol
+
+    async def update(self, access_token: AP, update_dict: dict[str, Any]) -> AP:
+        """Update a row."""
+        ...  # pragma: no cover - protocol
+
+    async def delete(self, access_token: AP) -> None:
+        """Delete a row."""
+        ...  # pragma: no cover - protocol

@@ -1,0 +1,314 @@
+"""SQLAlchemy 2 (asyncio) storage: user and OAuth-account mixins and the user adapter.
+
+Table and column names, types and lengths are those of ``fastapi-users-db-sqlalchemy`` 7, so an
+existing database keeps working. Two deliberate differences:
+
+* e-mail uniqueness is case-insensitive in the database itself (a unique index on
+  ``lower(email)``, or a case-insensitive collation on MariaDB/MySQL), and
+  :meth:`SQLAlchemyUserDatabase.get_by_email` is written so that index serves it;
+* a unique violation on insert or update becomes :class:`UserAlreadyExists`, so two racing
+  registrations give one user and one clean error, never a 500 (FastAPI Users #1388).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any, Generic, cast
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Select, String, UniqueConstraint, event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, Mapper, declared_attr, mapped_column
+
+from fastapi_userkit.db._types import GUID, UUID_ID, EmailType, TIMESTAMPAware, now_utc
+from fastapi_userkit.db.base import BaseUserDatabase
+from fastapi_userkit.exceptions import OAuthAccountAlreadyLinked, UserAlreadyExists
+from fastapi_userkit.models import ID, OAP, UP
+
+__all__ = [
+    "GUID",
+    "UUID_ID",
+    "SQLAlchemyBaseOAuthAccountTable",
+    "SQLAlchemyBaseOAuthAccountTableUUID",
+    "SQLAlchemyBaseUserTable",
+    "SQLAlchemyBaseUserTableUUID",
+    "SQLAlchemyUserDatabase",
+    "TIMESTAMPAware",
+    "now_utc",
+]
+
+
+class SQLAlchemyBaseUserTable(Generic[ID]):
+    """Columns of the ``user`` table; the application's class adds ``id`` and its own fields.
+
+    Example::
+
+        class User(SQLAlchemyBaseUserTable[int], Base):
+            id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """
+
+    __tablename__ = "user"
+
+    # Type checkers see plain attributes. With ``Mapped[...]`` here, mypy checks the UP bound
+    # (UserProtocol) of ``BaseUserManager[User, ...]`` before it has resolved the descriptors,
+    # rejects the class and caches the failure, so every app would need ``type: ignore``.
+    if TYPE_CHECKING:
+        id: ID
+        email: str
+        hashed_password: str
+        is_active: bool
+        is_superuser: bool
+        is_verified: bool
+    else:
+        email: Mapped[str] = mapped_column(EmailType, nullable=False)
+        hashed_password: Mapped[str] = mapped_column(String(length=1024), nullable=False)
+        is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+        is_superuser: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+        is_verified: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+
+def _is_mysql(dialect_name: str) -> bool:
+    return dialect_name in {"mysql", "mariadb"}
+
+
+def _on_mysql(*_ddl_target_bind: Any, dialect: Any, **_kw: Any) -> bool:
+    return _is_mysql(dialect.name)
+
+
+def _not_on_mysql(*_ddl_target_bind: Any, dialect: Any, **_kw: Any) -> bool:
+    return not _is_mysql(dialect.name)
+
+
+@event.listens_for(SQLAlchemyBaseUserTable, "instrument_class", propagate=True)
+def _add_email_index(mapper: Mapper[Any], _class: type) -> None:
+    """Give every user table its case-insensitive unique index on ``email``.
+
+    Done with a mapper event rather than ``__table_args__`` so an application that declares its
+    own ``__table_args__`` keeps the index.
+    """
+    table: Any = mapper.local_table
+    if "email" not in getattr(table, "c", {}) or mapper.inherits is not None:
+        return
+    name = f"ix_{table.name}_email"
+    if any(index.name == name for index in table.indexes):  # pragma: no cover - remapping the same table
+        return
+    Index(name, func.lower(table.c.email), unique=True).ddl_if(callable_=_not_on_mysql)
+    Index(f"{name}_ci", table.c.email, unique=True).ddl_if(callable_=_on_mysql)
+
+
+class SQLAlchemyBaseUserTableUUID(SQLAlchemyBaseUserTable[UUID_ID]):
+    """The user columns with a UUID primary key."""
+
+    if TYPE_CHECKING:
+        id: UUID_ID
+    else:
+        id: Mapped[UUID_ID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
+
+
+class SQLAlchemyBaseOAuthAccountTable(Generic[ID]):
+    """Columns of the ``oauth_account`` table.
+
+    ``(oauth_name, account_id)`` is unique: a provider account belongs to at most one user.
+    """
+
+    __tablename__ = "oauth_account"
+
+    if TYPE_CHECKING:  # plain attributes for type checkers, as for the user table
+        id: ID
+        oauth_name: str
+        access_token: str
+        expires_at: int | None
+        refresh_token: str | None
+        account_id: str
+        account_email: str
+    else:
+        oauth_name: Mapped[str] = mapped_column(String(length=100), index=True, nullable=False)
+        access_token: Mapped[str] = mapped_column(String(length=1024), nullable=False)
+        expires_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+        refresh_token: Mapped[str | None] = mapped_column(String(length=1024), nullable=True)
+        account_id: Mapped[str] = mapped_column(String(length=320), index=True, nullable=False)
+        account_email: Mapped[str] = mapped_column(String(length=320), nullable=False)
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (UniqueConstraint("oauth_name", "account_id", name=f"uq_{cls.__tablename__}_provider_account"),)
+
+
+class SQLAlchemyBaseOAuthAccountTableUUID(SQLAlchemyBaseOAuthAccountTable[UUID_ID]):
+    """The OAuth-account columns with a UUID primary key and a ``user_id`` foreign key to ``user.id``."""
+
+    if TYPE_CHECKING:
+        id: UUID_ID
+        user_id: UUID_ID
+    else:
+        id: Mapped[UUID_ID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
+
+        @declared_attr
+        def user_id(cls) -> Mapped[GUID]:  # noqa: N805 - declared_attr receives the class
+            return mapped_column(GUID, ForeignKey("user.id", ondelete="cascade"), nullable=False, index=True)
+
+
+class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
+    """Stores users (and OAuth accounts) through an :class:`~sqlalchemy.ext.asyncio.AsyncSession`.
+
+    Each write commits, so the usual dependency that yields a session without committing works.
+
+    Args:
+        session: The request's session.
+        user_table: The application's mapped user class.
+        oauth_account_table: The mapped OAuth-account class, if the app uses OAuth.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        user_table: type[UP],
+        oauth_account_table: type[SQLAlchemyBaseOAuthAccountTable[Any]] | None = None,
+    ) -> None:
+        self.session = session
+        self.user_table = user_table
+        self.oauth_account_table = oauth_account_table
+
+    @property
+    def _table(self) -> Any:
+        return self.user_table
+
+    async def get(self, id: ID) -> UP | None:
+        """Return the user with this id, or ``None``."""
+        statement = select(self.user_table).where(self._table.id == id)
+        return await self._get_user(statement)
+
+    async def get_by_email(self, email: str) -> UP | None:
+        """Return the user with this e-mail address, compared case-insensitively.
+
+        The comparison matches the unique index: ``lower(email) = lower(:email)`` on PostgreSQL
+        and SQLite, plain equality under the case-insensitive collation on MariaDB/MySQL.
+        """
+        column = self._table.email
+        on_mysql = _is_mysql(self._dialect_name())
+        condition = column == email if on_mysql else func.lower(column) == func.lower(email)
+        return await self._get_user(select(self.user_table).where(condition))
+
+    async def get_by_oauth_account(self, oauth: str, account_id: str) -> UP | None:
+        """Return the user linked to this provider account, or ``None``.
+
+        Raises:
+            NotImplementedError: No OAuth-account table was given.
+        """
+        if self.oauth_account_table is None:
+            raise NotImplementedError("SQLAlchemyUserDatabase was created without an oauth_account_table")
+        oauth_table = cast(Any, self.oauth_account_table)
+        statement = (
+            select(self.user_table)
+            .join(oauth_table)
+            .where(oauth_table.oauth_name == oauth)
+            .where(oauth_table.account_id == account_id)
+        )
+        return await self._get_user(statement)
+
+    async def create(self, create_dict: dict[str, Any]) -> UP:
+        """Insert a user.
+
+        Raises:
+            UserAlreadyExists: The e-mail address is taken (checked by the unique index).
+        """
+        user = self.user_table(**create_dict)
+        self.session.add(user)
+        await self._commit(create_dict.get("email"), exclude=None)
+        await self.session.refresh(user)
+        return user
+
+    async def update(self, user: UP, update_dict: dict[str, Any]) -> UP:
+        """Update a user's columns.
+
+        Raises:
+            UserAlreadyExists: The new e-mail address is taken.
+        """
+        for key, value in update_dict.items():
+            setattr(user, key, value)
+        self.session.add(user)
+        try:
+            await self._commit(update_dict.get("email"), exclude=user)
+        except UserAlreadyExists:
+            await self.session.refresh(user)
+            raise
+        await self.session.refresh(user)
+        return user
+
+    async def delete(self, user: UP) -> None:
+        """Delete a user (its OAuth accounts and tokens go with it through ``ON DELETE CASCADE``)."""
+        await self.session.delete(user)
+        await self.session.commit()
+
+    async def add_oauth_account(self, user: UP, create_dict: dict[str, Any]) -> UP:
+        """Link a new OAuth account to ``user``.
+
+        Raises:
+            NotImplementedError: No OAuth-account table was given.
+        """
+        if self.oauth_account_table is None:
+            raise NotImplementedError("SQLAlchemyUserDatabase was created without an oauth_account_table")
+        await self.session.refresh(user)
+        oauth_account = self.oauth_account_table(**create_dict)
+        self.session.add(oauth_account)
+        cast(Any, user).oauth_accounts.append(oauth_account)
+        self.session.add(user)
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            # The (oauth_name, account_id) unique constraint: someone linked it concurrently.
+            await self.session.rollback()
+            await self.session.refresh(user)
+            raise OAuthAccountAlreadyLinked from exc
+        await self.session.refresh(user)
+        return user
+
+    async def create_with_oauth_account(self, create_dict: dict[str, Any], oauth_account_dict: dict[str, Any]) -> UP:
+        """Insert a user and its first OAuth account in one transaction.
+
+        Raises:
+            UserAlreadyExists: The e-mail address is taken.
+            NotImplementedError: No OAuth-account table was given.
+        """
+        if self.oauth_account_table is None:
+            raise NotImplementedError("SQLAlchemyUserDatabase was created without an oauth_account_table")
+        user = self.user_table(**create_dict)
+        cast(Any, user).oauth_accounts = [self.oauth_account_table(**oauth_account_dict)]
+        self.session.add(user)
+        await self._commit(create_dict.get("email"), exclude=None)
+        await self.session.refresh(user)
+        return user
+
+    async def update_oauth_account(self, user: UP, oauth_account: OAP, update_dict: dict[str, Any]) -> UP:
+        """Update a linked OAuth account.
+
+        Raises:
+            NotImplementedError: No OAuth-account table was given.
+        """
+        if self.oauth_account_table is None:
+            raise NotImplementedError("SQLAlchemyUserDatabase was created without an oauth_account_table")
+        for key, value in update_dict.items():
+            setattr(oauth_account, key, value)
+        self.session.add(oauth_account)
+        await self.session.commit()
+        return user
+
+    async def _get_user(self, statement: Select[Any]) -> UP | None:
+        results = await self.session.execute(statement)
+        return cast(UP | None, results.unique().scalar_one_or_none())
+
+    def _dialect_name(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    async def _commit(self, email: str | None, *, exclude: UP | None) -> None:
+        """Commit; turn a violation of the e-mail unique index into :class:`UserAlreadyExists`."""
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            if email is not None:
+                owner = await self.get_by_email(email)
+                if owner is not None and owner is not exclude:
+                    raise UserAlreadyExists from exc
+            raise

@@ -1,0 +1,137 @@
+"""Every error fastapi-userkit raises, in one tree.
+
+::
+
+    FastAPIUsersException                 root; every error has ``message`` and ``code``
+    ├── InvalidID                         a value cannot be parsed as a user id
+    ├── UserAlreadyExists                 the e-mail (case-insensitively) belongs to a user
+    ├── UserNotExists                     no user matches
+    ├── UserInactive                      the user is deactivated
+    ├── UserAlreadyVerified               the user's e-mail is already verified
+    ├── InvalidVerifyToken                a verification token is bad, expired or stale
+    ├── InvalidResetPasswordToken         a reset token is bad, expired or already used
+    ├── InvalidPasswordException          the password policy refused a password (``reason``)
+    ├── OAuthAccountAlreadyLinked         the provider account belongs to another user
+    └── ConfigurationError                the application wired the library wrongly;
+                                          raised at construction, never at a request
+
+The names are those of FastAPI Users, so ``except`` clauses written for it keep working.
+Routers translate these to HTTP in a single table (:mod:`fastapi_userkit.router.common`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "ConfigurationError",
+    "FastAPIUserkitError",
+    "FastAPIUsersException",
+    "InvalidID",
+    "InvalidPasswordException",
+    "InvalidResetPasswordToken",
+    "InvalidVerifyToken",
+    "OAuthAccountAlreadyLinked",
+    "UserAlreadyExists",
+    "UserAlreadyVerified",
+    "UserInactive",
+    "UserNotExists",
+]
+
+
+class FastAPIUsersException(Exception):  # noqa: N818 - the compat name is part of the contract
+    """Root of every error raised by fastapi-userkit.
+
+    Attributes:
+        message: A human-readable explanation.
+        code: A stable machine-readable code.
+    """
+
+    default_message: ClassVar[str] = "fastapi-userkit error"
+    code: ClassVar[str] = "USERKIT_ERROR"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+FastAPIUserkitError = FastAPIUsersException
+"""Alias of the root exception under this package's own name."""
+
+
+class InvalidID(FastAPIUsersException):
+    """A value could not be parsed as a user id."""
+
+    default_message = "The value is not a valid user id."
+    code = "INVALID_ID"
+
+
+class UserAlreadyExists(FastAPIUsersException):
+    """A user with this e-mail address (compared case-insensitively) already exists."""
+
+    default_message = "A user with this e-mail address already exists."
+    code = "USER_ALREADY_EXISTS"
+
+
+class UserNotExists(FastAPIUsersException):
+    """No user matches the id, e-mail address or OAuth account."""
+
+    default_message = "The user does not exist."
+    code = "USER_NOT_EXISTS"
+
+
+class UserInactive(FastAPIUsersException):
+    """The user is deactivated."""
+
+    default_message = "The user is inactive."
+    code = "USER_INACTIVE"
+
+
+class UserAlreadyVerified(FastAPIUsersException):
+    """The user's e-mail address is already verified."""
+
+    default_message = "The user is already verified."
+    code = "USER_ALREADY_VERIFIED"
+
+
+class InvalidVerifyToken(FastAPIUsersException):
+    """A verification token is malformed, expired, or no longer matches the user."""
+
+    default_message = "The verification token is invalid."
+    code = "INVALID_VERIFY_TOKEN"
+
+
+class InvalidResetPasswordToken(FastAPIUsersException):
+    """A reset token is malformed, expired, or was already used."""
+
+    default_message = "The reset password token is invalid."
+    code = "INVALID_RESET_PASSWORD_TOKEN"
+
+
+class InvalidPasswordException(FastAPIUsersException):
+    """The password policy refused a password.
+
+    Attributes:
+        reason: What is wrong with the password; sent to the client as given.
+    """
+
+    default_message = "The password is invalid."
+    code = "INVALID_PASSWORD"
+
+    def __init__(self, reason: Any) -> None:
+        self.reason = reason
+        super().__init__(str(reason))
+
+
+class OAuthAccountAlreadyLinked(FastAPIUsersException):
+    """The provider account is already linked to another user."""
+
+    default_message = "This OAuth account is already linked to another user."
+    code = "OAUTH_ACCOUNT_ALREADY_LINKED"
+
+
+class ConfigurationError(FastAPIUsersException, ValueError):
+    """The application configured the library wrongly (raised at construction time)."""
+
+    default_message = "Invalid configuration."
+    code = "CONFIGURATION_ERROR"

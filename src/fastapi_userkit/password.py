@@ -1,0 +1,98 @@
+"""Password hashing with pwdlib, and the thread limiter that keeps it off the event loop.
+
+New hashes are Argon2id with pwdlib's defaults (the parameters FastAPI Users uses, so hashes
+move between the two libraries). Bcrypt hashes still verify and are flagged for upgrade, so a
+user who logs in is moved to Argon2id (django.contrib.auth's "hash upgrade on login").
+
+Argon2id costs ~0.1-0.2 s of CPU and 64 MiB per call. Running it inside ``async def`` would
+stall every other request for that long (FastAPI Users' behaviour, contract section 4.7); the
+manager therefore calls :func:`hash_password` and :func:`verify_and_update_password`, which run
+the work in a worker thread bounded by a :class:`anyio.CapacityLimiter`. Argon2 releases the GIL,
+so the threads use every core.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Protocol
+
+import anyio
+import anyio.to_thread
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pwdlib.hashers.bcrypt import BcryptHasher
+
+__all__ = [
+    "PasswordHelper",
+    "PasswordHelperProtocol",
+    "hash_password",
+    "verify_and_update_password",
+]
+
+
+class PasswordHelperProtocol(Protocol):
+    """What the manager needs from a password helper."""
+
+    def verify_and_update(self, plain_password: str, hashed_password: str) -> tuple[bool, str | None]:
+        """Check a password; return (valid, new hash if the stored one should be upgraded)."""
+        ...  # pragma: no cover - protocol
+
+    def hash(self, password: str) -> str:
+        """Hash a password."""
+        ...  # pragma: no cover - protocol
+
+    def generate(self) -> str:
+        """Generate a random password."""
+        ...  # pragma: no cover - protocol
+
+
+class PasswordHelper(PasswordHelperProtocol):
+    """Argon2id for new hashes, bcrypt accepted and upgraded.
+
+    Args:
+        password_hash: A configured :class:`pwdlib.PasswordHash`; the first hasher makes new hashes.
+    """
+
+    def __init__(self, password_hash: PasswordHash | None = None) -> None:
+        self.password_hash = password_hash or PasswordHash((Argon2Hasher(), BcryptHasher()))
+
+    def verify_and_update(self, plain_password: str, hashed_password: str) -> tuple[bool, str | None]:
+        """Check ``plain_password`` against ``hashed_password``.
+
+        Returns:
+            ``(valid, new_hash)``; ``new_hash`` is set when the stored hash uses an old
+            algorithm or weaker parameters and should be replaced.
+        """
+        try:
+            return self.password_hash.verify_and_update(plain_password, hashed_password)
+        except Exception:  # noqa: BLE001 - a corrupt or foreign hash string must read as "wrong password"
+            return False, None
+
+    def hash(self, password: str) -> str:
+        """Hash ``password`` with the preferred hasher (Argon2id)."""
+        return self.password_hash.hash(password)
+
+    def generate(self) -> str:
+        """Return a random password with 256 bits of entropy."""
+        return secrets.token_urlsafe()
+
+
+# One limiter for the whole process: the CPU and memory it protects are process-wide, while
+# managers are created per request. Two threads per core keeps the cores busy without letting a
+# login storm hold hundreds of 64 MiB Argon2 buffers at once.
+_HASH_LIMITER = anyio.CapacityLimiter(max(2, 2 * (os.cpu_count() or 1)))
+
+
+async def hash_password(helper: PasswordHelperProtocol, password: str) -> str:
+    """Hash ``password`` in a worker thread."""
+    return await anyio.to_thread.run_sync(helper.hash, password, limiter=_HASH_LIMITER)
+
+
+async def verify_and_update_password(
+    helper: PasswordHelperProtocol, plain_password: str, hashed_password: str
+) -> tuple[bool, str | None]:
+    """Verify ``plain_password`` in a worker thread (see :meth:`PasswordHelper.verify_and_update`)."""
+    return await anyio.to_thread.run_sync(
+        helper.verify_and_update, plain_password, hashed_password, limiter=_HASH_LIMITER
+    )

@@ -1,0 +1,17 @@
+"""Router factories, one module per flow."""
+
+from fastapi_userkit.router.auth import get_auth_router
+from fastapi_userkit.router.common import ErrorCode
+from fastapi_userkit.router.register import get_register_router
+from fastapi_userkit.router.reset import get_reset_password_router
+from fastapi_userkit.router.users import get_users_router
+from fastapi_userkit.router.verify import get_verify_router
+
+__all__ = [
+    "ErrorCode",
+    "get_auth_router",
+    "get_register_router",
+    "get_reset_password_router",
+    "get_users_router",
+    "get_verify_router",
+]

@@ -1,0 +1,168 @@
+"""Error codes, error bodies, and the single table that maps domain errors to HTTP.
+
+Routes never build ``HTTPException`` from domain errors themselves: they run their domain call
+inside ``translate(flow)``, which looks the exception up in :data:`ERRORS`. The same table
+generates each route's OpenAPI ``responses``, so the schema cannot drift from what the route
+really answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+from fastapi import HTTPException, status
+from pydantic import BaseModel
+
+from fastapi_userkit import exceptions
+from fastapi_userkit.openapi import OpenAPIResponseType
+
+__all__ = [
+    "ERRORS",
+    "ErrorCode",
+    "ErrorCodeReasonModel",
+    "ErrorModel",
+    "Flow",
+    "openapi_errors",
+    "translate",
+]
+
+
+class ErrorModel(BaseModel):
+    """The body of every error: ``{"detail": ...}``."""
+
+    detail: str | dict[str, str]
+
+
+class ErrorCodeReasonModel(BaseModel):
+    """A detail object with a machine code and a human reason."""
+
+    code: str
+    reason: str
+
+
+class ErrorCode(StrEnum):
+    """The ``detail`` codes the routers answer with (FastAPI Users' values, plus new ones)."""
+
+    REGISTER_INVALID_PASSWORD = "REGISTER_INVALID_PASSWORD"
+    REGISTER_USER_ALREADY_EXISTS = "REGISTER_USER_ALREADY_EXISTS"
+    OAUTH_NOT_AVAILABLE_EMAIL = "OAUTH_NOT_AVAILABLE_EMAIL"
+    OAUTH_USER_ALREADY_EXISTS = "OAUTH_USER_ALREADY_EXISTS"
+    OAUTH_INVALID_STATE = "OAUTH_INVALID_STATE"
+    LOGIN_BAD_CREDENTIALS = "LOGIN_BAD_CREDENTIALS"
+    LOGIN_USER_NOT_VERIFIED = "LOGIN_USER_NOT_VERIFIED"
+    RESET_PASSWORD_BAD_TOKEN = "RESET_PASSWORD_BAD_TOKEN"
+    RESET_PASSWORD_INVALID_PASSWORD = "RESET_PASSWORD_INVALID_PASSWORD"
+    VERIFY_USER_BAD_TOKEN = "VERIFY_USER_BAD_TOKEN"
+    VERIFY_USER_ALREADY_VERIFIED = "VERIFY_USER_ALREADY_VERIFIED"
+    UPDATE_USER_EMAIL_ALREADY_EXISTS = "UPDATE_USER_EMAIL_ALREADY_EXISTS"
+    UPDATE_USER_INVALID_PASSWORD = "UPDATE_USER_INVALID_PASSWORD"
+    ACCESS_TOKEN_ALREADY_EXPIRED = "ACCESS_TOKEN_ALREADY_EXPIRED"
+    ACCESS_TOKEN_DECODE_ERROR = "ACCESS_TOKEN_DECODE_ERROR"
+    # New in fastapi-userkit
+    OAUTH_ACCOUNT_ALREADY_LINKED = "OAUTH_ACCOUNT_ALREADY_LINKED"
+    OAUTH_ACCOUNT_NOT_LINKED = "OAUTH_ACCOUNT_NOT_LINKED"
+    OAUTH_LAST_LOGIN_METHOD = "OAUTH_LAST_LOGIN_METHOD"
+
+
+Flow = Literal["login", "register", "reset", "verify", "update", "user", "oauth", "oauth-associate"]
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status_code: int
+    code: ErrorCode | None  # None: FastAPI's plain detail for the status ("Not Found")
+    with_reason: bool = False
+
+    def detail(self, exc: Exception) -> str | dict[str, str]:
+        if self.code is None:
+            return _PLAIN_DETAILS[self.status_code]
+        if self.with_reason:
+            return {"code": self.code.value, "reason": str(getattr(exc, "reason", exc))}
+        return self.code.value
+
+
+_PLAIN_DETAILS = {status.HTTP_400_BAD_REQUEST: "Bad Request", status.HTTP_404_NOT_FOUND: "Not Found"}
+_400 = status.HTTP_400_BAD_REQUEST
+
+ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
+    "login": {},
+    "register": {
+        exceptions.UserAlreadyExists: _Answer(_400, ErrorCode.REGISTER_USER_ALREADY_EXISTS),
+        exceptions.InvalidPasswordException: _Answer(_400, ErrorCode.REGISTER_INVALID_PASSWORD, with_reason=True),
+    },
+    "reset": {
+        exceptions.InvalidResetPasswordToken: _Answer(_400, ErrorCode.RESET_PASSWORD_BAD_TOKEN),
+        exceptions.UserNotExists: _Answer(_400, ErrorCode.RESET_PASSWORD_BAD_TOKEN),
+        exceptions.UserInactive: _Answer(_400, ErrorCode.RESET_PASSWORD_BAD_TOKEN),
+        exceptions.InvalidPasswordException: _Answer(_400, ErrorCode.RESET_PASSWORD_INVALID_PASSWORD, with_reason=True),
+    },
+    "verify": {
+        exceptions.InvalidVerifyToken: _Answer(_400, ErrorCode.VERIFY_USER_BAD_TOKEN),
+        exceptions.UserNotExists: _Answer(_400, ErrorCode.VERIFY_USER_BAD_TOKEN),
+        exceptions.UserAlreadyVerified: _Answer(_400, ErrorCode.VERIFY_USER_ALREADY_VERIFIED),
+    },
+    "update": {
+        exceptions.UserAlreadyExists: _Answer(_400, ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS),
+        exceptions.InvalidPasswordException: _Answer(_400, ErrorCode.UPDATE_USER_INVALID_PASSWORD, with_reason=True),
+    },
+    "user": {
+        exceptions.InvalidID: _Answer(status.HTTP_404_NOT_FOUND, None),
+        exceptions.UserNotExists: _Answer(status.HTTP_404_NOT_FOUND, None),
+    },
+    "oauth": {
+        exceptions.UserAlreadyExists: _Answer(_400, ErrorCode.OAUTH_USER_ALREADY_EXISTS),
+    },
+    "oauth-associate": {
+        exceptions.OAuthAccountAlreadyLinked: _Answer(_400, ErrorCode.OAUTH_ACCOUNT_ALREADY_LINKED),
+    },
+}
+
+
+@contextmanager
+def translate(*flows: Flow) -> Iterator[None]:
+    """Turn the domain errors listed for ``flows`` into ``HTTPException``; others propagate."""
+    try:
+        yield
+    except exceptions.FastAPIUsersException as exc:
+        for flow in flows:
+            for klass in type(exc).__mro__:
+                answer = ERRORS[flow].get(klass)
+                if answer is not None:
+                    raise HTTPException(status_code=answer.status_code, detail=answer.detail(exc)) from exc
+        raise
+
+
+def openapi_errors(*flows: Flow, extra: dict[int, list[Any]] | None = None) -> OpenAPIResponseType:
+    """OpenAPI ``responses`` for the errors ``flows`` can answer, with an example per code.
+
+    Args:
+        flows: The flows whose table entries apply.
+        extra: More ``status -> [detail example, ...]`` for answers not in the table
+            (``401 Unauthorized`` from the authenticator, for instance).
+    """
+    examples: dict[int, dict[str, Any]] = {}
+    for flow in flows:
+        for exc_type, answer in ERRORS[flow].items():
+            detail: Any = _PLAIN_DETAILS[answer.status_code] if answer.code is None else answer.code.value
+            if answer.with_reason:
+                detail = {"code": answer.code, "reason": exc_type.default_message}
+            key = answer.code.value if answer.code is not None else detail
+            examples.setdefault(answer.status_code, {})[str(key)] = detail
+    for status_code, details in (extra or {}).items():
+        for detail in details:
+            examples.setdefault(status_code, {})[str(detail)] = detail
+    responses: OpenAPIResponseType = {}
+    for status_code, by_key in sorted(examples.items()):
+        responses[status_code] = {
+            "model": ErrorModel,
+            "content": {
+                "application/json": {
+                    "examples": {key: {"summary": key, "value": {"detail": detail}} for key, detail in by_key.items()}
+                }
+            },
+        }
+    return responses

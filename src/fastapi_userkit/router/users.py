@@ -1,0 +1,113 @@
+"""``/me`` and ``/{id}``: read, update and delete users."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from fastapi_userkit import schemas
+from fastapi_userkit.authentication import Authenticator
+from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
+from fastapi_userkit.models import ID, UP
+from fastapi_userkit.router.common import openapi_errors, translate
+
+__all__ = ["get_users_router"]
+
+
+def get_users_router(
+    get_user_manager: UserManagerDependency[UP, ID],
+    user_schema: type[schemas.U],
+    user_update_schema: type[schemas.UU],
+    authenticator: Authenticator[UP, ID],
+    requires_verification: bool = False,
+) -> APIRouter:
+    """Build the users router.
+
+    ``/me`` routes need an active (and, with ``requires_verification``, verified) user;
+    ``/{id}`` routes need a superuser as well. An id that does not parse is a 404, like an
+    unknown one.
+    """
+    router = APIRouter()
+    get_current_active_user = authenticator.current_user(active=True, verified=requires_verification)
+    get_current_superuser = authenticator.current_user(active=True, verified=requires_verification, superuser=True)
+
+    auth_errors: dict[int, list[Any]] = {status.HTTP_401_UNAUTHORIZED: ["Unauthorized"]}
+    if requires_verification:
+        auth_errors[status.HTTP_403_FORBIDDEN] = ["Forbidden"]
+    superuser_errors: dict[int, list[Any]] = {**auth_errors, status.HTTP_403_FORBIDDEN: ["Forbidden"]}
+
+    async def get_user_or_404(
+        id: str,
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+    ) -> UP:
+        with translate("user"):
+            return await user_manager.get(user_manager.parse_id(id))
+
+    @router.get(
+        "/me",
+        response_model=user_schema,
+        name="users:current_user",
+        responses=openapi_errors(extra=auth_errors),
+    )
+    async def me(user: Annotated[UP, Depends(get_current_active_user)]) -> schemas.BaseUser[ID]:
+        return user_schema.model_validate(user)
+
+    @router.patch(
+        "/me",
+        response_model=user_schema,
+        name="users:patch_current_user",
+        responses=openapi_errors("update", extra=auth_errors),
+    )
+    async def update_me(
+        request: Request,
+        user_update: user_update_schema,  # type: ignore[valid-type]  # the app's schema, known at wiring time
+        user: Annotated[UP, Depends(get_current_active_user)],
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+    ) -> schemas.BaseUser[ID]:
+        with translate("update"):
+            updated = await user_manager.update(user_update, user, safe=True, request=request)
+        return user_schema.model_validate(updated)
+
+    @router.get(
+        "/{id}",
+        response_model=user_schema,
+        dependencies=[Depends(get_current_superuser)],
+        name="users:user",
+        responses=openapi_errors("user", extra=superuser_errors),
+    )
+    async def get_user(user: Annotated[UP, Depends(get_user_or_404)]) -> schemas.BaseUser[ID]:
+        return user_schema.model_validate(user)
+
+    @router.patch(
+        "/{id}",
+        response_model=user_schema,
+        dependencies=[Depends(get_current_superuser)],
+        name="users:patch_user",
+        responses=openapi_errors("user", "update", extra=superuser_errors),
+    )
+    async def update_user(
+        user_update: user_update_schema,  # type: ignore[valid-type]  # the app's schema, known at wiring time
+        request: Request,
+        user: Annotated[UP, Depends(get_user_or_404)],
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+    ) -> schemas.BaseUser[ID]:
+        with translate("update"):
+            updated = await user_manager.update(user_update, user, safe=False, request=request)
+        return user_schema.model_validate(updated)
+
+    @router.delete(
+        "/{id}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        dependencies=[Depends(get_current_superuser)],
+        name="users:delete_user",
+        responses=openapi_errors("user", extra=superuser_errors),
+    )
+    async def delete_user(
+        request: Request,
+        user: Annotated[UP, Depends(get_user_or_404)],
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+    ) -> None:
+        await user_manager.delete(user, request=request)
+        return None
+
+    return router

@@ -1,0 +1,119 @@
+"""Pydantic schemas for reading, creating and updating users (the FastAPI Users shapes).
+
+Applications subclass these to add their own fields::
+
+    class UserRead(schemas.BaseUser[uuid.UUID]):
+        display_name: str | None = None
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, EmailStr
+
+from fastapi_userkit.models import ID
+
+__all__ = [
+    "SCHEMA",
+    "UC",
+    "UU",
+    "BaseOAuthAccount",
+    "BaseOAuthAccountMixin",
+    "BaseUser",
+    "BaseUserCreate",
+    "BaseUserUpdate",
+    "CreateUpdateDictModel",
+    "U",
+    "model_dump",
+    "model_validate",
+]
+
+_PRIVILEGED_FIELDS = {"id", "is_superuser", "is_active", "is_verified", "oauth_accounts"}
+
+
+class CreateUpdateDictModel(BaseModel):
+    """A model that can say which of its fields a create or update should write."""
+
+    def create_update_dict(self) -> dict[str, Any]:
+        """Fields set by the client, without the privileged ones (what a user may change)."""
+        return self.model_dump(exclude_unset=True, exclude=_PRIVILEGED_FIELDS)
+
+    def create_update_dict_superuser(self) -> dict[str, Any]:
+        """Fields set by the client, privileged ones included (what a superuser may change)."""
+        return self.model_dump(exclude_unset=True, exclude={"id"})
+
+
+class BaseUser(CreateUpdateDictModel, Generic[ID]):
+    """The user as the API returns it."""
+
+    id: ID
+    email: EmailStr
+    is_active: bool = True
+    is_superuser: bool = False
+    is_verified: bool = False
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class BaseUserCreate(CreateUpdateDictModel):
+    """The body of a registration.
+
+    The flags exist for programmatic creation (``safe=False``); the register route ignores them.
+    """
+
+    email: EmailStr
+    password: str
+    is_active: bool | None = True
+    is_superuser: bool | None = False
+    is_verified: bool | None = False
+
+
+class BaseUserUpdate(CreateUpdateDictModel):
+    """The body of a user update; every field is optional."""
+
+    password: str | None = None
+    email: EmailStr | None = None
+    is_active: bool | None = None
+    is_superuser: bool | None = None
+    is_verified: bool | None = None
+
+
+U = TypeVar("U", bound=BaseUser)  # type: ignore[type-arg]  # compat: FastAPI Users' unparameterised bound
+UC = TypeVar("UC", bound=BaseUserCreate)
+UU = TypeVar("UU", bound=BaseUserUpdate)
+SCHEMA = TypeVar("SCHEMA", bound=BaseModel)
+
+
+class BaseOAuthAccount(BaseModel, Generic[ID]):
+    """An OAuth account as the API returns it.
+
+    Provider tokens are part of this compat schema; :class:`BaseOAuthAccountMixin` leaves them
+    out of responses unless the application opts in.
+    """
+
+    id: ID
+    oauth_name: str
+    access_token: str
+    expires_at: int | None = None
+    refresh_token: str | None = None
+    account_id: str
+    account_email: str
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class BaseOAuthAccountMixin(BaseModel):
+    """Adds the linked OAuth accounts to a user read schema."""
+
+    oauth_accounts: list[BaseOAuthAccount[Any]] = []
+
+
+def model_dump(model: BaseModel, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Compat helper: ``model.model_dump(...)``."""
+    return model.model_dump(*args, **kwargs)
+
+
+def model_validate(schema: type[SCHEMA], obj: Any, *args: Any, **kwargs: Any) -> SCHEMA:
+    """Compat helper: ``schema.model_validate(obj, ...)``."""
+    return schema.model_validate(obj, *args, **kwargs)
