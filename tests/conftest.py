@@ -1,0 +1,152 @@
+"""Shared fixtures: real databases (SQLite, PostgreSQL, MariaDB) and Redis, never mocks.
+
+Services are found at the addresses of DESIGN.md. A missing service skips its tests with the
+reason, unless ``USERKIT_REQUIRE_SERVICES=1`` (set by ``.ci/run``), which makes it a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+# Each pytest run works in databases of its own (created on first use, dropped at the end), so
+# two runs on one machine, or a run beside the demo, never touch each other's tables.
+RUN_ID = f"userkit_{os.getpid()}_{secrets.token_hex(3)}"
+POSTGRES_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+MARIADB_ADMIN_URL = "mysql+asyncmy://root@127.0.0.1:3306/test?charset=utf8mb4"
+POSTGRES_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{RUN_ID}"
+MARIADB_URL = f"mysql+asyncmy://root@127.0.0.1:3306/{RUN_ID}?charset=utf8mb4"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_PREFIX = f"{RUN_ID}:"
+_created_databases: set[str] = set()
+
+_PORTS = {"postgresql": 5432, "mariadb": 3306, "redis": 6379}
+
+
+def _reachable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def require_service(name: str) -> None:
+    """Skip (or fail, when services are required) if the service ``name`` is down."""
+    if _reachable(_PORTS[name]):
+        return
+    message = f"{name} is not reachable on 127.0.0.1:{_PORTS[name]}"
+    if os.environ.get("USERKIT_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message} and USERKIT_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+async def _admin(backend: str, statement: str) -> None:
+    url = POSTGRES_ADMIN_URL if backend == "postgresql" else MARIADB_ADMIN_URL
+    engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def database_url_for(backend: str, tmp_path: Path) -> str:
+    """The URL of the test database of ``backend`` (a fresh SQLite file per test)."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    require_service(backend)
+    if backend not in _created_databases:
+        await _admin(backend, f"CREATE DATABASE {RUN_ID}")
+        _created_databases.add(backend)
+    return POSTGRES_URL if backend == "postgresql" else MARIADB_URL
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_run_databases() -> Iterator[None]:
+    """Drop this run's databases when the session ends."""
+    yield
+    for backend in sorted(_created_databases):
+        force = " WITH (FORCE)" if backend == "postgresql" else ""
+        asyncio.run(_admin(backend, f"DROP DATABASE IF EXISTS {RUN_ID}{force}"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def any_backend(request: pytest.FixtureRequest) -> str:
+    """Every supported database."""
+    return str(request.param)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def http_backend(request: pytest.FixtureRequest) -> str:
+    """The databases HTTP contract tests run on."""
+    return str(request.param)
+
+
+EngineFactory = Callable[[str], Awaitable[AsyncEngine]]
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An engine for tests; NullPool so no connection outlives its test's event loop."""
+    return create_async_engine(url, poolclass=NullPool)
+
+
+async def reset_schema(engine: AsyncEngine, metadata: MetaData) -> None:
+    """Drop and recreate ``metadata``'s tables (a previous run may have left them)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.drop_all)
+        await connection.run_sync(metadata.create_all)
+
+
+@pytest.fixture
+async def engine_for(tmp_path: Path) -> AsyncIterator[EngineFactory]:
+    """Build engines for backends by name; disposes them at teardown."""
+    engines: list[AsyncEngine] = []
+
+    async def build(backend: str) -> AsyncEngine:
+        engine = make_engine(await database_url_for(backend, tmp_path))
+        engines.append(engine)
+        return engine
+
+    yield build
+    for engine in engines:
+        await engine.dispose()
+
+
+SessionMaker = async_sessionmaker[AsyncSession]
+
+
+async def _session_maker(engine: AsyncEngine, metadata: MetaData) -> SessionMaker:
+    await reset_schema(engine, metadata)
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@pytest.fixture
+async def db(any_backend: str, engine_for: EngineFactory) -> SessionMaker:
+    """Sessions on a fresh schema of the UUID test app, on every database."""
+    from tests.models import Base
+
+    return await _session_maker(await engine_for(any_backend), Base.metadata)
+
+
+@pytest.fixture
+async def int_db(any_backend: str, engine_for: EngineFactory) -> SessionMaker:
+    """Sessions on a fresh schema of the integer-id test app, on every database."""
+    from tests.models import IntBase
+
+    return await _session_maker(await engine_for(any_backend), IntBase.metadata)
+
+
+@pytest.fixture
+async def http_db(http_backend: str, engine_for: EngineFactory) -> SessionMaker:
+    """Sessions on a fresh schema of the UUID test app, on SQLite and PostgreSQL."""
+    from tests.models import Base
+
+    return await _session_maker(await engine_for(http_backend), Base.metadata)

@@ -1,0 +1,68 @@
+"""Mapped classes the tests use, declared the way an application declares them."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+
+from fastapi_userkit.db import (
+    SQLAlchemyBaseOAuthAccountTable,
+    SQLAlchemyBaseOAuthAccountTableUUID,
+    SQLAlchemyBaseUserTable,
+    SQLAlchemyBaseUserTableUUID,
+)
+from fastapi_userkit.db.access_token import SQLAlchemyBaseAccessTokenTable, SQLAlchemyBaseAccessTokenTableUUID
+
+
+class Base(DeclarativeBase):
+    """Metadata of the UUID-id application."""
+
+
+class OAuthAccount(SQLAlchemyBaseOAuthAccountTableUUID, Base):
+    """OAuth accounts of UUID users."""
+
+
+class User(SQLAlchemyBaseUserTableUUID, Base):
+    """A UUID user with a custom column and OAuth accounts."""
+
+    first_name: Mapped[str | None] = mapped_column(String(length=255), nullable=True)
+    oauth_accounts: Mapped[list[OAuthAccount]] = relationship("OAuthAccount", lazy="joined")
+
+
+class AccessToken(SQLAlchemyBaseAccessTokenTableUUID, Base):
+    """Database-strategy tokens of UUID users."""
+
+
+class IntBase(DeclarativeBase):
+    """Metadata of the integer-id application."""
+
+
+class IntOAuthAccount(SQLAlchemyBaseOAuthAccountTable[int], IntBase):
+    """OAuth accounts of integer-id users."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    @declared_attr
+    def user_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
+        return mapped_column(Integer, ForeignKey("user.id", ondelete="cascade"), nullable=False)
+
+
+class IntUser(SQLAlchemyBaseUserTable[int], IntBase):
+    """An integer-id user."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    oauth_accounts: Mapped[list[IntOAuthAccount]] = relationship("IntOAuthAccount", lazy="joined")
+
+
+class IntAccessToken(SQLAlchemyBaseAccessTokenTable[int], IntBase):
+    """Database-strategy tokens of integer-id users."""
+
+    @declared_attr
+    def user_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
+        return mapped_column(Integer, ForeignKey("user.id", ondelete="cascade"), nullable=False, index=True)
+
+
+__all__ = ["AccessToken", "Base", "IntAccessToken", "IntBase", "IntOAuthAccount", "IntUser", "OAuthAccount", "User"]
+_ = uuid
