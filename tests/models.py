@@ -14,6 +14,7 @@ from fastapi_userkit.db import (
     SQLAlchemyBaseUserTableUUID,
 )
 from fastapi_userkit.db.access_token import SQLAlchemyBaseAccessTokenTable, SQLAlchemyBaseAccessTokenTableUUID
+from fastapi_userkit.db.revoked_token import SQLAlchemyBaseRevokedTokenTable
 
 
 class Base(DeclarativeBase):
@@ -33,6 +34,10 @@ class User(SQLAlchemyBaseUserTableUUID, Base):
 
 class AccessToken(SQLAlchemyBaseAccessTokenTableUUID, Base):
     """Database-strategy tokens of UUID users."""
+
+
+class RevokedToken(SQLAlchemyBaseRevokedTokenTable, Base):
+    """Revoked JWTs (for JWT logout and log-out-everywhere)."""
 
 
 class IntBase(DeclarativeBase):
@@ -64,5 +69,15 @@ class IntAccessToken(SQLAlchemyBaseAccessTokenTable[int], IntBase):
         return mapped_column(Integer, ForeignKey("user.id", ondelete="cascade"), nullable=False, index=True)
 
 
-__all__ = ["AccessToken", "Base", "IntAccessToken", "IntBase", "IntOAuthAccount", "IntUser", "OAuthAccount", "User"]
+__all__ = [
+    "AccessToken",
+    "Base",
+    "IntAccessToken",
+    "IntBase",
+    "IntOAuthAccount",
+    "IntUser",
+    "OAuthAccount",
+    "RevokedToken",
+    "User",
+]
 _ = uuid

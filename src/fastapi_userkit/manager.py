@@ -13,8 +13,11 @@ a well-behaved client:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import uuid
-from typing import Any, ClassVar, Generic
+from collections.abc import Sequence
+from typing import Any, Generic
 
 import jwt
 from fastapi import Request, Response
@@ -22,16 +25,27 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._fingerprint import fingerprint, fingerprints_match
+from fastapi_userkit._oauth_accounts import has_usable_password
 from fastapi_userkit.db import BaseUserDatabase
 from fastapi_userkit.jwt import SecretType, decode_jwt, generate_jwt
+from fastapi_userkit.mail.account import AccountMailer
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.password import (
     PasswordHelper,
     PasswordHelperProtocol,
-    hash_password,
-    verify_and_update_password,
+    dummy_hash,
 )
 from fastapi_userkit.schemas import BaseUserCreate, BaseUserUpdate
+from fastapi_userkit.security.events import (
+    SECURITY_LOGGER_NAME,
+    SecurityEvent,
+    SecurityEventDatabase,
+    SecurityEventOutcome,
+    SecurityEventType,
+    log_security_event,
+)
+from fastapi_userkit.security.password_hashing import hash_normalized_password, verify_normalized_password
+from fastapi_userkit.security.password_policy import DEFAULT_PASSWORD_POLICY, PasswordPolicy
 from fastapi_userkit.types import DependencyCallable
 
 __all__ = [
@@ -52,6 +66,7 @@ REDACTED = "**********"
 _NON_NULLABLE = ("email", "password", "is_active", "is_superuser", "is_verified")
 _PASSWORD_FINGERPRINT_CLAIM = "password_fgpt"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_logger = logging.getLogger(SECURITY_LOGGER_NAME)
 
 
 class BaseUserManager(Generic[UP, ID]):
@@ -69,6 +84,8 @@ class BaseUserManager(Generic[UP, ID]):
     Args:
         user_db: The storage adapter.
         password_helper: Hashes and verifies passwords; Argon2id by default.
+        security_event_db: Where :meth:`on_security_event` stores events (new in fastapi-userkit;
+            see :mod:`fastapi_userkit.db.security_events`); events are only logged without it.
     """
 
     reset_password_token_secret: SecretType
@@ -79,18 +96,27 @@ class BaseUserManager(Generic[UP, ID]):
     verification_token_lifetime_seconds: int = 3600
     verification_token_audience: str = VERIFY_USER_TOKEN_AUDIENCE
 
+    password_policy: PasswordPolicy | None = DEFAULT_PASSWORD_POLICY
+    """The default :meth:`validate_password` rules and the login size guard; ``None`` turns both off."""
+
+    mailer: AccountMailer | None = None
+    """Sends the account e-mails from the default hooks (see :mod:`fastapi_userkit.mail`); ``None``
+    keeps FastAPI Users' behaviour: the hooks do nothing and the application sends its own."""
+
     user_db: BaseUserDatabase[UP, ID]
     password_helper: PasswordHelperProtocol
-
-    _dummy_hash: ClassVar[str | None] = None
+    security_event_db: SecurityEventDatabase | None
 
     def __init__(
         self,
         user_db: BaseUserDatabase[UP, ID],
         password_helper: PasswordHelperProtocol | None = None,
+        *,
+        security_event_db: SecurityEventDatabase | None = None,
     ) -> None:
         self.user_db = user_db
         self.password_helper = password_helper if password_helper is not None else PasswordHelper()
+        self.security_event_db = security_event_db
 
     def parse_id(self, value: Any) -> ID:
         """Parse a value into a user id; the ID mixins implement it.
@@ -151,6 +177,7 @@ class BaseUserManager(Generic[UP, ID]):
             UserAlreadyExists: The e-mail address is taken (also when a concurrent
                 registration wins the race: the database's unique index decides).
         """
+        self._check_password_size(user_create.password)
         await self.validate_password(user_create.password, user_create)
         if await self.user_db.get_by_email(user_create.email) is not None:
             raise exceptions.UserAlreadyExists()
@@ -158,9 +185,10 @@ class BaseUserManager(Generic[UP, ID]):
         user_dict = user_create.create_update_dict() if safe else user_create.create_update_dict_superuser()
         user_dict = {key: value for key, value in user_dict.items() if not (key in _NON_NULLABLE and value is None)}
         password = user_dict.pop("password")
-        user_dict["hashed_password"] = await hash_password(self.password_helper, password)
+        user_dict["hashed_password"] = await hash_normalized_password(self.password_helper, password)
 
         created_user = await self.user_db.create(user_dict)
+        await self.emit_security_event(SecurityEventType.REGISTERED, request, user_id=created_user.id)
         await self.on_after_register(created_user, request)
         return created_user
 
@@ -179,6 +207,7 @@ class BaseUserManager(Generic[UP, ID]):
             raise exceptions.UserAlreadyVerified()
         token_data = {"sub": str(user.id), "email": user.email, "aud": self.verification_token_audience}
         token = generate_jwt(token_data, self.verification_token_secret, self.verification_token_lifetime_seconds)
+        await self.emit_security_event(SecurityEventType.VERIFICATION_REQUESTED, request, user_id=user.id)
         await self.on_after_request_verify(user, token, request)
 
     async def verify(self, token: str, request: Request | None = None) -> UP:
@@ -208,6 +237,7 @@ class BaseUserManager(Generic[UP, ID]):
         if user.is_verified:
             raise exceptions.UserAlreadyVerified()
         verified_user = await self.user_db.update(user, {"is_verified": True})
+        await self.emit_security_event(SecurityEventType.VERIFICATION_COMPLETED, request, user_id=verified_user.id)
         await self.on_after_verify(verified_user, request)
         return verified_user
 
@@ -230,6 +260,7 @@ class BaseUserManager(Generic[UP, ID]):
             "aud": self.reset_password_token_audience,
         }
         token = generate_jwt(token_data, self.reset_password_token_secret, self.reset_password_token_lifetime_seconds)
+        await self.emit_security_event(SecurityEventType.PASSWORD_RESET_REQUESTED, request, user_id=user.id)
         await self.on_after_forgot_password(user, token, request)
 
     async def reset_password(self, token: str, password: str, request: Request | None = None) -> UP:
@@ -258,6 +289,8 @@ class BaseUserManager(Generic[UP, ID]):
         if not user.is_active:
             raise exceptions.UserInactive()
         updated_user = await self._update(user, {"password": password})
+        await self._end_sessions(updated_user, request)
+        await self.emit_security_event(SecurityEventType.PASSWORD_RESET_COMPLETED, request, user_id=updated_user.id)
         await self.on_after_reset_password(updated_user, request)
         return updated_user
 
@@ -279,7 +312,12 @@ class BaseUserManager(Generic[UP, ID]):
             InvalidPasswordException: The password policy refused the new password.
         """
         update_dict = user_update.create_update_dict() if safe else user_update.create_update_dict_superuser()
+        old_hash, was_active = user.hashed_password, user.is_active
+        old_email = user.email
         updated_user = await self._update(user, update_dict)
+        if updated_user.hashed_password != old_hash or (was_active and not updated_user.is_active):
+            await self._end_sessions(updated_user, request)
+        await self._emit_update_events(updated_user, update_dict, old_hash, old_email, request)
         hook_dict = {key: (REDACTED if key == "password" else value) for key, value in update_dict.items()}
         await self.on_after_update(updated_user, hook_dict, request)
         return updated_user
@@ -288,6 +326,7 @@ class BaseUserManager(Generic[UP, ID]):
         """Delete a user, calling :meth:`on_before_delete` and :meth:`on_after_delete`."""
         await self.on_before_delete(user, request)
         await self.user_db.delete(user)
+        await self.emit_security_event(SecurityEventType.USER_DELETED, request, user_id=user.id)
         await self.on_after_delete(user, request)
 
     async def _update(self, user: UP, update_dict: dict[str, Any]) -> UP:
@@ -303,34 +342,82 @@ class BaseUserManager(Generic[UP, ID]):
                     validated["email"] = value
                     validated["is_verified"] = False
             elif field == "password":
+                self._check_password_size(value)
                 await self.validate_password(value, user)
-                validated["hashed_password"] = await hash_password(self.password_helper, value)
+                validated["hashed_password"] = await hash_normalized_password(self.password_helper, value)
             else:
                 validated[field] = value
         return await self.user_db.update(user, validated)
 
+    # -- sessions ----------------------------------------------------------------------------
+
+    async def logout_everywhere(
+        self, user: UP, request: Request | None = None, *, strategies: Sequence[Any] | None = None
+    ) -> None:
+        """End every session of ``user``, in every strategy that can (ASVS 5.0 7.4.3, 7.4.5).
+
+        Args:
+            user: Whose sessions end.
+            request: An authenticated request; its strategies (one per backend) are used.
+            strategies: The strategies to use instead (outside a request: the CLI, a job).
+
+        Database and Redis tokens are deleted; JWTs are revoked when the strategy has a
+        revoked-token table, and otherwise stay valid until they expire (as in FastAPI Users).
+        """
+        # Imported here: the authentication package imports this module.
+        from fastapi_userkit.authentication._context import request_strategies
+        from fastapi_userkit.authentication.strategy.base import StrategyDestroyNotSupportedError
+
+        for strategy in strategies if strategies is not None else request_strategies(request):
+            destroy_all = getattr(strategy, "destroy_all_tokens", None)
+            if destroy_all is None:
+                continue
+            with contextlib.suppress(StrategyDestroyNotSupportedError):
+                await destroy_all(user)
+        await self.emit_security_event(SecurityEventType.SESSIONS_REVOKED, request, user_id=user.id)
+        await self.on_after_logout_everywhere(user, request)
+
+    async def _end_sessions(self, user: UP, request: Request | None) -> None:
+        """After a password change, reset or deactivation.
+
+        Every token already fails (opaque tokens and JWTs carry a tag of the password hash;
+        inactive users never authenticate); this also deletes the stored ones it can reach.
+        """
+        await self.logout_everywhere(user, request)
+
     # -- login -------------------------------------------------------------------------------
 
     async def validate_password(self, password: str, user: BaseUserCreate | UP) -> None:
-        """Check a password against the policy; override to add rules.
+        """Check a password against :attr:`password_policy`; override to use rules of your own.
+
+        The default applies :class:`~fastapi_userkit.security.PasswordPolicy` (NIST 800-63B:
+        at least 8 code points, no composition rules, not a common password, not containing
+        the e-mail's local part). An override replaces it, as in FastAPI Users.
 
         Raises:
-            InvalidPasswordException: The password is refused.
+            InvalidPasswordException: The password is refused; ``reason`` says why.
         """
-        return None
+        if self.password_policy is not None:
+            self.password_policy.check(password, email=getattr(user, "email", None))
 
     async def authenticate(self, credentials: OAuth2PasswordRequestForm) -> UP | None:
         """Return the user whose e-mail and password match, or ``None``.
 
         An unknown e-mail costs one verification against a dummy hash, so it takes as long as
         a wrong password (no user enumeration by timing, ASVS 5.0 6.3.8). A hash made with an
-        old algorithm or weaker parameters is replaced on success.
+        old algorithm or weaker parameters is replaced on success. A password over the policy's
+        byte cap is refused before any lookup or hashing (hashing-DoS guard), which depends on
+        the input alone and so tells nothing about the account.
         """
-        user = await self.user_db.get_by_email(credentials.username)
-        if user is None:
-            await verify_and_update_password(self.password_helper, credentials.password, await self._get_dummy_hash())
+        if self.password_policy is not None and self.password_policy.exceeds_max_bytes(credentials.password):
             return None
-        verified, updated_hash = await verify_and_update_password(
+        user = await self.user_db.get_by_email(credentials.username)
+        # A user created by OAuth has no password at all; it costs the same dummy run, so
+        # timing does not tell such accounts apart either.
+        if user is None or not has_usable_password(user.hashed_password):
+            await verify_normalized_password(self.password_helper, credentials.password, await self._get_dummy_hash())
+            return None
+        verified, updated_hash = await verify_normalized_password(
             self.password_helper, credentials.password, user.hashed_password
         )
         if not verified:
@@ -339,14 +426,17 @@ class BaseUserManager(Generic[UP, ID]):
             user = await self.user_db.update(user, {"hashed_password": updated_hash})
         return user
 
+    def _check_password_size(self, password: str) -> None:
+        # Applies even when the app overrides validate_password: it protects the hasher.
+        if self.password_policy is not None and self.password_policy.exceeds_max_bytes(password):
+            raise exceptions.InvalidPasswordException(
+                reason=f"The password must be at most {self.password_policy.max_bytes} bytes long."
+            )
+
     async def _get_dummy_hash(self) -> str:
-        # Cached per class for the default helper; a custom helper gets a fresh hash each time
-        # (the same cost FastAPI Users pays) because its parameters may differ.
-        if type(self.password_helper) is not PasswordHelper:
-            return await hash_password(self.password_helper, uuid.uuid4().hex)
-        if BaseUserManager._dummy_hash is None:
-            BaseUserManager._dummy_hash = await hash_password(self.password_helper, uuid.uuid4().hex)
-        return BaseUserManager._dummy_hash
+        # One cached hash per parameter set: a single process-wide hash would give a helper with
+        # other parameters a cheaper (or dearer) dummy check, and timing would tell users apart.
+        return await dummy_hash(self.password_helper)
 
     # -- OAuth -------------------------------------------------------------------------------
 
@@ -407,28 +497,111 @@ class BaseUserManager(Generic[UP, ID]):
         )
         return linked_user
 
+    async def oauth_unlink(self, user: UP, oauth_name: str, account_id: str, request: Request | None = None) -> UP:
+        """Unlink an OAuth account from ``user`` (new in fastapi-userkit).
+
+        Raises:
+            OAuthAccountNotLinked: ``user`` has no such linked account.
+            OAuthLastLoginMethod: It is the last account of a user without a usable password.
+        """
+        from fastapi_userkit._oauth_accounts import oauth_unlink
+
+        unlinked_user: UP = await oauth_unlink(self, user, oauth_name, account_id, request)
+        return unlinked_user
+
+    # -- security events ---------------------------------------------------------------------
+
+    async def emit_security_event(
+        self,
+        type: SecurityEventType,
+        request: Request | None = None,
+        *,
+        user_id: Any = None,
+        outcome: SecurityEventOutcome = SecurityEventOutcome.SUCCESS,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        """Build a :class:`~fastapi_userkit.security.SecurityEvent` and pass it to :meth:`on_security_event`."""
+        event = SecurityEvent.from_request(type, request, user_id=user_id, outcome=outcome, details=details)
+        await self.on_security_event(event)
+
+    async def _emit_update_events(
+        self, user: UP, update_dict: dict[str, Any], old_hash: str, old_email: str, request: Request | None
+    ) -> None:
+        # Field names only, never values: a new password must not reach the event (ASVS 16.2.5).
+        fields = ",".join(sorted(update_dict))
+        await self.emit_security_event(
+            SecurityEventType.USER_UPDATED, request, user_id=user.id, details={"fields": fields}
+        )
+        if user.hashed_password != old_hash:
+            await self.emit_security_event(SecurityEventType.PASSWORD_CHANGED, request, user_id=user.id)
+        if user.email != old_email:
+            await self.emit_security_event(SecurityEventType.EMAIL_CHANGED, request, user_id=user.id)
+
+    async def on_security_event(self, event: SecurityEvent) -> None:
+        """Called with every security event (ASVS 5.0 16.3.1); new in fastapi-userkit.
+
+        The default logs it at INFO on the ``fastapi_userkit.security`` logger and stores it
+        in :attr:`security_event_db` when there is one. A failure to store is logged, not
+        raised: losing an audit row must not turn a login into a 500. Override to send events
+        elsewhere (call ``super()`` to keep the defaults).
+        """
+        log_security_event(event)
+        if self.security_event_db is None:
+            return
+        try:
+            await self.security_event_db.create(event)
+        except Exception:  # any storage error: the request itself succeeded
+            _logger.exception("could not store security event %s", event.type.value)
+
     # -- hooks -------------------------------------------------------------------------------
 
     async def on_after_register(self, user: UP, request: Request | None = None) -> None:
         """Called after a user registered."""
 
+    async def on_registration_conflict(self, user: UP, request: Request | None = None) -> None:
+        """Called, after the response, when someone registers an address ``user`` already has.
+
+        Only with the register router's ``hide_existing_users`` on (new in fastapi-userkit):
+        the client gets the same answer as a new registration, so e-mail the owner here
+        ("someone tried to sign up with your address; reset your password if you forgot it").
+        """
+
     async def on_after_update(self, user: UP, update_dict: dict[str, Any], request: Request | None = None) -> None:
-        """Called after a user was updated; a new password shows as :data:`REDACTED`."""
+        """Called after a user was updated; a new password shows as :data:`REDACTED`.
+
+        With a :attr:`mailer`, a password change e-mails the "password changed" notice.
+        """
+        if self.mailer is not None and "password" in update_dict:
+            await self.mailer.send_password_changed(user)
 
     async def on_after_request_verify(self, user: UP, token: str, request: Request | None = None) -> None:
-        """Called with a fresh verification token (e-mail it to the user)."""
+        """Called with a fresh verification token; e-mails the link when :attr:`mailer` is set."""
+        if self.mailer is not None:
+            await self.mailer.send_verification(user, token)
 
     async def on_after_verify(self, user: UP, request: Request | None = None) -> None:
         """Called after a user verified their e-mail address."""
 
     async def on_after_forgot_password(self, user: UP, token: str, request: Request | None = None) -> None:
-        """Called with a fresh reset token (e-mail it to the user)."""
+        """Called with a fresh reset token; e-mails the link when :attr:`mailer` is set."""
+        if self.mailer is not None:
+            await self.mailer.send_password_reset(user, token)
 
     async def on_after_reset_password(self, user: UP, request: Request | None = None) -> None:
-        """Called after a user reset their password."""
+        """Called after a user reset their password; e-mails a notice when :attr:`mailer` is set."""
+        if self.mailer is not None:
+            await self.mailer.send_password_changed(user)
 
     async def on_after_login(self, user: UP, request: Request | None = None, response: Response | None = None) -> None:
-        """Called after a successful login, with the response about to be sent."""
+        """Called after a successful login, with the response about to be sent.
+
+        With a :attr:`mailer` whose ``notify_new_login`` is on, e-mails a "new login" notice.
+        """
+        if self.mailer is not None:
+            await self.mailer.send_new_login(user, request)
+
+    async def on_after_logout_everywhere(self, user: UP, request: Request | None = None) -> None:
+        """Called after every session of a user was ended."""
 
     async def on_before_delete(self, user: UP, request: Request | None = None) -> None:
         """Called before a user is deleted."""

@@ -19,7 +19,9 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from fastapi import Depends
+from fastapi import Depends, Request
+
+from fastapi_userkit.authentication._context import remember_strategies
 
 if TYPE_CHECKING:
     from fastapi_userkit.authentication.backend import AuthenticationBackend
@@ -49,7 +51,7 @@ def build_dependency(
     variable_names: Sequence[str],
     get_user_manager: Callable[..., Any],
     get_enabled_backends: Callable[..., Any] | None,
-    resolve: Callable[[Any, dict[str, Any], dict[str, Any], Sequence[Any] | None], Awaitable[Any]],
+    resolve: Callable[[Request, Any, dict[str, Any], dict[str, Any], Sequence[Any] | None], Awaitable[Any]],
 ) -> Callable[..., Awaitable[Any]]:
     """Build a FastAPI dependency that gathers tokens and strategies, then calls ``resolve``.
 
@@ -58,10 +60,11 @@ def build_dependency(
         variable_names: A valid, unique Python identifier per backend.
         get_user_manager: The user-manager dependency.
         get_enabled_backends: Optional dependency returning the backends to evaluate.
-        resolve: ``resolve(user_manager, tokens, strategies, enabled_backends)``; tokens and
-            strategies are keyed by backend name.
+        resolve: ``resolve(request, user_manager, tokens, strategies, enabled_backends)``;
+            tokens and strategies are keyed by backend name.
     """
     parameters = [
+        inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
         inspect.Parameter("user_manager", inspect.Parameter.KEYWORD_ONLY, default=Depends(get_user_manager)),
     ]
     direct: dict[str, StrategyGetter] = {}
@@ -94,7 +97,9 @@ def build_dependency(
             tokens[backend.name] = kwargs[variable]
             getter = direct.get(backend.name)
             strategies[backend.name] = getter() if getter is not None else kwargs[f"strategy_{variable}"]
-        return await resolve(kwargs["user_manager"], tokens, strategies, kwargs.get("enabled_backends"))
+        request: Request = kwargs["request"]
+        remember_strategies(request, strategies)
+        return await resolve(request, kwargs["user_manager"], tokens, strategies, kwargs.get("enabled_backends"))
 
     dependency.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # read by FastAPI
     return dependency

@@ -6,8 +6,9 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic
 
-from fastapi import HTTPException, status
+from fastapi import HTTPException, Request, status
 
+from fastapi_userkit.authentication._context import AuthContext, remember_auth
 from fastapi_userkit.authentication._dependency import build_dependency
 from fastapi_userkit.authentication.backend import AuthenticationBackend
 from fastapi_userkit.authentication.strategy import Strategy
@@ -96,8 +97,8 @@ class Authenticator(Generic[UP, ID]):
         """
         resolve = self._resolver(optional=optional, verified=verified, superuser=superuser)
 
-        async def user_only(user_manager: Any, tokens: Any, strategies: Any, enabled: Any) -> UP | None:
-            user, _ = await resolve(user_manager, tokens, strategies, enabled)
+        async def user_only(request: Any, user_manager: Any, tokens: Any, strategies: Any, enabled: Any) -> UP | None:
+            user, _ = await resolve(request, user_manager, tokens, strategies, enabled)
             return user
 
         return build_dependency(
@@ -122,12 +123,13 @@ class Authenticator(Generic[UP, ID]):
         self, *, optional: bool, verified: bool, superuser: bool
     ) -> Callable[..., Awaitable[tuple[UP | None, str | None]]]:
         async def resolve(
+            request: Request,
             user_manager: BaseUserManager[UP, ID],
             tokens: dict[str, str | None],
             strategies: dict[str, Strategy[UP, ID]],
             enabled_backends: Sequence[AuthenticationBackend[UP, ID]] | None,
         ) -> tuple[UP | None, str | None]:
-            user, token = await self._find_user(user_manager, tokens, strategies, enabled_backends)
+            user, token = await self._find_user(request, user_manager, tokens, strategies, enabled_backends)
             status_code = status.HTTP_401_UNAUTHORIZED
             if user is not None:
                 status_code = status.HTTP_403_FORBIDDEN
@@ -146,6 +148,7 @@ class Authenticator(Generic[UP, ID]):
 
     async def _find_user(
         self,
+        request: Request,
         user_manager: BaseUserManager[UP, ID],
         tokens: dict[str, str | None],
         strategies: dict[str, Strategy[UP, ID]],
@@ -156,7 +159,9 @@ class Authenticator(Generic[UP, ID]):
             token = tokens[backend.name]
             if token is None or backend not in enabled:
                 continue
-            user = await strategies[backend.name].read_token(token, user_manager)
+            strategy = strategies[backend.name]
+            user = await strategy.read_token(token, user_manager)
             if user is not None:
+                remember_auth(request, AuthContext(backend, strategy, token))
                 return user, token
         return None, None

@@ -56,14 +56,27 @@ class TIMESTAMPAware(TypeDecorator[datetime]):
     """A timestamp that is always timezone-aware (UTC) in Python.
 
     PostgreSQL stores ``TIMESTAMP WITH TIME ZONE``; SQLite and MariaDB have no zone, so values
-    are stored in UTC and given back with ``tzinfo=UTC``.
+    are stored in UTC and given back with ``tzinfo=UTC``. A naive value is taken as UTC everywhere.
     """
 
     impl = TIMESTAMP(timezone=True)
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in {"mysql", "mariadb"}:
+            # Microseconds, as on PostgreSQL and SQLite: a revocation cut-off stored to the
+            # second would spare tokens issued earlier in that same second. DATETIME rather
+            # than TIMESTAMP avoids MySQL's 2038 limit and implicit auto-update.
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(TIMESTAMP(timezone=True))
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and dialect.name != "postgresql" and value.tzinfo is not None:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            # A naive value means UTC here; asyncpg would read it as the server's local time.
+            return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        if value.tzinfo is not None:
             return value.astimezone(UTC).replace(tzinfo=None)
         return value
 
@@ -77,7 +90,7 @@ class EmailType(TypeDecorator[str]):
     """An e-mail address column that compares case-insensitively on MariaDB/MySQL.
 
     MariaDB has no expression indexes, so the case-insensitive unique index there is a plain
-    unique index over a case-insensitive, accent-sensitive collation. Other dialects keep a plain
+    unique index over a case-insensitive, accent-sensitive, no-pad collation. Other dialects keep a plain
     ``VARCHAR`` and get a unique index on ``lower(email)`` instead.
     """
 
@@ -86,6 +99,9 @@ class EmailType(TypeDecorator[str]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name in {"mysql", "mariadb"}:
-            collation = "utf8mb4_uca1400_as_ci" if getattr(dialect, "is_mariadb", False) else "utf8mb4_0900_as_ci"
+            # NO PAD collations, so "a@b.c " and "a@b.c" stay different addresses, as they are on
+            # PostgreSQL and SQLite (MariaDB's PAD SPACE default would ignore trailing spaces).
+            mariadb = getattr(dialect, "is_mariadb", False)
+            collation = "utf8mb4_uca1400_nopad_as_ci" if mariadb else "utf8mb4_0900_as_ci"
             return dialect.type_descriptor(mysql.VARCHAR(320, charset="utf8mb4", collation=collation))
         return dialect.type_descriptor(String(320))

@@ -72,6 +72,9 @@ class SQLAlchemyAccessTokenDatabase(Generic[AP]):
 
     async def get_by_token(self, token: str, max_age: datetime | None = None) -> AP | None:
         """Return the row for ``token``, or ``None`` if absent or created before ``max_age``."""
+        if "\x00" in token:
+            # PostgreSQL text cannot hold NUL (asyncpg would raise), so no row can match.
+            return None
         statement = select(self.access_token_table).where(self._table.token == token)
         if max_age is not None:
             statement = statement.where(self._table.created_at >= max_age)

@@ -9,6 +9,7 @@ from fastapi_userkit.authentication import AuthenticationBackend, Authenticator,
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.router.common import ErrorCode, openapi_errors
+from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 
 __all__ = ["get_auth_router"]
 
@@ -53,10 +54,27 @@ def get_auth_router(
         user = await user_manager.authenticate(credentials)
         # Unknown e-mail, wrong password and inactive user get the same answer (ASVS 5.0 6.3.8).
         if user is None or not user.is_active:
+            await user_manager.emit_security_event(
+                SecurityEventType.LOGIN_FAILED,
+                request,
+                user_id=None if user is None else user.id,
+                outcome=SecurityEventOutcome.FAILURE,
+                details={"backend": backend.name, "reason": "bad_credentials"},
+            )
             raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=ErrorCode.LOGIN_BAD_CREDENTIALS)
         if requires_verification and not user.is_verified:
+            await user_manager.emit_security_event(
+                SecurityEventType.LOGIN_FAILED,
+                request,
+                user_id=user.id,
+                outcome=SecurityEventOutcome.FAILURE,
+                details={"backend": backend.name, "reason": "not_verified"},
+            )
             raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=ErrorCode.LOGIN_USER_NOT_VERIFIED)
         response = await backend.login(strategy, user)
+        await user_manager.emit_security_event(
+            SecurityEventType.LOGIN_SUCCEEDED, request, user_id=user.id, details={"backend": backend.name}
+        )
         await user_manager.on_after_login(user, request, response)
         return response
 
@@ -77,10 +95,33 @@ def get_auth_router(
         responses=logout_responses,
     )
     async def logout(
+        request: Request,
         user_token: Annotated[tuple[UP, str], Depends(get_current_user_token)],
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         strategy: Annotated[Strategy[UP, ID], Depends(backend.get_strategy)],
     ) -> Response:
         user, token = user_token
+        response = await backend.logout(strategy, user, token)
+        await user_manager.emit_security_event(
+            SecurityEventType.LOGOUT, request, user_id=user.id, details={"backend": backend.name}
+        )
+        return response
+
+    @router.post(
+        "/logout-all",
+        name=f"auth:{backend.name}.logout_all",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=logout_responses,
+    )
+    async def logout_all(
+        request: Request,
+        user_token: Annotated[tuple[UP, str], Depends(get_current_user_token)],
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+        strategy: Annotated[Strategy[UP, ID], Depends(backend.get_strategy)],
+    ) -> Response:
+        """End every session of the current user, in every backend, this one included."""
+        user, token = user_token
+        await user_manager.logout_everywhere(user, request)
         return await backend.logout(strategy, user, token)
 
     return router

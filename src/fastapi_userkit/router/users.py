@@ -5,12 +5,27 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from fastapi_userkit import schemas
-from fastapi_userkit.authentication import Authenticator
+from fastapi_userkit.authentication import Authenticator, CookieTransport
+from fastapi_userkit.authentication._context import auth_context
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.router.common import openapi_errors, translate
 
 __all__ = ["get_users_router"]
+
+
+async def _renew_cookie_session(request: Request, response: Response, user: Any) -> None:
+    """Keep the browser that changed its password logged in.
+
+    The change ended every session, this one included (its token carries a tag of the old
+    password hash). A cookie session gets a fresh token from the backend that authenticated it;
+    bearer clients log in again, since a header token cannot be replaced behind their back.
+    """
+    context = auth_context(request)
+    if context is None or not isinstance(context.backend.transport, CookieTransport):
+        return
+    token = await context.strategy.write_token(user)
+    context.backend.transport.set_login_cookie(response, token)
 
 
 def get_users_router(
@@ -59,12 +74,16 @@ def get_users_router(
     )
     async def update_me(
         request: Request,
+        response: Response,
         user_update: user_update_schema,  # type: ignore[valid-type]  # the app's schema, known at wiring time
         user: Annotated[UP, Depends(get_current_active_user)],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
     ) -> schemas.BaseUser[ID]:
+        old_hash = user.hashed_password
         with translate("update"):
             updated = await user_manager.update(user_update, user, safe=True, request=request)
+        if updated.hashed_password != old_hash:
+            await _renew_cookie_session(request, response, updated)
         return user_schema.model_validate(updated)
 
     @router.get(

@@ -1,25 +1,47 @@
-"""Opaque tokens: 256 random bits for the client, a SHA-256 digest for storage.
+"""Opaque tokens: random bits for the client, a SHA-256 digest for storage.
 
 The database row or Redis key holds only ``digest(token)``, so a dump of the store cannot be
 replayed as a token (ASVS 5.0 7.2.3; the split Lucia recommends). SHA-256 without a salt is
 enough here: the input has 256 bits of entropy, so there is nothing to brute-force.
+
+A token also ends with a short digest of the user's password hash at issue time
+(``<random>.<credential>``). The storage digest covers the whole token, so that suffix cannot be
+altered, and the strategy compares it with the user row it loads anyway: a password change or
+reset ends every opaque token issued before it, at no extra query, even when the change happens
+where no strategy is at hand (a reset link, the CLI).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 
-__all__ = ["digest", "new_token"]
+__all__ = ["credential_tag", "digest", "new_token", "token_matches_credential"]
 
-
-def new_token() -> str:
-    """Return a new client token: 32 random bytes, base64url, 43 characters."""
-    return secrets.token_urlsafe(32)
+_SEPARATOR = "."
 
 
 def digest(token: str) -> str:
     """Return the unpadded base64url SHA-256 of ``token`` (43 characters)."""
     raw = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def credential_tag(hashed_password: str) -> str:
+    """A 16-character tag of the password hash; changes whenever the password does."""
+    return digest(f"fastapi-userkit:credential\x00{hashed_password}")[:16]
+
+
+def new_token(hashed_password: str) -> str:
+    """Return a new client token: 256 random bits and the credential tag."""
+    return f"{secrets.token_urlsafe(32)}{_SEPARATOR}{credential_tag(hashed_password)}"
+
+
+def token_matches_credential(token: str, hashed_password: str) -> bool:
+    """Whether ``token`` was issued for the current password hash."""
+    _, separator, tag = token.rpartition(_SEPARATOR)
+    if not separator:
+        return False
+    return hmac.compare_digest(tag.encode("utf-8", "surrogatepass"), credential_tag(hashed_password).encode())

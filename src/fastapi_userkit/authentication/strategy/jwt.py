@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic
 
 import jwt
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._fingerprint import fingerprint, fingerprints_match
 from fastapi_userkit.authentication.strategy.base import Strategy, StrategyDestroyNotSupportedError
+from fastapi_userkit.db._types import now_utc
 from fastapi_userkit.jwt import SecretType, decode_jwt, generate_jwt, get_secret_value
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fastapi_userkit.db.revoked_token import RevokedTokenDatabase
 
 __all__ = ["JWTStrategy", "JWTStrategyDestroyNotSupportedError"]
 
@@ -19,18 +27,23 @@ _CREDENTIAL_CLAIM = "fgp"
 
 
 class JWTStrategyDestroyNotSupportedError(StrategyDestroyNotSupportedError):
-    """A JWT cannot be revoked on its own: it stays valid until it expires."""
+    """A JWT cannot be revoked without a revocation table: it stays valid until it expires."""
 
     def __init__(self) -> None:
-        super().__init__("A JWT can't be invalidated: it's valid until it expires.")
+        super().__init__("A JWT can't be invalidated without a revoked-token table: it's valid until it expires.")
 
 
 class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
-    """Signed tokens ``{"sub": <user id>, "aud": [...], "exp": ...}``.
+    """Signed tokens ``{"sub": <user id>, "aud": [...], "exp": ..., "iat": ..., "jti": ..., "fgp": ...}``.
 
-    Each token also carries ``fgp``, a short keyed digest of the user's password hash taken
-    when the token was issued. It is checked against the user row that is loaded anyway, so a
-    password change or reset ends every JWT issued before it at no extra query (ASVS 5.0 7.4.3).
+    ``fgp`` is a short keyed digest of the user's password hash when the token was issued. It is
+    checked against the user row that is loaded anyway, so a password change or reset ends every
+    JWT issued before it at no extra query (ASVS 5.0 7.4.3). Tokens without it (issued by
+    FastAPI Users before a migration) are still accepted until they expire.
+
+    With ``revoked_tokens`` (a :class:`~fastapi_userkit.db.revoked_token.SQLAlchemyRevokedTokenDatabase`),
+    logout ends the one token and "log out everywhere" ends all of a user's tokens, at the cost
+    of one indexed query per request. Without it, logout keeps FastAPI Users' behaviour.
 
     Args:
         secret: The HMAC key, or the private key for asymmetric algorithms.
@@ -38,6 +51,8 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         token_audience: The ``aud`` claim written and required.
         algorithm: The one algorithm accepted (``HS256``, ``RS256``, ``ES256``...).
         public_key: The verification key for asymmetric algorithms.
+        revoked_tokens: Optional revocation storage.
+        clock: Returns the current time (UTC); injectable for tests.
 
     Raises:
         ConfigurationError: An empty secret or a zero or negative lifetime.
@@ -50,6 +65,9 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         token_audience: list[str] | None = None,
         algorithm: str = "HS256",
         public_key: SecretType | None = None,
+        *,
+        revoked_tokens: RevokedTokenDatabase | None = None,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         if not get_secret_value(secret):
             raise exceptions.ConfigurationError("JWTStrategy needs a non-empty secret.")
@@ -62,6 +80,8 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         self.token_audience = token_audience if token_audience is not None else ["fastapi-users:auth"]
         self.algorithm = algorithm
         self.public_key = public_key
+        self.revoked_tokens = revoked_tokens
+        self.clock = clock
 
     @property
     def encode_key(self) -> SecretType:
@@ -76,40 +96,89 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
     def _credential_fingerprint(self, user: UP) -> str:
         return fingerprint(self.secret, "jwt-credential", user.hashed_password, length=16)
 
+    def _decode(self, token: str) -> dict[str, Any] | None:
+        try:
+            return decode_jwt(token, self.decode_key, self.token_audience, algorithms=[self.algorithm])
+        except jwt.PyJWTError:
+            return None
+
     async def read_token(self, token: str | None, user_manager: BaseUserManager[UP, ID]) -> UP | None:
-        """Return the token's user, or ``None`` if invalid, expired or issued before a password change."""
+        """Return the token's user, or ``None`` if invalid, expired, revoked or older than a password change."""
         if token is None:
             return None
-        try:
-            data = decode_jwt(token, self.decode_key, self.token_audience, algorithms=[self.algorithm])
-            user_id = data.get("sub")
-            if user_id is None:
-                return None
-            parsed_id = user_manager.parse_id(user_id)
-            user = await user_manager.user_db.get(parsed_id)
-        except (jwt.PyJWTError, exceptions.InvalidID):
+        data = self._decode(token)
+        if data is None or data.get("sub") is None:
             return None
+        try:
+            parsed_id = user_manager.parse_id(data["sub"])
+        except exceptions.InvalidID:
+            return None
+        user = await user_manager.user_db.get(parsed_id)
         if user is None:
             return None
         if _CREDENTIAL_CLAIM in data and not fingerprints_match(
             self._credential_fingerprint(user), data[_CREDENTIAL_CLAIM]
         ):
             return None
+        if self.revoked_tokens is not None and await self._is_revoked(data):
+            return None
         return user
+
+    async def _is_revoked(self, data: dict[str, Any]) -> bool:
+        assert self.revoked_tokens is not None  # noqa: S101 - checked by the caller
+        jti_key, user_key = f"jti:{data.get('jti')}", f"user:{data['sub']}"
+        rows = await self.revoked_tokens.get_many([jti_key, user_key])
+        if jti_key in rows:
+            return True
+        user_row = rows.get(user_key)
+        if user_row is None or user_row.not_before is None:
+            return False
+        issued_at = data.get("iat")
+        if not isinstance(issued_at, int | float):
+            return True  # no issue time: it cannot prove it is newer than the cut-off
+        return datetime.fromtimestamp(issued_at, UTC) <= user_row.not_before
 
     async def write_token(self, user: UP) -> str:
         """Issue a JWT for ``user``."""
         data: dict[str, Any] = {
             "sub": str(user.id),
             "aud": self.token_audience,
+            # Sub-second issue time, so a token issued just after "log out everywhere" is newer
+            # than the cut-off (RFC 7519 section 2 allows non-integer NumericDate values).
+            "iat": round(self.clock().timestamp(), 6),
+            "jti": secrets.token_urlsafe(16),
             _CREDENTIAL_CLAIM: self._credential_fingerprint(user),
         }
         return generate_jwt(data, self.encode_key, self.lifetime_seconds, algorithm=self.algorithm)
 
+    def _expiry(self) -> datetime | None:
+        if self.lifetime_seconds is None:
+            return None
+        return self.clock() + timedelta(seconds=self.lifetime_seconds)
+
     async def destroy_token(self, token: str, user: UP) -> None:
-        """JWTs cannot be revoked one by one here.
+        """Revoke this one token.
 
         Raises:
-            JWTStrategyDestroyNotSupportedError: Always.
+            JWTStrategyDestroyNotSupportedError: No revocation storage is configured.
         """
-        raise JWTStrategyDestroyNotSupportedError()
+        if self.revoked_tokens is None:
+            raise JWTStrategyDestroyNotSupportedError()
+        data = self._decode(token)
+        if data is None or "jti" not in data:
+            # A token without an id (issued before a migration) can only be ended with all the others.
+            await self.destroy_all_tokens(user)
+            return
+        exp = data.get("exp")
+        expires_at = datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
+        await self.revoked_tokens.revoke(f"jti:{data['jti']}", None, expires_at)
+
+    async def destroy_all_tokens(self, user: UP) -> None:
+        """Revoke every token of ``user`` issued until now.
+
+        Raises:
+            JWTStrategyDestroyNotSupportedError: No revocation storage is configured.
+        """
+        if self.revoked_tokens is None:
+            raise JWTStrategyDestroyNotSupportedError()
+        await self.revoked_tokens.revoke(f"user:{user.id}", self.clock(), self._expiry())

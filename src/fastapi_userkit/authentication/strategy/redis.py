@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic
 
 from fastapi_userkit import exceptions
-from fastapi_userkit.authentication.strategy._opaque import digest, new_token
+from fastapi_userkit.authentication.strategy._opaque import digest, new_token, token_matches_credential
 from fastapi_userkit.authentication.strategy.base import Strategy
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
@@ -19,12 +19,16 @@ __all__ = ["RedisStrategy"]
 class RedisStrategy(Strategy[UP, ID], Generic[UP, ID]):
     """Opaque tokens kept in Redis under the SHA-256 digest of the token.
 
-    The key is ``{key_prefix}{digest}`` and its value the user id; a key expires with the token.
+    ``{key_prefix}{digest}`` holds the user id and expires with the token. A per-user set,
+    ``{key_prefix}user:{id}``, lists the digests of the user's tokens so they can all be ended
+    at once; its TTL is pushed to the lifetime of the newest token, so it never outlives them.
+    A password change ends every token issued before it (see
+    :mod:`~fastapi_userkit.authentication.strategy._opaque`).
 
     Args:
         redis: An asyncio Redis client (``decode_responses=True`` or not, both work).
         lifetime_seconds: Seconds a token stays valid; ``None`` for no limit. ``0`` is refused.
-        key_prefix: Prefix of the token keys.
+        key_prefix: Prefix of every key the strategy writes.
 
     Raises:
         ConfigurationError: A zero or negative lifetime.
@@ -43,29 +47,62 @@ class RedisStrategy(Strategy[UP, ID], Generic[UP, ID]):
         self.lifetime_seconds = lifetime_seconds
         self.key_prefix = key_prefix
 
-    def _key(self, token: str) -> str:
-        return f"{self.key_prefix}{digest(token)}"
+    def _token_key(self, token_digest: str) -> str:
+        return f"{self.key_prefix}{token_digest}"
+
+    def _user_key(self, user_id: Any) -> str:
+        return f"{self.key_prefix}user:{user_id}"
 
     async def read_token(self, token: str | None, user_manager: BaseUserManager[UP, ID]) -> UP | None:
-        """Return the token's user, or ``None`` if unknown or expired."""
+        """Return the token's user, or ``None`` if unknown, expired or older than a password change."""
         if token is None:
             return None
-        user_id: Any = await self.redis.get(self._key(token))
+        user_id: Any = await self.redis.get(self._token_key(digest(token)))
         if user_id is None:
             return None
         if isinstance(user_id, bytes):
             user_id = user_id.decode()
         try:
-            return await user_manager.get(user_manager.parse_id(user_id))
+            user = await user_manager.get(user_manager.parse_id(user_id))
         except (exceptions.UserNotExists, exceptions.InvalidID):
             return None
+        if not token_matches_credential(token, user.hashed_password):
+            return None
+        return user
 
     async def write_token(self, user: UP) -> str:
-        """Issue a token for ``user`` and store its digest."""
-        token = new_token()
-        await self.redis.set(self._key(token), str(user.id), ex=self.lifetime_seconds)
+        """Issue a token for ``user``; store its digest and index it under the user."""
+        token = new_token(user.hashed_password)
+        token_digest = digest(token)
+        user_key = self._user_key(user.id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._token_key(token_digest), str(user.id), ex=self.lifetime_seconds)
+            pipe.sadd(user_key, token_digest)
+            if self.lifetime_seconds is not None:
+                # Only ever lengthen the set's TTL: GT keeps a longer one (Redis >= 7).
+                pipe.expire(user_key, self.lifetime_seconds, gt=True)
+                pipe.expire(user_key, self.lifetime_seconds, nx=True)
+            else:
+                pipe.persist(user_key)
+            await pipe.execute()
         return token
 
     async def destroy_token(self, token: str, user: UP) -> None:
-        """Delete the token's key."""
-        await self.redis.delete(self._key(token))
+        """Delete the token's key and its index entry."""
+        token_digest = digest(token)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._token_key(token_digest))
+            pipe.srem(self._user_key(user.id), token_digest)
+            await pipe.execute()
+
+    async def destroy_all_tokens(self, user: UP) -> None:
+        """Delete every token of ``user`` and the user's index."""
+        user_key = self._user_key(user.id)
+        members = [m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers(user_key)]
+        if not members:
+            return
+        # Remove exactly the members read, so a token written meanwhile stays indexed.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*(self._token_key(member) for member in members))
+            pipe.srem(user_key, *members)
+            await pipe.execute()

@@ -53,13 +53,14 @@ class CookieTransport(Transport):
 
     async def get_login_response(self, token: str) -> Response:
         """Return ``204`` with the token cookie set."""
-        return self._set_login_cookie(Response(status_code=status.HTTP_204_NO_CONTENT), token)
+        return self.set_login_cookie(Response(status_code=status.HTTP_204_NO_CONTENT), token)
 
     async def get_logout_response(self) -> Response:
         """Return ``204`` with the cookie cleared (empty value, ``Max-Age=0``)."""
         return self._set_logout_cookie(Response(status_code=status.HTTP_204_NO_CONTENT))
 
-    def _set_login_cookie(self, response: Response, token: str) -> Response:
+    def set_login_cookie(self, response: Response, token: str) -> Response:
+        """Set the token cookie on ``response`` (also used to renew a session) and return it."""
         response.set_cookie(
             self.cookie_name,
             token,

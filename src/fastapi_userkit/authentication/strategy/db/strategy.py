@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any, Generic
 
 from fastapi_userkit import exceptions
-from fastapi_userkit.authentication.strategy._opaque import digest, new_token
-from fastapi_userkit.authentication.strategy.base import Strategy
+from fastapi_userkit.authentication.strategy._opaque import digest, new_token, token_matches_credential
+from fastapi_userkit.authentication.strategy.base import Strategy, StrategyDestroyNotSupportedError
 from fastapi_userkit.authentication.strategy.db.models import AP, AccessTokenDatabase
 from fastapi_userkit.db._types import now_utc
 from fastapi_userkit.manager import BaseUserManager
@@ -19,30 +19,41 @@ __all__ = ["DatabaseStrategy"]
 class DatabaseStrategy(Strategy[UP, ID], Generic[UP, ID, AP]):
     """Opaque tokens whose SHA-256 digests are rows of an access-token table.
 
-    The client gets 256 random bits; the table's ``token`` column gets their digest (43
-    characters, the contract's column size), so a dump of the table cannot be replayed.
+    The client gets 256 random bits (plus a tag of the password hash, see
+    :mod:`~fastapi_userkit.authentication.strategy._opaque`); the table's ``token`` column gets
+    the digest (43 characters, the contract's column size), so a dump of the table cannot be
+    replayed. A password change ends every token issued before it.
 
     Args:
         database: The access-token storage.
         lifetime_seconds: Seconds a token stays valid; ``None`` for no limit. ``0`` is refused.
+        clock: Returns the current time (UTC); injectable for tests.
 
     Raises:
         ConfigurationError: A zero or negative lifetime.
     """
 
-    def __init__(self, database: AccessTokenDatabase[AP], lifetime_seconds: int | None = None) -> None:
+    def __init__(
+        self,
+        database: AccessTokenDatabase[AP],
+        lifetime_seconds: int | None = None,
+        *,
+        clock: Any = now_utc,
+    ) -> None:
         if lifetime_seconds is not None and lifetime_seconds <= 0:
             raise exceptions.ConfigurationError("lifetime_seconds must be positive (or None for no limit).")
         self.database = database
         self.lifetime_seconds = lifetime_seconds
+        self.clock = clock
 
     def _max_age(self) -> datetime | None:
         if self.lifetime_seconds is None:
             return None
-        return now_utc() - timedelta(seconds=self.lifetime_seconds)
+        now: datetime = self.clock()
+        return now - timedelta(seconds=self.lifetime_seconds)
 
     async def read_token(self, token: str | None, user_manager: BaseUserManager[UP, ID]) -> UP | None:
-        """Return the token's user, or ``None`` if unknown or expired."""
+        """Return the token's user, or ``None`` if unknown, expired or older than a password change."""
         if token is None:
             return None
         access_token = await self.database.get_by_token(digest(token), self._max_age())
@@ -50,13 +61,16 @@ class DatabaseStrategy(Strategy[UP, ID], Generic[UP, ID, AP]):
             return None
         try:
             parsed_id = user_manager.parse_id(access_token.user_id)
-            return await user_manager.get(parsed_id)
+            user = await user_manager.get(parsed_id)
         except (exceptions.UserNotExists, exceptions.InvalidID):
             return None
+        if not token_matches_credential(token, user.hashed_password):
+            return None
+        return user
 
     async def write_token(self, user: UP) -> str:
         """Issue a token for ``user`` and store its digest."""
-        token = new_token()
+        token = new_token(user.hashed_password)
         await self.database.create(self._create_access_token_dict(user, digest(token)))
         return token
 
@@ -66,6 +80,32 @@ class DatabaseStrategy(Strategy[UP, ID], Generic[UP, ID, AP]):
         if access_token is not None:
             await self.database.delete(access_token)
 
+    async def destroy_all_tokens(self, user: UP) -> None:
+        """Delete every token of ``user`` (one indexed ``DELETE``).
+
+        Raises:
+            StrategyDestroyNotSupportedError: The storage cannot delete by user.
+        """
+        delete_by_user = getattr(self.database, "delete_by_user", None)
+        if delete_by_user is None:
+            raise StrategyDestroyNotSupportedError("This access-token database cannot delete tokens by user.")
+        await delete_by_user(user.id)
+
+    async def purge_expired(self) -> int:
+        """Delete the rows of expired tokens; return how many (0 without a lifetime).
+
+        Raises:
+            StrategyDestroyNotSupportedError: The storage cannot delete expired rows.
+        """
+        max_age = self._max_age()
+        if max_age is None:
+            return 0
+        delete_expired = getattr(self.database, "delete_expired", None)
+        if delete_expired is None:
+            raise StrategyDestroyNotSupportedError("This access-token database cannot purge expired tokens.")
+        purged: int = await delete_expired(max_age)
+        return purged
+
     def _create_access_token_dict(self, user: UP, token_digest: str) -> dict[str, Any]:
         """The new row; override to add columns (the documented extension point)."""
-        return {"token": token_digest, "user_id": user.id}
+        return {"token": token_digest, "user_id": user.id, "created_at": self.clock()}
