@@ -34,8 +34,9 @@ pytest: $(STAMP_DEV)
 
 test: lint typecheck pytest
 
+# Side-by-side benchmark against FastAPI Users (bench/README.md); e.g. `make bench BENCH_ARGS=--quick`.
 bench: $(STAMP_DEV)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov dist build

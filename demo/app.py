@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import RedirectResponse
 
 from demo.db import User, create_db_and_tables
 from demo.schemas import UserCreate, UserRead, UserUpdate
-from demo.users import auth_backend, current_active_user, fastapi_users
+from demo.users import SECRET, auth_backend, cookie_backend, current_active_user, fastapi_users
 
 
 @asynccontextmanager
@@ -29,6 +30,18 @@ app.include_router(fastapi_users.get_register_router(UserRead, UserCreate), pref
 app.include_router(fastapi_users.get_reset_password_router(), prefix="/auth", tags=["auth"])
 app.include_router(fastapi_users.get_verify_router(UserRead), prefix="/auth", tags=["auth"])
 app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users", tags=["users"])
+# The account pages: sign up, verify, sign in, account... at http://127.0.0.1:8000/account/
+app.include_router(
+    fastapi_users.get_pages_router(
+        cookie_backend, secret=SECRET, user_create_schema=UserCreate, app_name="fastapi-userkit demo"
+    ),
+    prefix="/account",
+)
+
+
+@app.get("/", include_in_schema=False)
+async def home() -> RedirectResponse:
+    return RedirectResponse("/account/")
 
 
 @app.get("/authenticated-route")

@@ -1,6 +1,6 @@
-"""The user manager, the JWT backend and the FastAPIUsers object.
+"""The user manager, the JWT backends (bearer and cookie) and the FastAPIUsers object.
 
-The hooks print reset and verification tokens to the console: the demo's mailer.
+The demo's mailer prints the account e-mails (verification and reset links) to the console.
 """
 
 from __future__ import annotations
@@ -14,26 +14,33 @@ from fastapi import Depends, Request
 
 from demo.db import User, get_user_db
 from fastapi_userkit import BaseUserManager, FastAPIUsers, UUIDIDMixin
-from fastapi_userkit.authentication import AuthenticationBackend, BearerTransport, JWTStrategy
+from fastapi_userkit.authentication import AuthenticationBackend, BearerTransport, CookieTransport, JWTStrategy
 from fastapi_userkit.db import SQLAlchemyUserDatabase
+from fastapi_userkit.mail import AccountMailer, ConsoleMailer
 
 logger = logging.getLogger("demo")
 
 SECRET = os.environ.get("USERKIT_DEMO_SECRET", "demo-secret-change-me-in-production-0123456789")
+# Where the browser reaches the demo: the e-mailed links point there.
+BASE_URL = os.environ.get("USERKIT_DEMO_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+account_mailer = AccountMailer(
+    ConsoleMailer(),
+    sender="fastapi-userkit demo <no-reply@example.com>",
+    verify_url=f"{BASE_URL}/account/verify?token={{token}}",
+    reset_url=f"{BASE_URL}/account/reset-password?token={{token}}",
+    app_name="fastapi-userkit demo",
+)
 
 
 class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
     reset_password_token_secret = SECRET
     verification_token_secret = SECRET
+    mailer = account_mailer
 
     async def on_after_register(self, user: User, request: Request | None = None) -> None:
         logger.warning("User %s has registered.", user.id)
 
-    async def on_after_forgot_password(self, user: User, token: str, request: Request | None = None) -> None:
-        logger.warning("User %s has forgot their password. Reset token: %s", user.id, token)
-
-    async def on_after_request_verify(self, user: User, token: str, request: Request | None = None) -> None:
-        logger.warning("Verification requested for user %s. Verification token: %s", user.id, token)
 
 
 async def get_user_manager(
@@ -55,6 +62,13 @@ auth_backend = AuthenticationBackend(
     get_strategy=get_jwt_strategy,
 )
 
-fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [auth_backend])
+# The account pages sign users in with a cookie; Secure only when the demo is served over HTTPS.
+cookie_backend = AuthenticationBackend(
+    name="cookie",
+    transport=CookieTransport(cookie_max_age=3600, cookie_secure=BASE_URL.startswith("https://")),
+    get_strategy=get_jwt_strategy,
+)
+
+fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [auth_backend, cookie_backend])
 
 current_active_user = fastapi_users.current_user(active=True)

@@ -24,7 +24,7 @@ from fastapi_userkit.authentication import AuthenticationBackend, BearerTranspor
 from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.db.security_events import SQLAlchemySecurityEventDatabase
 from fastapi_userkit.password import PasswordHelper
-from fastapi_userkit.security import DEFAULT_PASSWORD_POLICY, PasswordPolicy
+from fastapi_userkit.security import DEFAULT_PASSWORD_POLICY, PasswordPolicy, SecuritySettings
 from tests.conftest import SessionMaker
 from tests.models import OAuthAccount, User
 
@@ -175,6 +175,7 @@ def make_app(
     security_event_table: type[Any] | None = None,
     hide_existing_users: bool = False,
     hook_delay_seconds: float = 0.0,
+    security: SecuritySettings | None = None,
 ) -> TestApp:
     """Build the documented app: JWT over Bearer at ``/auth/jwt``, JWT over cookie at ``/auth/cookie``.
 
@@ -184,6 +185,7 @@ def make_app(
     ``password_policy`` turns the library's default ``validate_password`` on with that policy;
     ``security_event_table`` stores security events there and mounts ``/users/me/security-events``;
     ``hide_existing_users`` is the register router's enumeration-safe mode.
+    ``security`` is passed to ``FastAPIUsers(..., security=...)`` (``None``: the defaults).
     """
     hooks = HookLog()
     manager_class = make_user_manager_class(
@@ -218,7 +220,7 @@ def make_app(
         backends = backends_factory(get_async_session)
     for backend in extra_backends:
         backends[backend.name] = backend
-    fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, list(backends.values()))
+    fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, list(backends.values()), security=security)
 
     app = FastAPI()
     for name, backend in backends.items():

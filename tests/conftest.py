@@ -99,10 +99,20 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 async def reset_schema(engine: AsyncEngine, metadata: MetaData) -> None:
-    """Drop and recreate ``metadata``'s tables (a previous run may have left them)."""
+    """Drop and recreate ``metadata``'s tables (a previous run may have left them).
+
+    The library's own rate-limit counters go too: an earlier test's failures must not limit this one.
+    """
+    from fastapi_userkit.security.ratelimit import rate_limit_table
+    from tests.models import Base, IntBase
+
     async with engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
+        # The UUID and integer test apps share table names ("user", ...) in one database, and
+        # tables of the other app may point at them: drop both apps' tables before creating.
+        for known in (Base.metadata, IntBase.metadata, metadata):
+            await connection.run_sync(known.drop_all)
         await connection.run_sync(metadata.create_all)
+        await connection.run_sync(rate_limit_table(MetaData()).drop, checkfirst=True)
 
 
 @pytest.fixture

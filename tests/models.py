@@ -15,6 +15,7 @@ from fastapi_userkit.db import (
 )
 from fastapi_userkit.db.access_token import SQLAlchemyBaseAccessTokenTable, SQLAlchemyBaseAccessTokenTableUUID
 from fastapi_userkit.db.revoked_token import SQLAlchemyBaseRevokedTokenTable
+from fastapi_userkit.db.sessions import SQLAlchemyBaseRefreshTokenTable, SQLAlchemyBaseSessionTableUUID
 
 
 class Base(DeclarativeBase):
@@ -38,6 +39,14 @@ class AccessToken(SQLAlchemyBaseAccessTokenTableUUID, Base):
 
 class RevokedToken(SQLAlchemyBaseRevokedTokenTable, Base):
     """Revoked JWTs (for JWT logout and log-out-everywhere)."""
+
+
+class UserSession(SQLAlchemyBaseSessionTableUUID, Base):
+    """Refresh sessions of UUID users."""
+
+
+class RefreshToken(SQLAlchemyBaseRefreshTokenTable, Base):
+    """Digests of the refresh tokens of those sessions."""
 
 
 class IntBase(DeclarativeBase):
@@ -77,7 +86,9 @@ __all__ = [
     "IntOAuthAccount",
     "IntUser",
     "OAuthAccount",
+    "RefreshToken",
     "RevokedToken",
     "User",
+    "UserSession",
 ]
 _ = uuid

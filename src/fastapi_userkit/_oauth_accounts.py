@@ -8,22 +8,51 @@ from FastAPI Users (contract section 4.9):
   :class:`OAuthAccountAlreadyLinked` instead of creating a second link;
 * associating an account already linked to the same user refreshes it instead of duplicating it;
 * a new user and its OAuth account are written in one transaction when the adapter can
-  (``create_with_oauth_account``), so a failure never leaves a user without its account.
+  (``create_with_oauth_account``), so a failure never leaves a user without its account;
+* a user created by OAuth gets an *unusable* password marker instead of the hash of a random
+  password nobody knows (django.contrib.auth's ``set_unusable_password``). No password ever
+  matches it, and it tells :func:`oauth_unlink` that the user's linked accounts are their only
+  way to log in. A password reset (or a password update) replaces it with a real hash;
+* :func:`oauth_unlink` removes a link, refusing the last one of a user without a usable password.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
 from fastapi_userkit import exceptions
-from fastapi_userkit.password import hash_password
 
 if TYPE_CHECKING:
     from fastapi_userkit.manager import BaseUserManager
 
-__all__ = ["oauth_associate_callback", "oauth_callback"]
+__all__ = [
+    "UNUSABLE_PASSWORD_PREFIX",
+    "has_usable_password",
+    "make_unusable_password",
+    "oauth_associate_callback",
+    "oauth_callback",
+    "oauth_unlink",
+]
+
+UNUSABLE_PASSWORD_PREFIX = "!"  # noqa: S105 - a marker meaning "no password", not a password
+"""Starts every unusable password marker; no password hash format starts with it."""
+
+
+def make_unusable_password() -> str:
+    """Return a ``hashed_password`` value that no password matches.
+
+    The random tail keeps markers distinct, so anything keyed on the hash (reset-token and JWT
+    fingerprints) still differs between users.
+    """
+    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
+
+
+def has_usable_password(hashed_password: str) -> bool:
+    """Whether ``hashed_password`` is a real hash rather than an unusable marker."""
+    return not hashed_password.startswith(UNUSABLE_PASSWORD_PREFIX)
 
 
 def _find_account(user: Any, oauth_name: str, account_id: str) -> Any | None:
@@ -70,10 +99,9 @@ async def oauth_callback(
             raise exceptions.UserAlreadyExists()
         return await user_db.add_oauth_account(user, oauth_account_dict)
 
-    password = manager.password_helper.generate()
     user_dict = {
         "email": account_email,
-        "hashed_password": await hash_password(manager.password_helper, password),
+        "hashed_password": make_unusable_password(),
         "is_verified": is_verified_by_default,
     }
     create_with_account = getattr(user_db, "create_with_oauth_account", None)
@@ -119,5 +147,34 @@ async def oauth_associate_callback(
         user = await user_db.update_oauth_account(user, account, oauth_account_dict)
     else:
         user = await user_db.add_oauth_account(user, oauth_account_dict)
+    await manager.on_after_update(user, {}, request)
+    return user
+
+
+async def oauth_unlink(
+    manager: BaseUserManager[Any, Any],
+    user: Any,
+    oauth_name: str,
+    account_id: str,
+    request: Request | None,
+) -> Any:
+    """Remove the link between ``user`` and a provider account.
+
+    A user without a usable password (created by OAuth and never given one) keeps at least one
+    linked account: without it, only a password reset could let them in again.
+
+    Raises:
+        OAuthAccountNotLinked: ``user`` has no such linked account.
+        OAuthLastLoginMethod: It is the last account of a user without a usable password.
+        NotImplementedError: The storage adapter cannot remove OAuth accounts.
+    """
+    account = _find_account(user, oauth_name, account_id)
+    if account is None:
+        raise exceptions.OAuthAccountNotLinked()
+    user_db: Any = manager.user_db
+    remove = getattr(user_db, "remove_oauth_account", None)
+    if remove is None:
+        raise NotImplementedError(f"{type(user_db).__name__} cannot remove OAuth accounts")
+    user = await remove(user, account, unless_last=not has_usable_password(user.hashed_password))
     await manager.on_after_update(user, {}, request)
     return user

@@ -12,6 +12,8 @@
     ├── InvalidResetPasswordToken         a reset token is bad, expired or already used
     ├── InvalidPasswordException          the password policy refused a password (``reason``)
     ├── OAuthAccountAlreadyLinked         the provider account belongs to another user
+    ├── OAuthAccountNotLinked             the user has no such provider account to unlink
+    ├── OAuthLastLoginMethod              unlinking would leave the user no way to log in
     └── ConfigurationError                the application wired the library wrongly;
                                           raised at construction, never at a request
 
@@ -32,6 +34,8 @@ __all__ = [
     "InvalidResetPasswordToken",
     "InvalidVerifyToken",
     "OAuthAccountAlreadyLinked",
+    "OAuthAccountNotLinked",
+    "OAuthLastLoginMethod",
     "UserAlreadyExists",
     "UserAlreadyVerified",
     "UserInactive",
@@ -128,6 +132,20 @@ class OAuthAccountAlreadyLinked(FastAPIUsersException):
 
     default_message = "This OAuth account is already linked to another user."
     code = "OAUTH_ACCOUNT_ALREADY_LINKED"
+
+
+class OAuthAccountNotLinked(FastAPIUsersException):
+    """The user has no linked account with this provider name and account id."""
+
+    default_message = "This OAuth account is not linked to the user."
+    code = "OAUTH_ACCOUNT_NOT_LINKED"
+
+
+class OAuthLastLoginMethod(FastAPIUsersException):
+    """Unlinking the account would leave a user without a usable password no way to log in."""
+
+    default_message = "This OAuth account is the user's last way to log in."
+    code = "OAUTH_LAST_LOGIN_METHOD"
 
 
 class ConfigurationError(FastAPIUsersException, ValueError):

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Generic
+from typing import TYPE_CHECKING, Any, Generic, Literal
 
 from fastapi import APIRouter
+from pydantic import SecretStr
 
 from fastapi_userkit import schemas
 from fastapi_userkit.authentication import AuthenticationBackend, Authenticator
+from fastapi_userkit.jwt import SecretType
 from fastapi_userkit.manager import UserManagerDependency
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.router import (
     get_auth_router,
     get_register_router,
     get_reset_password_router,
+    get_security_events_router,
     get_users_router,
     get_verify_router,
 )
+from fastapi_userkit.security.settings import SecuritySettings
+
+if TYPE_CHECKING:  # httpx-oauth is the optional ``oauth`` extra
+    from httpx_oauth.oauth2 import BaseOAuth2
 
 __all__ = ["FastAPIUsers"]
+
+_CSRF_COOKIE_NAME = "fastapiusersoauthcsrf"
 
 
 class FastAPIUsers(Generic[UP, ID]):
@@ -28,6 +37,10 @@ class FastAPIUsers(Generic[UP, ID]):
     Args:
         get_user_manager: Dependency yielding the app's user manager.
         auth_backends: The authentication backends, tried in order.
+        security: Every protection's settings, given once here (new in fastapi-userkit):
+            rate limiting and lockout, CSRF checks of cookie-authenticated requests, ...
+            ``None`` keeps the defaults, which are all on; see
+            :class:`~fastapi_userkit.security.SecuritySettings` to tune or turn one off.
 
     Raises:
         DuplicateBackendNamesError: Two backends share a name.
@@ -43,26 +56,89 @@ class FastAPIUsers(Generic[UP, ID]):
         self,
         get_user_manager: UserManagerDependency[UP, ID],
         auth_backends: Sequence[AuthenticationBackend[UP, ID]],
+        *,
+        security: SecuritySettings | None = None,
     ) -> None:
-        self.authenticator = Authenticator(auth_backends, get_user_manager)
+        self.security = security if security is not None else SecuritySettings()
+        self.authenticator = Authenticator(auth_backends, get_user_manager, security=self.security)
         self.get_user_manager = get_user_manager
         self.current_user = self.authenticator.current_user
 
-    def get_register_router(self, user_schema: type[schemas.U], user_create_schema: type[schemas.UC]) -> APIRouter:
-        """Return the router with ``POST /register``."""
-        return get_register_router(self.get_user_manager, user_schema, user_create_schema)
+    def get_register_router(
+        self, user_schema: type[schemas.U], user_create_schema: type[schemas.UC], *, hide_existing_users: bool = False
+    ) -> APIRouter:
+        """Return the router with ``POST /register``.
+
+        ``hide_existing_users=True`` answers a taken address like a new one and calls
+        ``on_registration_conflict`` instead (opt-in enumeration protection, ASVS 5.0 6.3.8).
+        """
+        return get_register_router(
+            self.get_user_manager,
+            user_schema,
+            user_create_schema,
+            hide_existing_users=hide_existing_users,
+            security=self.security,
+        )
+
+    def get_security_events_router(self, requires_verification: bool = False) -> APIRouter:
+        """Return the router with ``GET /me/security-events`` (mount it under ``/users``; new in fastapi-userkit)."""
+        return get_security_events_router(self.get_user_manager, self.authenticator, requires_verification)
+
+    def get_pages_router(
+        self,
+        backend: AuthenticationBackend[UP, ID],
+        *,
+        secret: str | SecretStr,
+        requires_verification: bool = False,
+        **options: Any,
+    ) -> APIRouter:
+        """Return the server-rendered account pages on the cookie ``backend`` (new in fastapi-userkit).
+
+        Sign in, sign up, sign out, forgot/reset password, verify e-mail and the account page;
+        ``secret`` signs the forms' CSRF tokens. ``options`` are those of
+        :func:`fastapi_userkit.pages.get_pages_router` (templates, stylesheets, schemas...).
+        Needs the ``pages`` extra.
+
+        Raises:
+            ConfigurationError: See :func:`fastapi_userkit.pages.get_pages_router`.
+        """
+        from fastapi_userkit.pages import get_pages_router
+
+        return get_pages_router(
+            backend,
+            self.get_user_manager,
+            secret=secret,
+            backends=self.authenticator.backends,
+            security=self.security,
+            requires_verification=requires_verification,
+            **options,
+        )
+
+    def get_sessions_router(self, requires_verification: bool = False) -> APIRouter:
+        """Return the router with ``/sessions`` and ``/users/{id}/sessions`` (new in fastapi-userkit).
+
+        See :mod:`fastapi_userkit.router.sessions`.
+
+        Raises:
+            ConfigurationError: No backend has refresh on.
+        """
+        from fastapi_userkit.router.sessions import get_sessions_router
+
+        return get_sessions_router(self.get_user_manager, self.authenticator, requires_verification)
 
     def get_verify_router(self, user_schema: type[schemas.U]) -> APIRouter:
         """Return the router with ``POST /request-verify-token`` and ``POST /verify``."""
-        return get_verify_router(self.get_user_manager, user_schema)
+        return get_verify_router(self.get_user_manager, user_schema, security=self.security)
 
     def get_reset_password_router(self) -> APIRouter:
         """Return the router with ``POST /forgot-password`` and ``POST /reset-password``."""
-        return get_reset_password_router(self.get_user_manager)
+        return get_reset_password_router(self.get_user_manager, security=self.security)
 
     def get_auth_router(self, backend: AuthenticationBackend[UP, ID], requires_verification: bool = False) -> APIRouter:
         """Return the router with ``POST /login`` and ``POST /logout`` for ``backend``."""
-        return get_auth_router(backend, self.get_user_manager, self.authenticator, requires_verification)
+        return get_auth_router(
+            backend, self.get_user_manager, self.authenticator, requires_verification, security=self.security
+        )
 
     def get_users_router(
         self,
@@ -73,4 +149,87 @@ class FastAPIUsers(Generic[UP, ID]):
         """Return the router with ``/me`` and ``/{id}``."""
         return get_users_router(
             self.get_user_manager, user_schema, user_update_schema, self.authenticator, requires_verification
+        )
+
+    def get_oauth_router(
+        self,
+        oauth_client: BaseOAuth2[Any],
+        backend: AuthenticationBackend[UP, ID],
+        state_secret: SecretType,
+        redirect_url: str | None = None,
+        associate_by_email: bool = False,
+        is_verified_by_default: bool = False,
+        *,
+        csrf_token_cookie_name: str = _CSRF_COOKIE_NAME,
+        csrf_token_cookie_path: str = "/",  # noqa: S107 - a cookie path, not a password
+        csrf_token_cookie_domain: str | None = None,
+        csrf_token_cookie_secure: bool = True,
+        csrf_token_cookie_httponly: bool = True,
+        csrf_token_cookie_samesite: Literal["lax", "strict", "none"] = "lax",  # noqa: S107 - not a password
+        post_login_redirect_urls: Sequence[str] = (),
+    ) -> APIRouter:
+        """Return the OAuth login router (``/authorize``, ``/callback``) of one provider.
+
+        See :func:`fastapi_userkit.router.oauth.get_oauth_router` for the parameters. Needs the
+        ``oauth`` extra.
+
+        Raises:
+            ConfigurationError: See :func:`~fastapi_userkit.router.oauth.get_oauth_router`.
+        """
+        from fastapi_userkit.router.oauth import get_oauth_router
+
+        return get_oauth_router(
+            oauth_client,
+            backend,
+            self.get_user_manager,
+            state_secret,
+            redirect_url,
+            associate_by_email,
+            is_verified_by_default,
+            csrf_token_cookie_name=csrf_token_cookie_name,
+            csrf_token_cookie_path=csrf_token_cookie_path,
+            csrf_token_cookie_domain=csrf_token_cookie_domain,
+            csrf_token_cookie_secure=csrf_token_cookie_secure,
+            csrf_token_cookie_httponly=csrf_token_cookie_httponly,
+            csrf_token_cookie_samesite=csrf_token_cookie_samesite,
+            post_login_redirect_urls=post_login_redirect_urls,
+        )
+
+    def get_oauth_associate_router(
+        self,
+        oauth_client: BaseOAuth2[Any],
+        user_schema: type[schemas.U],
+        state_secret: SecretType,
+        redirect_url: str | None = None,
+        requires_verification: bool = False,
+        csrf_token_cookie_name: str = _CSRF_COOKIE_NAME,
+        csrf_token_cookie_path: str = "/",  # noqa: S107 - a cookie path, not a password
+        csrf_token_cookie_domain: str | None = None,
+        csrf_token_cookie_secure: bool = True,
+        csrf_token_cookie_httponly: bool = True,
+        csrf_token_cookie_samesite: Literal["lax", "strict", "none"] = "lax",  # noqa: S107 - not a password
+    ) -> APIRouter:
+        """Return the account-linking router (``/authorize``, ``/callback``, ``DELETE /{account_id}``).
+
+        See :func:`fastapi_userkit.router.oauth.get_oauth_associate_router`. Needs the ``oauth`` extra.
+
+        Raises:
+            ConfigurationError: An empty ``state_secret``.
+        """
+        from fastapi_userkit.router.oauth import get_oauth_associate_router
+
+        return get_oauth_associate_router(
+            oauth_client,
+            self.authenticator,
+            self.get_user_manager,
+            user_schema,
+            state_secret,
+            redirect_url,
+            requires_verification,
+            csrf_token_cookie_name=csrf_token_cookie_name,
+            csrf_token_cookie_path=csrf_token_cookie_path,
+            csrf_token_cookie_domain=csrf_token_cookie_domain,
+            csrf_token_cookie_secure=csrf_token_cookie_secure,
+            csrf_token_cookie_httponly=csrf_token_cookie_httponly,
+            csrf_token_cookie_samesite=csrf_token_cookie_samesite,
         )

@@ -57,6 +57,10 @@ def decode_jwt(
     Raises:
         jwt.PyJWTError: The token is malformed, badly signed, expired or for another audience.
     """
+    # PyJWT encodes a str token to UTF-8 first; a lone surrogate (which JSON bodies can carry)
+    # would escape as UnicodeEncodeError, a 500, instead of a malformed-token error.
+    if not encoded_jwt.isascii():
+        raise jwt.DecodeError("A JWT is ASCII text.")
     decoded: dict[str, Any] = jwt.decode(
         encoded_jwt,
         get_secret_value(secret),

@@ -325,6 +325,8 @@ class BaseUserManager(Generic[UP, ID]):
     async def delete(self, user: UP, request: Request | None = None) -> None:
         """Delete a user, calling :meth:`on_before_delete` and :meth:`on_after_delete`."""
         await self.on_before_delete(user, request)
+        # Sessions first: SQLite cascades no foreign key, and Redis has none (ASVS 5.0 7.4.2).
+        await self.end_refresh_sessions(user, request)
         await self.user_db.delete(user)
         await self.emit_security_event(SecurityEventType.USER_DELETED, request, user_id=user.id)
         await self.on_after_delete(user, request)
@@ -352,7 +354,12 @@ class BaseUserManager(Generic[UP, ID]):
     # -- sessions ----------------------------------------------------------------------------
 
     async def logout_everywhere(
-        self, user: UP, request: Request | None = None, *, strategies: Sequence[Any] | None = None
+        self,
+        user: UP,
+        request: Request | None = None,
+        *,
+        strategies: Sequence[Any] | None = None,
+        session_stores: Sequence[Any] | None = None,
     ) -> None:
         """End every session of ``user``, in every strategy that can (ASVS 5.0 7.4.3, 7.4.5).
 
@@ -360,10 +367,14 @@ class BaseUserManager(Generic[UP, ID]):
             user: Whose sessions end.
             request: An authenticated request; its strategies (one per backend) are used.
             strategies: The strategies to use instead (outside a request: the CLI, a job).
+            session_stores: The refresh-session stores to use instead of the request's
+                backends' (see :mod:`fastapi_userkit.sessions`).
 
         Database and Redis tokens are deleted; JWTs are revoked when the strategy has a
         revoked-token table, and otherwise stay valid until they expire (as in FastAPI Users).
+        Refresh sessions and their token families are deleted.
         """
+        await self.end_refresh_sessions(user, request, session_stores=session_stores)
         # Imported here: the authentication package imports this module.
         from fastapi_userkit.authentication._context import request_strategies
         from fastapi_userkit.authentication.strategy.base import StrategyDestroyNotSupportedError
@@ -376,6 +387,26 @@ class BaseUserManager(Generic[UP, ID]):
                 await destroy_all(user)
         await self.emit_security_event(SecurityEventType.SESSIONS_REVOKED, request, user_id=user.id)
         await self.on_after_logout_everywhere(user, request)
+
+    async def end_refresh_sessions(
+        self, user: UP, request: Request | None = None, *, session_stores: Sequence[Any] | None = None
+    ) -> None:
+        """Delete every refresh session of ``user`` (new in fastapi-userkit).
+
+        The stores are ``session_stores``, or those of the backends with refresh on that the
+        request was authenticated against. Sessions in a store out of reach die anyway: each is
+        bound to the password hash and checked against the user row at every use.
+        """
+        from fastapi_userkit.authentication._context import request_backends
+
+        if session_stores is None:
+            settings = [getattr(backend, "refresh", None) for backend in request_backends(request)]
+            session_stores = [refresh.store for refresh in settings if refresh is not None]
+        done: list[Any] = []
+        for store in session_stores:
+            if all(store is not seen for seen in done):
+                done.append(store)
+                await store.delete_for_user(user.id)
 
     async def _end_sessions(self, user: UP, request: Request | None) -> None:
         """After a password change, reset or deactivation.

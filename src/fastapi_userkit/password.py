@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import anyio
 import anyio.to_thread
@@ -23,9 +23,12 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pwdlib.hashers.bcrypt import BcryptHasher
 
+from fastapi_userkit.exceptions import InvalidPasswordException
+
 __all__ = [
     "PasswordHelper",
     "PasswordHelperProtocol",
+    "dummy_hash",
     "hash_password",
     "verify_and_update_password",
 ]
@@ -47,12 +50,19 @@ class PasswordHelperProtocol(Protocol):
         ...  # pragma: no cover - protocol
 
 
+_BCRYPT_MAX_BYTES = 72
+
+
 class PasswordHelper(PasswordHelperProtocol):
     """Argon2id for new hashes, bcrypt accepted and upgraded.
 
     Args:
         password_hash: A configured :class:`pwdlib.PasswordHash`; the first hasher makes new hashes.
     """
+
+    # Hashes of random passwords for unknown-user logins, one per parameter set in use. Shared
+    # by every instance, as helpers are usually created per request.
+    _dummy_hashes: ClassVar[list[str]] = []
 
     def __init__(self, password_hash: PasswordHash | None = None) -> None:
         self.password_hash = password_hash or PasswordHash((Argon2Hasher(), BcryptHasher()))
@@ -67,7 +77,21 @@ class PasswordHelper(PasswordHelperProtocol):
         try:
             return self.password_hash.verify_and_update(plain_password, hashed_password)
         except Exception:  # noqa: BLE001 - a corrupt or foreign hash string must read as "wrong password"
-            return False, None
+            return self._verify_long_bcrypt_password(plain_password, hashed_password)
+
+    def _verify_long_bcrypt_password(self, plain_password: str, hashed_password: str) -> tuple[bool, str | None]:
+        # bcrypt only ever used a password's first 72 bytes, and passlib (FastAPI Users < 13)
+        # truncated silently; bcrypt >= 5 raises instead, which would lock out every legacy user
+        # with a longer password. Verify what bcrypt hashed, then upgrade to the full password.
+        encoded = plain_password.encode("utf-8", "surrogatepass")
+        for hasher in self.password_hash.hashers:
+            if isinstance(hasher, BcryptHasher) and len(encoded) > _BCRYPT_MAX_BYTES:
+                try:
+                    if hasher.identify(hashed_password) and hasher.verify(encoded[:_BCRYPT_MAX_BYTES], hashed_password):
+                        return True, self.hash(plain_password)
+                except Exception:  # noqa: BLE001 - a corrupt hash still reads as "wrong password"
+                    return False, None
+        return False, None
 
     def hash(self, password: str) -> str:
         """Hash ``password`` with the preferred hasher (Argon2id)."""
@@ -77,6 +101,22 @@ class PasswordHelper(PasswordHelperProtocol):
         """Return a random password with 256 bits of entropy."""
         return secrets.token_urlsafe()
 
+    def dummy_hash(self) -> str:
+        """Return a hash of a random password made with this helper's current parameters.
+
+        Verifying against it costs what verifying a real user's password costs, which is the
+        point: an unknown e-mail at login must take as long as a wrong password (ASVS 5.0
+        6.3.8). The hash is made once per parameter set and reused, so a helper with other
+        parameters (cheaper or dearer) never reuses one that would make its timing differ.
+        """
+        hasher = self.password_hash.current_hasher
+        for cached in PasswordHelper._dummy_hashes:
+            if hasher.identify(cached) and not hasher.check_needs_rehash(cached):
+                return cached
+        fresh = self.hash(secrets.token_urlsafe())
+        PasswordHelper._dummy_hashes.append(fresh)
+        return fresh
+
 
 # One limiter for the whole process: the CPU and memory it protects are process-wide, while
 # managers are created per request. Two threads per core keeps the cores busy without letting a
@@ -85,8 +125,28 @@ _HASH_LIMITER = anyio.CapacityLimiter(max(2, 2 * (os.cpu_count() or 1)))
 
 
 async def hash_password(helper: PasswordHelperProtocol, password: str) -> str:
-    """Hash ``password`` in a worker thread."""
+    """Hash ``password`` in a worker thread.
+
+    Raises:
+        InvalidPasswordException: The password is not valid Unicode text (a lone surrogate,
+            which JSON's ``\\ud800`` escapes allow but no hasher can encode).
+    """
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidPasswordException(reason="The password contains invalid characters.") from exc
     return await anyio.to_thread.run_sync(helper.hash, password, limiter=_HASH_LIMITER)
+
+
+async def dummy_hash(helper: PasswordHelperProtocol) -> str:
+    """Return a hash to verify against when the user is unknown, made in a worker thread.
+
+    :class:`PasswordHelper` reuses one per parameter set (:meth:`PasswordHelper.dummy_hash`);
+    another helper gets a fresh hash each time, as its parameters are unknown here.
+    """
+    if type(helper) is PasswordHelper:
+        return await anyio.to_thread.run_sync(helper.dummy_hash, limiter=_HASH_LIMITER)
+    return await hash_password(helper, secrets.token_urlsafe())
 
 
 async def verify_and_update_password(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from fastapi_userkit.models import ID
 
@@ -20,6 +20,8 @@ __all__ = [
     "UU",
     "BaseOAuthAccount",
     "BaseOAuthAccountMixin",
+    "BaseOAuthAccountWithTokens",
+    "BaseOAuthAccountWithTokensMixin",
     "BaseUser",
     "BaseUserCreate",
     "BaseUserUpdate",
@@ -86,27 +88,47 @@ SCHEMA = TypeVar("SCHEMA", bound=BaseModel)
 
 
 class BaseOAuthAccount(BaseModel, Generic[ID]):
-    """An OAuth account as the API returns it.
+    """An OAuth account as the API returns it, without the provider's tokens.
 
-    Provider tokens are part of this compat schema; :class:`BaseOAuthAccountMixin` leaves them
-    out of responses unless the application opts in.
+    ``access_token`` and ``refresh_token`` are still read (from the ORM object or a dict) and
+    available as attributes, but are left out of ``model_dump()``, of every API response and
+    of the response schema: in FastAPI Users they reached any client that could read the
+    user (contract section 1.4). An application that really means to send them uses
+    :class:`BaseOAuthAccountWithTokens` / :class:`BaseOAuthAccountWithTokensMixin`.
     """
 
     id: ID
     oauth_name: str
-    access_token: str
+    access_token: str = Field(exclude=True)
     expires_at: int | None = None
-    refresh_token: str | None = None
+    refresh_token: str | None = Field(default=None, exclude=True)
     account_id: str
     account_email: str
 
     model_config = ConfigDict(from_attributes=True)
 
 
+class BaseOAuthAccountWithTokens(BaseOAuthAccount[ID], Generic[ID]):
+    """An OAuth account with the provider's tokens serialised: an explicit opt-in."""
+
+    access_token: str
+    refresh_token: str | None = None
+
+
 class BaseOAuthAccountMixin(BaseModel):
-    """Adds the linked OAuth accounts to a user read schema."""
+    """Adds the linked OAuth accounts, without provider tokens, to a user read schema."""
 
     oauth_accounts: list[BaseOAuthAccount[Any]] = []
+
+
+class BaseOAuthAccountWithTokensMixin(BaseModel):
+    """Adds the linked OAuth accounts *with* their provider tokens to a user read schema.
+
+    Only for applications whose clients must hold the provider tokens; anyone who can read the
+    user can then act on the provider account.
+    """
+
+    oauth_accounts: list[BaseOAuthAccountWithTokens[Any]] = []
 
 
 def model_dump(model: BaseModel, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -8,14 +8,24 @@ backend that authenticated it. Nothing is kept between requests.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import HTTPConnection
 
-__all__ = ["AuthContext", "auth_context", "remember_auth", "remember_strategies", "request_strategies"]
+__all__ = [
+    "AuthContext",
+    "auth_context",
+    "remember_auth",
+    "remember_backends",
+    "remember_strategies",
+    "request_backends",
+    "request_strategies",
+]
 
 _STRATEGIES = "fastapi_userkit_strategies"
+_BACKENDS = "fastapi_userkit_backends"
 _AUTH = "fastapi_userkit_auth"
 
 
@@ -43,6 +53,19 @@ def request_strategies(connection: HTTPConnection | None) -> list[Any]:
         if all(strategy is not seen for seen in distinct):
             distinct.append(strategy)
     return distinct
+
+
+def remember_backends(connection: HTTPConnection, backends: Sequence[Any]) -> None:
+    """Keep the app's backends (their session stores are ended with the user's other sessions)."""
+    setattr(connection.state, _BACKENDS, list(backends))
+
+
+def request_backends(connection: HTTPConnection | None) -> list[Any]:
+    """The backends of the app that authenticated this request (none outside one)."""
+    if connection is None:
+        return []
+    backends: list[Any] = getattr(connection.state, _BACKENDS, [])
+    return backends
 
 
 def remember_auth(connection: HTTPConnection, context: AuthContext) -> None:

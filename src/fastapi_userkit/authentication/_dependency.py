@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import Depends, Request
 
-from fastapi_userkit.authentication._context import remember_strategies
+from fastapi_userkit.authentication._context import remember_backends, remember_strategies
 
 if TYPE_CHECKING:
     from fastapi_userkit.authentication.backend import AuthenticationBackend
@@ -33,10 +33,16 @@ StrategyGetter = Callable[[], Any]
 
 def direct_strategy_getter(get_strategy: Callable[..., Any]) -> StrategyGetter | None:
     """Return ``get_strategy`` if it can be called inline (a plain function without parameters)."""
-    if inspect.isgeneratorfunction(get_strategy) or inspect.isasyncgenfunction(get_strategy):
-        return None
-    if inspect.iscoroutinefunction(get_strategy):
-        return None
+    # A callable object is judged by its ``__call__`` (as FastAPI does): an instance whose
+    # ``__call__`` is ``async def`` would otherwise hand a coroutine over as the strategy.
+    targets = [get_strategy]
+    if not inspect.isroutine(get_strategy) and not inspect.isclass(get_strategy):
+        targets.append(getattr(get_strategy, "__call__", get_strategy))  # noqa: B004 - the method itself is inspected
+    for target in targets:
+        if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+            return None
+        if inspect.iscoroutinefunction(target):
+            return None
     try:
         parameters = inspect.signature(get_strategy).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
@@ -99,6 +105,7 @@ def build_dependency(
             strategies[backend.name] = getter() if getter is not None else kwargs[f"strategy_{variable}"]
         request: Request = kwargs["request"]
         remember_strategies(request, strategies)
+        remember_backends(request, backends)
         return await resolve(request, kwargs["user_manager"], tokens, strategies, kwargs.get("enabled_backends"))
 
     dependency.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # read by FastAPI

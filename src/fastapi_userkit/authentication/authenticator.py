@@ -15,6 +15,8 @@ from fastapi_userkit.authentication.strategy import Strategy
 from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
+from fastapi_userkit.security.csrf import is_cookie_transport
+from fastapi_userkit.security.settings import SecuritySettings
 from fastapi_userkit.types import DependencyCallable
 
 __all__ = [
@@ -56,6 +58,11 @@ class Authenticator(Generic[UP, ID]):
     Args:
         backends: The authentication backends.
         get_user_manager: The user-manager dependency.
+        security: Its ``csrf`` group sets the CSRF checks of requests authenticated by a cookie
+            transport (``None``: the defaults, on).
+
+    The dependencies raise ``HTTPException(403)`` with a ``CSRF_*`` detail when a cookie
+    authenticates a cross-site state-changing request (ASVS 5.0 3.5.1-3.5.3).
 
     Raises:
         DuplicateBackendNamesError: Two backend names reduce to the same identifier.
@@ -66,9 +73,12 @@ class Authenticator(Generic[UP, ID]):
         self,
         backends: Sequence[AuthenticationBackend[UP, ID]],
         get_user_manager: UserManagerDependency[UP, ID],
+        *,
+        security: SecuritySettings | None = None,
     ) -> None:
         self.backends = backends
         self.get_user_manager = get_user_manager
+        self.csrf = (security if security is not None else SecuritySettings()).csrf_protection()
         self._variable_names = [name_to_variable_name(backend.name) for backend in backends]
         if any(not variable for variable in self._variable_names):
             raise ConfigurationError("Every authentication backend name needs at least one letter.")
@@ -161,7 +171,12 @@ class Authenticator(Generic[UP, ID]):
                 continue
             strategy = strategies[backend.name]
             user = await strategy.read_token(token, user_manager)
+            # With refresh on, a token bound to an ended or expired session is dead (issue 7).
+            if user is not None and not await backend.session_allows(strategy, token, user):
+                user = None
             if user is not None:
+                if self.csrf is not None and is_cookie_transport(backend.transport):
+                    self.csrf.check_request(request, backend.transport)
                 remember_auth(request, AuthContext(backend, strategy, token))
                 return user, token
         return None, None

@@ -6,10 +6,15 @@ import contextlib
 from typing import Any, Generic
 
 from fastapi import Response, status
+from starlette.requests import HTTPConnection
 
 from fastapi_userkit.authentication.strategy import Strategy, StrategyDestroyNotSupportedError
 from fastapi_userkit.authentication.transport import Transport, TransportLogoutNotSupportedError
+from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.models import ID, UP
+from fastapi_userkit.sessions import flow as session_flow
+from fastapi_userkit.sessions.service import SessionService
+from fastapi_userkit.sessions.settings import RefreshSettings
 from fastapi_userkit.types import DependencyCallable
 
 __all__ = ["AuthenticationBackend"]
@@ -22,6 +27,12 @@ class AuthenticationBackend(Generic[UP, ID]):
         name: Unique among the app's backends; used in route names (``auth:{name}.login``).
         transport: A :class:`BearerTransport` or :class:`CookieTransport`.
         get_strategy: A dependency returning the strategy (it may depend on a DB session).
+        refresh: Turns on refresh tokens and server-side sessions (new in fastapi-userkit; see
+            :class:`~fastapi_userkit.sessions.RefreshSettings`). ``None``, the default, keeps
+            FastAPI Users' login and logout responses exactly.
+
+    Raises:
+        ConfigurationError: ``refresh`` with a transport that cannot carry a refresh token.
 
     Example::
 
@@ -41,10 +52,16 @@ class AuthenticationBackend(Generic[UP, ID]):
         name: str,
         transport: Transport,
         get_strategy: DependencyCallable[Strategy[UP, ID]],
+        *,
+        refresh: RefreshSettings | None = None,
     ) -> None:
         self.name = name
         self.transport = transport
         self.get_strategy = get_strategy
+        self.refresh = refresh
+        self.sessions = SessionService(refresh) if refresh is not None else None
+        if refresh is not None and not callable(getattr(transport, "get_login_response_with_refresh", None)):
+            raise ConfigurationError(f"Transport {type(transport).__name__} cannot carry refresh tokens.")
 
     async def login(self, strategy: Strategy[UP, ID], user: UP) -> Response:
         """Issue a token for ``user`` and return the transport's login response."""
@@ -60,6 +77,26 @@ class AuthenticationBackend(Generic[UP, ID]):
         except TransportLogoutNotSupportedError:
             response = Response(status_code=status.HTTP_204_NO_CONTENT)
         return response
+
+    async def login_for_request(self, strategy: Strategy[UP, ID], user: UP, request: HTTPConnection) -> Response:
+        """Log ``user`` in: :meth:`login`, or with refresh on, a new session and both tokens."""
+        if self.sessions is None:
+            return await self.login(strategy, user)
+        session, refresh_token = await self.sessions.start(user, request)
+        return await session_flow.issue_session_tokens(self, strategy, user, session, refresh_token, request)
+
+    async def logout_for_request(
+        self, strategy: Strategy[UP, ID], user: UP, token: str, request: HTTPConnection
+    ) -> Response:
+        """:meth:`logout`; with refresh on, also end the token's session and clear the refresh cookie."""
+        response = await self.logout(strategy, user, token)
+        if self.sessions is not None:
+            await session_flow.end_bound_session(self, strategy, token, request, response)
+        return response
+
+    async def session_allows(self, strategy: Strategy[UP, ID], token: str, user: UP) -> bool:
+        """Whether the session an accepted token is bound to is live (always, with refresh off)."""
+        return self.sessions is None or await session_flow.session_allows(self.sessions, strategy, token, user)
 
     def __repr__(self) -> str:
         return f"AuthenticationBackend(name={self.name!r})"

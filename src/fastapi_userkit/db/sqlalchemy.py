@@ -15,14 +15,27 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any, Generic, cast
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Select, String, UniqueConstraint, event, func, select
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    UniqueConstraint,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Mapper, declared_attr, mapped_column
 
 from fastapi_userkit.db._types import GUID, UUID_ID, EmailType, TIMESTAMPAware, now_utc
 from fastapi_userkit.db.base import BaseUserDatabase
-from fastapi_userkit.exceptions import OAuthAccountAlreadyLinked, UserAlreadyExists
+from fastapi_userkit.exceptions import OAuthAccountAlreadyLinked, OAuthLastLoginMethod, UserAlreadyExists
 from fastapi_userkit.models import ID, OAP, UP
 
 __all__ = [
@@ -69,6 +82,22 @@ class SQLAlchemyBaseUserTable(Generic[ID]):
 
 def _is_mysql(dialect_name: str) -> bool:
     return dialect_name in {"mysql", "mariadb"}
+
+
+def _storable(text: str) -> bool:
+    """Whether every supported database can hold ``text``.
+
+    PostgreSQL text cannot contain NUL and no driver can send a lone surrogate; asyncpg fails
+    on either with a driver error. A stored value can never equal such a string, so a lookup
+    by one finds nothing (a login form's ``username`` must never yield a 500).
+    """
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _on_mysql(*_ddl_target_bind: Any, dialect: Any, **_kw: Any) -> bool:
@@ -185,6 +214,8 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         The comparison matches the unique index: ``lower(email) = lower(:email)`` on PostgreSQL
         and SQLite, plain equality under the case-insensitive collation on MariaDB/MySQL.
         """
+        if not _storable(email):
+            return None
         column = self._table.email
         on_mysql = _is_mysql(self._dialect_name())
         condition = column == email if on_mysql else func.lower(column) == func.lower(email)
@@ -237,7 +268,15 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         return user
 
     async def delete(self, user: UP) -> None:
-        """Delete a user (its OAuth accounts and tokens go with it through ``ON DELETE CASCADE``)."""
+        """Delete a user with its OAuth accounts (its tokens go through ``ON DELETE CASCADE``)."""
+        if "oauth_accounts" in sa_inspect(user).mapper.relationships:
+            # Deleted explicitly: left alone, SQLAlchemy would first set their ``user_id`` to
+            # NULL (a NOT NULL violation, so a user with a linked account could not be deleted),
+            # and SQLite enforces ``ON DELETE CASCADE`` only under ``PRAGMA foreign_keys=ON``.
+            # The refresh loads the collection without a lazy load, which async cannot do.
+            await self.session.refresh(user)
+            for oauth_account in list(cast(Any, user).oauth_accounts):
+                await self.session.delete(oauth_account)
         await self.session.delete(user)
         await self.session.commit()
 
@@ -269,6 +308,7 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
 
         Raises:
             UserAlreadyExists: The e-mail address is taken.
+            OAuthAccountAlreadyLinked: The provider account was linked to a user meanwhile.
             NotImplementedError: No OAuth-account table was given.
         """
         if self.oauth_account_table is None:
@@ -276,7 +316,17 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         user = self.user_table(**create_dict)
         cast(Any, user).oauth_accounts = [self.oauth_account_table(**oauth_account_dict)]
         self.session.add(user)
-        await self._commit(create_dict.get("email"), exclude=None)
+        try:
+            await self._commit(create_dict.get("email"), exclude=None)
+        except IntegrityError as exc:
+            # Not the e-mail: the (oauth_name, account_id) constraint, when a concurrent
+            # callback linked the same provider account first.
+            linked = await self.get_by_oauth_account(
+                oauth_account_dict.get("oauth_name", ""), oauth_account_dict.get("account_id", "")
+            )
+            if linked is not None:
+                raise OAuthAccountAlreadyLinked from exc
+            raise
         await self.session.refresh(user)
         return user
 
@@ -292,6 +342,51 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
             setattr(oauth_account, key, value)
         self.session.add(oauth_account)
         await self.session.commit()
+        # Never hand back an expired object: with ``expire_on_commit=True`` reading it would
+        # lazy-load, which an async session cannot do (MissingGreenlet).
+        await self.session.refresh(user)
+        return user
+
+    async def remove_oauth_account(self, user: UP, oauth_account: OAP, *, unless_last: bool = False) -> UP:
+        """Delete a linked OAuth account of ``user``.
+
+        Args:
+            user: The account's owner.
+            oauth_account: One of ``user.oauth_accounts``.
+            unless_last: Refuse when it is the user's only linked account. The check runs
+                under a write lock on the user's row, so two concurrent unlinks of a user's
+                last two accounts cannot both pass it.
+
+        Raises:
+            OAuthLastLoginMethod: ``unless_last`` and it is the user's only linked account.
+            NotImplementedError: No OAuth-account table was given.
+        """
+        if self.oauth_account_table is None:
+            raise NotImplementedError("SQLAlchemyUserDatabase was created without an oauth_account_table")
+        if unless_last:
+            # A no-op UPDATE takes the row lock on PostgreSQL and MariaDB and the database
+            # write lock on SQLite: a concurrent unlink waits here until this one commits.
+            table = self._table
+            await self.session.execute(
+                update(self.user_table)
+                .where(table.id == user.id)
+                .values(is_active=table.is_active)
+                .execution_options(synchronize_session=False)
+            )
+            # A locking read sees the latest committed rows, even under MariaDB's
+            # REPEATABLE READ snapshot taken earlier in the request.
+            oauth_table = cast(Any, self.oauth_account_table)
+            ids = [account.id for account in cast(Any, user).oauth_accounts]
+            remaining = await self.session.execute(
+                select(oauth_table.id).where(oauth_table.id.in_(ids)).with_for_update()
+            )
+            if len(remaining.all()) <= 1:
+                await self.session.rollback()
+                await self.session.refresh(user)
+                raise OAuthLastLoginMethod()
+        await self.session.delete(oauth_account)
+        await self.session.commit()
+        await self.session.refresh(user)
         return user
 
     async def _get_user(self, statement: Select[Any]) -> UP | None:

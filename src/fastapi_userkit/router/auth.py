@@ -8,8 +8,12 @@ from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_userkit.authentication import AuthenticationBackend, Authenticator, Strategy
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
+from fastapi_userkit.router._refresh import add_refresh_route, login_openapi_success
+from fastapi_userkit.router._route import UserkitRoute
 from fastapi_userkit.router.common import ErrorCode, openapi_errors
+from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, is_cookie_transport
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
+from fastapi_userkit.security.settings import SecuritySettings
 
 __all__ = ["get_auth_router"]
 
@@ -19,6 +23,8 @@ def get_auth_router(
     get_user_manager: UserManagerDependency[UP, ID],
     authenticator: Authenticator[UP, ID],
     requires_verification: bool = False,
+    *,
+    security: SecuritySettings | None = None,
 ) -> APIRouter:
     """Build the login/logout router of ``backend``.
 
@@ -27,10 +33,17 @@ def get_auth_router(
         get_user_manager: The user-manager dependency.
         authenticator: Resolves the current user for logout.
         requires_verification: Refuse unverified users (login 400, logout 403).
+        security: Rate limiting of failed logins, and login CSRF checks for a cookie backend
+            (``None``: the defaults, see :class:`~fastapi_userkit.security.SecuritySettings`).
     """
-    router = APIRouter()
+    router = APIRouter(route_class=UserkitRoute)
+    security = security if security is not None else SecuritySettings()
+    login_guard = security.flow_guard("login")
+    # Login CSRF (ASVS 5.0 3.5.1): only a cookie login plants a session in the browser.
+    csrf = security.csrf_protection() if is_cookie_transport(backend.transport) else None
     get_current_user_token = authenticator.current_user_token(active=True, verified=requires_verification)
 
+    login_success = login_openapi_success(backend)
     login_responses: dict[int | str, dict[str, Any]] = {
         **openapi_errors(
             "login",
@@ -38,44 +51,61 @@ def get_auth_router(
                 status.HTTP_400_BAD_REQUEST: [
                     ErrorCode.LOGIN_BAD_CREDENTIALS.value,
                     *([ErrorCode.LOGIN_USER_NOT_VERIFIED.value] if requires_verification else []),
-                ]
+                ],
+                **({status.HTTP_403_FORBIDDEN: [CSRF_CROSS_SITE_REQUEST]} if csrf is not None else {}),
+                **login_guard.openapi_errors(),
             },
         ),
-        **backend.transport.get_openapi_login_responses_success(),
+        **login_success,
     }
 
-    @router.post("/login", name=f"auth:{backend.name}.login", responses=login_responses)
+    # The route's own status is the transport's success code, or OpenAPI would also list FastAPI's
+    # default 200, which a cookie login (204) never answers (DESIGN.md, deliberate difference 8).
+    login_status = min(
+        (int(code) for code in login_success if 200 <= int(code) < 300),
+        default=status.HTTP_200_OK,
+    )
+
+    @router.post("/login", name=f"auth:{backend.name}.login", status_code=login_status, responses=login_responses)
     async def login(
         request: Request,
         credentials: Annotated[OAuth2PasswordRequestForm, Depends()],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         strategy: Annotated[Strategy[UP, ID], Depends(backend.get_strategy)],
     ) -> Response:
-        user = await user_manager.authenticate(credentials)
-        # Unknown e-mail, wrong password and inactive user get the same answer (ASVS 5.0 6.3.8).
-        if user is None or not user.is_active:
+        if csrf is not None:
+            csrf.check_origin(request)
+        # Failures count per account and per IP; while the account waits, even the right
+        # password gets 429 (ASVS 5.0 6.3.1, NIST SP 800-63B 5.2.2).
+        async with login_guard.attempt(request, user_manager, credentials.username) as attempt:
+            user = await user_manager.authenticate(credentials)
+            # Unknown e-mail, wrong password and inactive user get the same answer (ASVS 5.0 6.3.8).
+            if user is None or not user.is_active:
+                await user_manager.emit_security_event(
+                    SecurityEventType.LOGIN_FAILED,
+                    request,
+                    user_id=None if user is None else user.id,
+                    outcome=SecurityEventOutcome.FAILURE,
+                    details={"backend": backend.name, "reason": "bad_credentials"},
+                )
+                raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=ErrorCode.LOGIN_BAD_CREDENTIALS)
+            attempt.mark_succeeded()
+            if requires_verification and not user.is_verified:
+                await user_manager.emit_security_event(
+                    SecurityEventType.LOGIN_FAILED,
+                    request,
+                    user_id=user.id,
+                    outcome=SecurityEventOutcome.FAILURE,
+                    details={"backend": backend.name, "reason": "not_verified"},
+                )
+                raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=ErrorCode.LOGIN_USER_NOT_VERIFIED)
+            response = await backend.login_for_request(strategy, user, request)
             await user_manager.emit_security_event(
-                SecurityEventType.LOGIN_FAILED,
-                request,
-                user_id=None if user is None else user.id,
-                outcome=SecurityEventOutcome.FAILURE,
-                details={"backend": backend.name, "reason": "bad_credentials"},
+                SecurityEventType.LOGIN_SUCCEEDED, request, user_id=user.id, details={"backend": backend.name}
             )
-            raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=ErrorCode.LOGIN_BAD_CREDENTIALS)
-        if requires_verification and not user.is_verified:
-            await user_manager.emit_security_event(
-                SecurityEventType.LOGIN_FAILED,
-                request,
-                user_id=user.id,
-                outcome=SecurityEventOutcome.FAILURE,
-                details={"backend": backend.name, "reason": "not_verified"},
-            )
-            raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=ErrorCode.LOGIN_USER_NOT_VERIFIED)
-        response = await backend.login(strategy, user)
-        await user_manager.emit_security_event(
-            SecurityEventType.LOGIN_SUCCEEDED, request, user_id=user.id, details={"backend": backend.name}
-        )
-        await user_manager.on_after_login(user, request, response)
+            await user_manager.on_after_login(user, request, response)
+        if csrf is not None:
+            csrf.set_token_cookie(response, backend.transport)
         return response
 
     logout_responses: dict[int | str, dict[str, Any]] = {
@@ -101,7 +131,9 @@ def get_auth_router(
         strategy: Annotated[Strategy[UP, ID], Depends(backend.get_strategy)],
     ) -> Response:
         user, token = user_token
-        response = await backend.logout(strategy, user, token)
+        response = await backend.logout_for_request(strategy, user, token, request)
+        if csrf is not None:
+            csrf.clear_token_cookie(response, backend.transport)
         await user_manager.emit_security_event(
             SecurityEventType.LOGOUT, request, user_id=user.id, details={"backend": backend.name}
         )
@@ -122,6 +154,8 @@ def get_auth_router(
         """End every session of the current user, in every backend, this one included."""
         user, token = user_token
         await user_manager.logout_everywhere(user, request)
-        return await backend.logout(strategy, user, token)
+        return await backend.logout_for_request(strategy, user, token, request)
 
+    if backend.refresh is not None:
+        add_refresh_route(router, backend, get_user_manager, csrf=csrf)
     return router

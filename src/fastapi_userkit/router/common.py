@@ -66,9 +66,16 @@ class ErrorCode(StrEnum):
     OAUTH_ACCOUNT_ALREADY_LINKED = "OAUTH_ACCOUNT_ALREADY_LINKED"
     OAUTH_ACCOUNT_NOT_LINKED = "OAUTH_ACCOUNT_NOT_LINKED"
     OAUTH_LAST_LOGIN_METHOD = "OAUTH_LAST_LOGIN_METHOD"
+    OAUTH_INVALID_CODE = "OAUTH_INVALID_CODE"
+    OAUTH_PROVIDER_ERROR = "OAUTH_PROVIDER_ERROR"
+    OAUTH_REDIRECT_NOT_ALLOWED = "OAUTH_REDIRECT_NOT_ALLOWED"
+    # Rate limiting and CSRF (values defined in fastapi_userkit.security, which must not import routers)
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+    CSRF_CROSS_SITE_REQUEST = "CSRF_CROSS_SITE_REQUEST"
+    CSRF_TOKEN_INVALID = "CSRF_TOKEN_INVALID"
 
 
-Flow = Literal["login", "register", "reset", "verify", "update", "user", "oauth", "oauth-associate"]
+Flow = Literal["login", "register", "reset", "verify", "update", "user", "oauth", "oauth-associate", "oauth-unlink"]
 
 
 @dataclass(frozen=True)
@@ -115,9 +122,15 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
     },
     "oauth": {
         exceptions.UserAlreadyExists: _Answer(_400, ErrorCode.OAUTH_USER_ALREADY_EXISTS),
+        # A concurrent callback linked the same provider account first (unique constraint).
+        exceptions.OAuthAccountAlreadyLinked: _Answer(_400, ErrorCode.OAUTH_ACCOUNT_ALREADY_LINKED),
     },
     "oauth-associate": {
         exceptions.OAuthAccountAlreadyLinked: _Answer(_400, ErrorCode.OAUTH_ACCOUNT_ALREADY_LINKED),
+    },
+    "oauth-unlink": {
+        exceptions.OAuthAccountNotLinked: _Answer(status.HTTP_404_NOT_FOUND, ErrorCode.OAUTH_ACCOUNT_NOT_LINKED),
+        exceptions.OAuthLastLoginMethod: _Answer(_400, ErrorCode.OAUTH_LAST_LOGIN_METHOD),
     },
 }
 

@@ -2,47 +2,74 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, status
 from pydantic import EmailStr
 
 from fastapi_userkit import exceptions
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
+from fastapi_userkit.router._background import after_response
+from fastapi_userkit.router._route import UserkitRoute
 from fastapi_userkit.router.common import openapi_errors, translate
+from fastapi_userkit.security.settings import SecuritySettings
 
 __all__ = ["get_reset_password_router"]
 
 
-def get_reset_password_router(get_user_manager: UserManagerDependency[UP, ID]) -> APIRouter:
+def get_reset_password_router(
+    get_user_manager: UserManagerDependency[UP, ID], *, security: SecuritySettings | None = None
+) -> APIRouter:
     """Build the password-reset router.
 
     ``/forgot-password`` answers ``202`` whether or not the address exists, and does the same
-    cheap work either way (no hashing: the reset token is bound to the password by an HMAC).
-    """
-    router = APIRouter()
+    cheap work either way (one indexed lookup); issuing the token and the app's
+    ``on_after_forgot_password`` hook run after the response is sent, so a slow mailer cannot
+    reveal which addresses have accounts (ASVS 5.0 6.3.8).
 
-    @router.post("/forgot-password", status_code=status.HTTP_202_ACCEPTED, name="reset:forgot_password")
+    ``security`` sets the rate limits (``None``: the defaults): forgot-password counts every
+    request per IP and per address; reset-password counts failures per IP, and a successful
+    reset clears the account's failed-login throttle (ASVS 5.0 6.1.1: the owner gets back in).
+    """
+    router = APIRouter(route_class=UserkitRoute)
+    security = security if security is not None else SecuritySettings()
+    forgot_guard = security.flow_guard("forgot_password")
+    reset_guard = security.flow_guard("reset_password")
+
+    @router.post(
+        "/forgot-password",
+        status_code=status.HTTP_202_ACCEPTED,
+        name="reset:forgot_password",
+        responses=openapi_errors(extra=forgot_guard.openapi_errors()),
+    )
     async def forgot_password(
         request: Request,
         email: Annotated[EmailStr, Body(embed=True)],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+        background_tasks: BackgroundTasks,
     ) -> None:
-        try:
-            user = await user_manager.get_by_email(email)
-            await user_manager.forgot_password(user, request)
-        except (exceptions.UserNotExists, exceptions.UserInactive):
-            pass
+        async with forgot_guard.attempt(request, user_manager, email):
+            try:
+                user = await user_manager.get_by_email(email)
+            except exceptions.UserNotExists:
+                return None
+        background_tasks.add_task(after_response(user_manager.forgot_password, exceptions.UserInactive), user, request)
         return None
 
-    @router.post("/reset-password", name="reset:reset_password", responses=openapi_errors("reset"))
+    @router.post(
+        "/reset-password",
+        name="reset:reset_password",
+        responses=openapi_errors("reset", extra=reset_guard.openapi_errors()),
+    )
     async def reset_password(
         request: Request,
         token: Annotated[str, Body()],
         password: Annotated[str, Body()],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
     ) -> None:
-        with translate("reset"):
-            await user_manager.reset_password(token, password, request)
+        async with reset_guard.attempt(request, user_manager) as attempt:
+            with translate("reset"):
+                user = await user_manager.reset_password(token, password, request)
+            attempt.forget_login_failures(user.email)
         return None
 
     return router

@@ -9,7 +9,9 @@ from fastapi_userkit.authentication import Authenticator, CookieTransport
 from fastapi_userkit.authentication._context import auth_context
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
+from fastapi_userkit.router._route import UserkitRoute
 from fastapi_userkit.router.common import openapi_errors, translate
+from fastapi_userkit.sessions.flow import renew_cookie_login
 
 __all__ = ["get_users_router"]
 
@@ -24,8 +26,8 @@ async def _renew_cookie_session(request: Request, response: Response, user: Any)
     context = auth_context(request)
     if context is None or not isinstance(context.backend.transport, CookieTransport):
         return
-    token = await context.strategy.write_token(user)
-    context.backend.transport.set_login_cookie(response, token)
+    # With refresh on, a new session (and refresh cookie) replaces the ended one (T23).
+    await renew_cookie_login(context.backend, context.strategy, user, request, response)
 
 
 def get_users_router(
@@ -41,7 +43,7 @@ def get_users_router(
     ``/{id}`` routes need a superuser as well. An id that does not parse is a 404, like an
     unknown one.
     """
-    router = APIRouter()
+    router = APIRouter(route_class=UserkitRoute)
     get_current_active_user = authenticator.current_user(active=True, verified=requires_verification)
     get_current_superuser = authenticator.current_user(active=True, verified=requires_verification, superuser=True)
 

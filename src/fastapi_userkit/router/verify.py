@@ -2,46 +2,79 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, status
 from pydantic import EmailStr
 
 from fastapi_userkit import exceptions, schemas
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
+from fastapi_userkit.router._background import after_response
+from fastapi_userkit.router._route import UserkitRoute
 from fastapi_userkit.router.common import openapi_errors, translate
+from fastapi_userkit.security.settings import SecuritySettings
 
 __all__ = ["get_verify_router"]
 
 
-def get_verify_router(get_user_manager: UserManagerDependency[UP, ID], user_schema: type[schemas.U]) -> APIRouter:
+def get_verify_router(
+    get_user_manager: UserManagerDependency[UP, ID],
+    user_schema: type[schemas.U],
+    *,
+    security: SecuritySettings | None = None,
+) -> APIRouter:
     """Build the e-mail verification router.
 
     ``/request-verify-token`` answers ``202`` for unknown, inactive and already verified
-    addresses alike; ``/verify`` answers ``200`` with the user, or ``400`` with a code.
-    """
-    router = APIRouter()
+    addresses alike, after the same single lookup; the token and the app's
+    ``on_after_request_verify`` hook run after the response is sent (ASVS 5.0 6.3.8).
+    ``/verify`` answers ``200`` with the user, or ``400`` with a code.
 
-    @router.post("/request-verify-token", status_code=status.HTTP_202_ACCEPTED, name="verify:request-token")
+    ``security`` sets the rate limits (``None``: the defaults): request-verify-token counts
+    every request per IP and per address, verify counts failures per IP.
+    """
+    router = APIRouter(route_class=UserkitRoute)
+    security = security if security is not None else SecuritySettings()
+    request_guard = security.flow_guard("request_verify_token")
+    verify_guard = security.flow_guard("verify")
+
+    @router.post(
+        "/request-verify-token",
+        status_code=status.HTTP_202_ACCEPTED,
+        name="verify:request-token",
+        responses=openapi_errors(extra=request_guard.openapi_errors()),
+    )
     async def request_verify_token(
         request: Request,
         email: Annotated[EmailStr, Body(embed=True)],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+        background_tasks: BackgroundTasks,
     ) -> None:
-        try:
-            user = await user_manager.get_by_email(email)
-            await user_manager.request_verify(user, request)
-        except (exceptions.UserNotExists, exceptions.UserInactive, exceptions.UserAlreadyVerified):
-            pass
+        async with request_guard.attempt(request, user_manager, email):
+            try:
+                user = await user_manager.get_by_email(email)
+            except exceptions.UserNotExists:
+                return None
+        background_tasks.add_task(
+            after_response(user_manager.request_verify, exceptions.UserInactive, exceptions.UserAlreadyVerified),
+            user,
+            request,
+        )
         return None
 
-    @router.post("/verify", response_model=user_schema, name="verify:verify", responses=openapi_errors("verify"))
+    @router.post(
+        "/verify",
+        response_model=user_schema,
+        name="verify:verify",
+        responses=openapi_errors("verify", extra=verify_guard.openapi_errors()),
+    )
     async def verify(
         request: Request,
         token: Annotated[str, Body(embed=True)],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
     ) -> schemas.BaseUser[ID]:
-        with translate("verify"):
-            user = await user_manager.verify(token, request)
+        async with verify_guard.attempt(request, user_manager):
+            with translate("verify"):
+                user = await user_manager.verify(token, request)
         return user_schema.model_validate(user)
 
     return router

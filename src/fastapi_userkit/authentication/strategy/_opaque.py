@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 
-__all__ = ["credential_tag", "digest", "new_token", "token_matches_credential"]
+__all__ = ["credential_tag", "digest", "new_token", "session_id_of", "token_matches_credential"]
 
 _SEPARATOR = "."
 
@@ -34,9 +34,20 @@ def credential_tag(hashed_password: str) -> str:
     return digest(f"fastapi-userkit:credential\x00{hashed_password}")[:16]
 
 
-def new_token(hashed_password: str) -> str:
-    """Return a new client token: 256 random bits and the credential tag."""
-    return f"{secrets.token_urlsafe(32)}{_SEPARATOR}{credential_tag(hashed_password)}"
+def new_token(hashed_password: str, session_id: str | None = None) -> str:
+    """Return a new client token: 256 random bits and the credential tag.
+
+    With ``session_id`` (refresh on), the token starts with it (``<session>.<random>.<tag>``):
+    the stored digest covers it, so it cannot be swapped, and ending the session ends the token.
+    """
+    token = f"{secrets.token_urlsafe(32)}{_SEPARATOR}{credential_tag(hashed_password)}"
+    return token if session_id is None else f"{session_id}{_SEPARATOR}{token}"
+
+
+def session_id_of(token: str) -> str | None:
+    """The session a token names, or ``None`` for a token issued without one."""
+    parts = token.split(_SEPARATOR)
+    return parts[0] if len(parts) == 3 else None  # <session>.<random>.<tag>
 
 
 def token_matches_credential(token: str, hashed_password: str) -> bool:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["JWTStrategy", "JWTStrategyDestroyNotSupportedError"]
 
 _CREDENTIAL_CLAIM = "fgp"
+_SESSION_CLAIM = "sid"  # the session of a refresh-enabled login (OpenID Connect's claim name)
 
 
 class JWTStrategyDestroyNotSupportedError(StrategyDestroyNotSupportedError):
@@ -104,9 +105,7 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
 
     async def read_token(self, token: str | None, user_manager: BaseUserManager[UP, ID]) -> UP | None:
         """Return the token's user, or ``None`` if invalid, expired, revoked or older than a password change."""
-        if token is None:
-            return None
-        data = self._decode(token)
+        data = self._decode(token) if token is not None else None
         if data is None or data.get("sub") is None:
             return None
         try:
@@ -114,15 +113,16 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         except exceptions.InvalidID:
             return None
         user = await user_manager.user_db.get(parsed_id)
-        if user is None:
-            return None
-        if _CREDENTIAL_CLAIM in data and not fingerprints_match(
-            self._credential_fingerprint(user), data[_CREDENTIAL_CLAIM]
-        ):
+        if user is None or not self._issued_for_current_password(user, data):
             return None
         if self.revoked_tokens is not None and await self._is_revoked(data):
             return None
         return user
+
+    def _issued_for_current_password(self, user: UP, data: dict[str, Any]) -> bool:
+        if _CREDENTIAL_CLAIM not in data:
+            return True  # issued before the migration from FastAPI Users
+        return fingerprints_match(self._credential_fingerprint(user), data[_CREDENTIAL_CLAIM])
 
     async def _is_revoked(self, data: dict[str, Any]) -> bool:
         assert self.revoked_tokens is not None  # noqa: S101 - checked by the caller
@@ -138,8 +138,8 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
             return True  # no issue time: it cannot prove it is newer than the cut-off
         return datetime.fromtimestamp(issued_at, UTC) <= user_row.not_before
 
-    async def write_token(self, user: UP) -> str:
-        """Issue a JWT for ``user``."""
+    async def write_token(self, user: UP, *, session_id: str | None = None) -> str:
+        """Issue a JWT for ``user``; with ``session_id`` (refresh on), a ``sid`` claim names its session."""
         data: dict[str, Any] = {
             "sub": str(user.id),
             "aud": self.token_audience,
@@ -149,7 +149,21 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
             "jti": secrets.token_urlsafe(16),
             _CREDENTIAL_CLAIM: self._credential_fingerprint(user),
         }
+        if session_id is not None:
+            data[_SESSION_CLAIM] = session_id
         return generate_jwt(data, self.encode_key, self.lifetime_seconds, algorithm=self.algorithm)
+
+    def session_id_of(self, token: str) -> str | None:
+        """The ``sid`` claim of a token :meth:`read_token` has just accepted, or ``None``.
+
+        The signature was verified by that call; reading the claim again costs no second check.
+        """
+        try:
+            data = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return None
+        value = data.get(_SESSION_CLAIM)
+        return None if value is None else str(value)
 
     def _expiry(self) -> datetime | None:
         if self.lifetime_seconds is None:

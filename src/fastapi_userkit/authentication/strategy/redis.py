@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic
 
 from fastapi_userkit import exceptions
-from fastapi_userkit.authentication.strategy._opaque import digest, new_token, token_matches_credential
+from fastapi_userkit.authentication.strategy._opaque import digest, new_token, session_id_of, token_matches_credential
 from fastapi_userkit.authentication.strategy.base import Strategy
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
@@ -70,9 +70,9 @@ class RedisStrategy(Strategy[UP, ID], Generic[UP, ID]):
             return None
         return user
 
-    async def write_token(self, user: UP) -> str:
-        """Issue a token for ``user``; store its digest and index it under the user."""
-        token = new_token(user.hashed_password)
+    async def write_token(self, user: UP, *, session_id: str | None = None) -> str:
+        """Issue a token for ``user`` (bound to ``session_id`` if given); store its digest and index it."""
+        token = new_token(user.hashed_password, session_id)
         token_digest = digest(token)
         user_key = self._user_key(user.id)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -86,6 +86,10 @@ class RedisStrategy(Strategy[UP, ID], Generic[UP, ID]):
                 pipe.persist(user_key)
             await pipe.execute()
         return token
+
+    def session_id_of(self, token: str) -> str | None:
+        """The session an accepted token is bound to (refresh on), or ``None``."""
+        return session_id_of(token)
 
     async def destroy_token(self, token: str, user: UP) -> None:
         """Delete the token's key and its index entry."""

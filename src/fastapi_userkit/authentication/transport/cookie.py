@@ -6,11 +6,27 @@ from typing import Literal
 
 from fastapi import Response, status
 from fastapi.security import APIKeyCookie
+from starlette.requests import HTTPConnection
 
 from fastapi_userkit.authentication.transport.base import Transport
+from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.openapi import OpenAPIResponseType
+from fastapi_userkit.sessions.models import RefreshCookie
 
 __all__ = ["CookieTransport"]
+
+
+_HOST_PREFIX = "__Host-"
+_SECURE_PREFIX = "__Secure-"
+
+
+def _check_prefix(name: str, path: str, domain: str | None, secure: bool) -> None:
+    # Browsers silently drop a prefixed cookie that breaks its prefix's rules (RFC 6265bis
+    # 4.1.3): refusing the configuration here turns a login that "does nothing" into a clear error.
+    if name.startswith(_HOST_PREFIX) and (not secure or domain is not None or path != "/"):
+        raise ConfigurationError("A __Host- cookie must be Secure, with Path=/ and no Domain.")
+    if name.startswith(_SECURE_PREFIX) and not secure:
+        raise ConfigurationError("A __Secure- cookie must be Secure.")
 
 
 class CookieTransport(Transport):
@@ -28,6 +44,14 @@ class CookieTransport(Transport):
         cookie_secure: Send it over HTTPS only.
         cookie_httponly: Hide it from JavaScript.
         cookie_samesite: The ``SameSite`` attribute.
+        cookie_host_prefix: Prefix the name with ``__Host-`` (new in fastapi-userkit): browsers
+            then accept the cookie only if it is ``Secure``, for ``Path=/`` and without
+            ``Domain``, so no subdomain can set or shadow it (RFC 6265bis 4.1.3.2; ASVS 5.0
+            3.3.1, 3.3.3).
+
+    Raises:
+        ConfigurationError: A ``__Host-`` cookie (by option or by name) that is not ``Secure``,
+            has a ``Domain`` or a path other than ``/``; a ``__Secure-`` cookie that is not ``Secure``.
     """
 
     scheme: APIKeyCookie
@@ -41,7 +65,12 @@ class CookieTransport(Transport):
         cookie_secure: bool = True,
         cookie_httponly: bool = True,
         cookie_samesite: Literal["lax", "strict", "none"] = "lax",
+        *,
+        cookie_host_prefix: bool = False,
     ) -> None:
+        if cookie_host_prefix and not cookie_name.startswith(_HOST_PREFIX):
+            cookie_name = _HOST_PREFIX + cookie_name
+        _check_prefix(cookie_name, cookie_path, cookie_domain, cookie_secure)
         self.cookie_name = cookie_name
         self.cookie_max_age = cookie_max_age
         self.cookie_path = cookie_path
@@ -73,6 +102,36 @@ class CookieTransport(Transport):
         )
         return response
 
+    async def get_login_response_with_refresh(
+        self, token: str, refresh_token: str, *, expires_in: int | None, refresh_cookie: RefreshCookie
+    ) -> Response:
+        """Return ``204`` with the token cookie and the refresh-token cookie set."""
+        response = self.set_login_cookie(Response(status_code=status.HTTP_204_NO_CONTENT), token)
+        return self.set_refresh_cookie(response, refresh_token, refresh_cookie)
+
+    def set_refresh_cookie(self, response: Response, refresh_token: str, refresh_cookie: RefreshCookie) -> Response:
+        """Set the refresh-token cookie: always ``HttpOnly``, sent only to the refresh route's path."""
+        response.set_cookie(
+            refresh_cookie.name,
+            refresh_token,
+            max_age=refresh_cookie.max_age,
+            path=refresh_cookie.path,
+            domain=self.cookie_domain,
+            secure=self.cookie_secure,
+            # Scripts never need the refresh token: HttpOnly whatever cookie_httponly says.
+            httponly=True,
+            samesite=self.cookie_samesite,
+        )
+        return response
+
+    def clear_refresh_cookie(self, response: Response, refresh_cookie: RefreshCookie) -> Response:
+        """Clear the refresh-token cookie (empty value, ``Max-Age=0``, same path)."""
+        return self.set_refresh_cookie(response, "", RefreshCookie(refresh_cookie.name, refresh_cookie.path, 0))
+
+    def get_refresh_token(self, connection: HTTPConnection, body_token: str | None, cookie_name: str) -> str | None:
+        """The refresh token a browser sent: its refresh-token cookie."""
+        return connection.cookies.get(cookie_name)
+
     def _set_logout_cookie(self, response: Response) -> Response:
         response.set_cookie(
             self.cookie_name,
@@ -90,6 +149,13 @@ class CookieTransport(Transport):
     def get_openapi_login_responses_success() -> OpenAPIResponseType:
         """OpenAPI description of the login response (204 and a cookie)."""
         return {status.HTTP_204_NO_CONTENT: {"model": None, "description": "Logged in; the cookie is set."}}
+
+    @staticmethod
+    def get_openapi_refresh_responses_success() -> OpenAPIResponseType:
+        """OpenAPI description of a login or refresh response with refresh on (204 and two cookies)."""
+        return {
+            status.HTTP_204_NO_CONTENT: {"model": None, "description": "The token and refresh-token cookies are set."}
+        }
 
     @staticmethod
     def get_openapi_logout_responses_success() -> OpenAPIResponseType:

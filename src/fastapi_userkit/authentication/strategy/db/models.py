@@ -5,17 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from fastapi_userkit.models import ID
-
 __all__ = ["AP", "AccessTokenDatabase", "AccessTokenProtocol"]
 
+_ID_co = TypeVar("_ID_co", covariant=True)
 
-class AccessTokenProtocol(Protocol[ID]):
+
+class AccessTokenProtocol(Protocol[_ID_co]):
     """A stored token row: its (digested) token, owner and creation time."""
 
     token: str
-    user_id: ID
     created_at: datetime
+
+    # Read-only here so a ``@declared_attr`` column (FastAPI Users' documented style for the
+    # integer-id table) satisfies the protocol: mypy sees those as read-only attributes.
+    @property
+    def user_id(self) -> _ID_co:
+        """The owner's id."""
+        ...  # pragma: no cover - protocol
 
 
 AP = TypeVar("AP", bound=AccessTokenProtocol)  # type: ignore[type-arg]  # compat: unparameterised bound

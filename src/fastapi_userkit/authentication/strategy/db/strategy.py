@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, Generic
 
 from fastapi_userkit import exceptions
-from fastapi_userkit.authentication.strategy._opaque import digest, new_token, token_matches_credential
+from fastapi_userkit.authentication.strategy._opaque import digest, new_token, session_id_of, token_matches_credential
 from fastapi_userkit.authentication.strategy.base import Strategy, StrategyDestroyNotSupportedError
 from fastapi_userkit.authentication.strategy.db.models import AP, AccessTokenDatabase
 from fastapi_userkit.db._types import now_utc
@@ -68,11 +68,15 @@ class DatabaseStrategy(Strategy[UP, ID], Generic[UP, ID, AP]):
             return None
         return user
 
-    async def write_token(self, user: UP) -> str:
-        """Issue a token for ``user`` and store its digest."""
-        token = new_token(user.hashed_password)
+    async def write_token(self, user: UP, *, session_id: str | None = None) -> str:
+        """Issue a token for ``user`` (bound to ``session_id`` if given) and store its digest."""
+        token = new_token(user.hashed_password, session_id)
         await self.database.create(self._create_access_token_dict(user, digest(token)))
         return token
+
+    def session_id_of(self, token: str) -> str | None:
+        """The session an accepted token is bound to (refresh on), or ``None``."""
+        return session_id_of(token)
 
     async def destroy_token(self, token: str, user: UP) -> None:
         """Delete the token's row."""

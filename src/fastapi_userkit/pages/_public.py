@@ -1,0 +1,336 @@
+"""The pages of signed-out visitors: sign in, sign up, sign out, forgot/reset password, verify.
+
+Each ``POST`` runs the same domain calls as the JSON routers, under the same rate-limit guards
+and inside the same error table (``translate``), so a page refuses exactly what the API refuses
+and names it by the same code. A ``GET`` never changes state (ASVS 5.0 3.5.3): the links in
+the e-mails open a page whose button ``POST``s the token.
+"""
+
+# No ``from __future__ import annotations``: FastAPI evaluates the routes' Annotated
+# dependencies, which refer to this factory's local variables.
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
+from fastapi_userkit import exceptions
+from fastapi_userkit.authentication._context import auth_context
+from fastapi_userkit.pages._messages import (
+    INVALID_EMAIL,
+    INVALID_FIELD,
+    PageError,
+    error_from_http,
+    has_reason,
+    page_error,
+)
+from fastapi_userkit.pages._site import Site
+from fastapi_userkit.router._background import after_response
+from fastapi_userkit.router.common import ErrorCode, translate
+from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
+from fastapi_userkit.security.password_hashing import hash_normalized_password
+
+__all__ = ["add_public_pages", "parse_email", "registration_conflict", "validation_errors"]
+
+_PRIVILEGED = frozenset({"is_active", "is_superuser", "is_verified", "id"})
+_EMAIL = TypeAdapter(EmailStr)
+
+
+def validation_errors(exc: ValidationError) -> list[PageError]:
+    """One :class:`PageError` per invalid field of a schema validation."""
+    errors: list[PageError] = []
+    for item in exc.errors():
+        field = str(item["loc"][0]) if item["loc"] else None
+        code = INVALID_EMAIL if field == "email" else INVALID_FIELD
+        errors.append(page_error(code, field=field))
+    return errors
+
+
+def parse_email(value: str) -> str | None:
+    """The address in canonical form, or ``None`` if it is not one."""
+    try:
+        return str(_EMAIL.validate_python(value.strip()))
+    except ValidationError:
+        return None
+
+
+def add_public_pages(router: APIRouter, site: Site) -> None:
+    """Add the signed-out pages to ``router``."""
+    _add_sign_in(router, site)
+    _add_sign_up(router, site)
+    _add_sign_out(router, site)
+    _add_link_forms(router, site)
+    _add_token_forms(router, site)
+
+
+async def _login_failed(site: Site, user_manager: Any, request: Request, user: Any, reason: str, code: str) -> None:
+    await user_manager.emit_security_event(
+        SecurityEventType.LOGIN_FAILED,
+        request,
+        user_id=None if user is None else user.id,
+        outcome=SecurityEventOutcome.FAILURE,
+        details={"backend": site.backend.name, "reason": reason},
+    )
+    raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=code)
+
+
+def _add_sign_in(router: APIRouter, site: Site) -> None:
+    UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
+    Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias
+    Strategy = Annotated[Any, Depends(site.backend.get_strategy)]  # noqa: N806 - a type alias, named like one
+    backend = site.backend
+
+    @router.get("/sign-in", name="pages:sign_in")
+    async def sign_in_page(request: Request, current: Current) -> Response:
+        user, _ = current
+        if user is not None:
+            return site.redirect(site.next_url(request))
+        return site.page(request, "sign_in.html")
+
+    @router.post("/sign-in", name="pages:sign_in_submit")
+    async def sign_in(request: Request, user_manager: UserManager, strategy: Strategy) -> Response:
+        try:
+            form = await site.form(request)
+        except HTTPException as exc:
+            return site.refused(request, exc)
+        email = form.get("email", "").strip()
+        next_url = site.next_url(request, form.get("next", ""))
+        credentials = OAuth2PasswordRequestForm(username=email, password=form.get("password", ""))
+        try:
+            # The login route's guard: failures count per account and per IP (ASVS 5.0 6.3.1).
+            async with site.guards["login"].attempt(request, user_manager, email) as attempt:
+                user = await user_manager.authenticate(credentials)
+                # Unknown address, wrong password and inactive user read the same (ASVS 5.0 6.3.8).
+                if user is None or not user.is_active:
+                    await _login_failed(
+                        site, user_manager, request, user, "bad_credentials", ErrorCode.LOGIN_BAD_CREDENTIALS
+                    )
+                attempt.mark_succeeded()
+                if site.requires_verification and not user.is_verified:
+                    await _login_failed(
+                        site, user_manager, request, user, "not_verified", ErrorCode.LOGIN_USER_NOT_VERIFIED
+                    )
+                login = await backend.login_for_request(strategy, user, request)
+                response = site.redirect(next_url, cookies_from=login)
+                await user_manager.emit_security_event(
+                    SecurityEventType.LOGIN_SUCCEEDED, request, user_id=user.id, details={"backend": backend.name}
+                )
+                await user_manager.on_after_login(user, request, response)
+        except HTTPException as exc:
+            if exc.status_code != status.HTTP_400_BAD_REQUEST:
+                return site.refused(request, exc)
+            error = error_from_http(exc)
+            return site.page(request, "sign_in.html", status_code=400, errors=[error], form=form, next_url=next_url)
+        # A new session gets new form tokens (no token outlives the session it was made for).
+        site.csrf.rotate(response)
+        if site.api_csrf is not None:
+            site.api_csrf.set_token_cookie(response, backend.transport)
+        return response
+
+
+def _add_sign_up(router: APIRouter, site: Site) -> None:
+    UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
+    Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias
+
+    @router.get("/sign-up", name="pages:sign_up")
+    async def sign_up_page(request: Request, current: Current) -> Response:
+        user, _ = current
+        if user is not None:
+            return site.redirect(site.next_url(request))
+        return site.page(request, "sign_up.html")
+
+    @router.post("/sign-up", name="pages:sign_up_submit")
+    async def sign_up(request: Request, user_manager: UserManager, background_tasks: BackgroundTasks) -> Response:
+        try:
+            form = await site.form(request)
+        except HTTPException as exc:
+            return site.refused(request, exc)
+        next_url = site.next_url(request, form.get("next", ""))
+        fields = site.user_create_schema.model_fields
+        # Extra fields of the app's create schema come from its own template; privileged ones never.
+        data = {key: value for key, value in form.items() if key in fields and key not in _PRIVILEGED}
+        try:
+            user_create = site.user_create_schema.model_validate(data)
+        except ValidationError as exc:
+            errors = validation_errors(exc)
+            return site.page(request, "sign_up.html", status_code=400, errors=errors, form=form, next_url=next_url)
+        user = None
+        try:
+            async with site.guards["register"].attempt(request, user_manager, user_create.email):
+                with translate("register"):
+                    try:
+                        user = await user_manager.create(user_create, safe=True, request=request)
+                    except exceptions.UserAlreadyExists:
+                        if not site.hide_existing_users:
+                            raise
+                        await registration_conflict(user_manager, user_create, request, background_tasks)
+        except HTTPException as exc:
+            if exc.status_code != status.HTTP_400_BAD_REQUEST:
+                return site.refused(request, exc)
+            errors = [error_from_http(exc, field="password" if has_reason(exc) else "email")]
+            return site.page(request, "sign_up.html", status_code=400, errors=errors, form=form, next_url=next_url)
+        if user is not None and site.send_verification:
+            quiet = (exceptions.UserInactive, exceptions.UserAlreadyVerified)
+            background_tasks.add_task(after_response(user_manager.request_verify, *quiet), user, request)
+        return site.to_sign_in(request, next_url, notice="signed-up")
+
+
+def _add_sign_out(router: APIRouter, site: Site) -> None:
+    UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
+    Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias
+    backend = site.backend
+
+    @router.get("/sign-out", name="pages:sign_out")
+    async def sign_out_page(request: Request, current: Current) -> Response:
+        user, _ = current
+        if user is None:
+            return site.to_sign_in(request)
+        return site.page(request, "sign_out.html", user=user)
+
+    @router.post("/sign-out", name="pages:sign_out_submit")
+    async def sign_out(request: Request, current: Current, user_manager: UserManager) -> Response:
+        user, token = current
+        try:
+            await site.form(request)
+        except HTTPException as exc:
+            return site.refused(request, exc, user)
+        context = auth_context(request)
+        if user is None or token is None or context is None:
+            return site.to_sign_in(request, notice="signed-out")
+        logout = await backend.logout_for_request(context.strategy, user, token, request)
+        await user_manager.emit_security_event(
+            SecurityEventType.LOGOUT, request, user_id=user.id, details={"backend": backend.name}
+        )
+        response = site.to_sign_in(request, notice="signed-out")
+        for value in logout.headers.getlist("set-cookie"):
+            response.headers.append("set-cookie", value)
+        site.csrf.rotate(response)
+        if site.api_csrf is not None:
+            site.api_csrf.clear_token_cookie(response, backend.transport)
+        return response
+
+
+async def registration_conflict(
+    user_manager: Any, user_create: Any, request: Request, background_tasks: BackgroundTasks
+) -> None:
+    """Answer a taken address like a new one: same hashing cost, owner told after the response."""
+    existing = await user_manager.user_db.get_by_email(user_create.email)
+    await hash_normalized_password(user_manager.password_helper, user_create.password)
+
+    async def notify() -> None:
+        await user_manager.emit_security_event(
+            SecurityEventType.REGISTRATION_CONFLICT, request, user_id=existing.id, outcome=SecurityEventOutcome.FAILURE
+        )
+        await user_manager.on_registration_conflict(existing, request)
+
+    if existing is not None:
+        background_tasks.add_task(notify)
+
+
+def _add_link_forms(router: APIRouter, site: Site) -> None:
+    """The forms that e-mail a reset or verification link."""
+    UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
+    Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias, named like one
+
+    async def send_link(
+        request: Request, user_manager: Any, background_tasks: BackgroundTasks, template: str, flow: str
+    ) -> Response:
+        # Same answer, same work before it, whether or not the address has an account (ASVS 5.0 6.3.8).
+        try:
+            form = await site.form(request)
+        except HTTPException as exc:
+            return site.refused(request, exc)
+        email = parse_email(form.get("email", ""))
+        if email is None:
+            errors = [page_error(INVALID_EMAIL, field="email")]
+            return site.page(request, template, status_code=400, errors=errors, form=form)
+        guard = site.guards["forgot_password" if flow == "reset" else "request_verify_token"]
+        try:
+            async with guard.attempt(request, user_manager, email):
+                user = await user_manager.user_db.get_by_email(email)
+        except HTTPException as exc:
+            return site.refused(request, exc)
+        if user is not None:
+            if flow == "reset":
+                task = after_response(user_manager.forgot_password, exceptions.UserInactive)
+            else:
+                task = after_response(
+                    user_manager.request_verify, exceptions.UserInactive, exceptions.UserAlreadyVerified
+                )
+            background_tasks.add_task(task, user, request)
+        return site.page(request, template, form={"email": email}, sent_to=email)
+
+    @router.get("/forgot-password", name="pages:forgot_password")
+    async def forgot_password_page(request: Request) -> Response:
+        return site.page(request, "forgot_password.html", form={"email": request.query_params.get("email", "")})
+
+    @router.post("/forgot-password", name="pages:forgot_password_submit")
+    async def forgot_password(
+        request: Request, user_manager: UserManager, background_tasks: BackgroundTasks
+    ) -> Response:
+        return await send_link(request, user_manager, background_tasks, "forgot_password.html", "reset")
+
+    @router.get("/resend-verification", name="pages:resend_verification")
+    async def resend_page(request: Request, current: Current) -> Response:
+        user, _ = current
+        email = user.email if user is not None else request.query_params.get("email", "")
+        return site.page(request, "resend_verification.html", user=user, form={"email": email})
+
+    @router.post("/resend-verification", name="pages:resend_verification_submit")
+    async def resend(request: Request, user_manager: UserManager, background_tasks: BackgroundTasks) -> Response:
+        return await send_link(request, user_manager, background_tasks, "resend_verification.html", "verify")
+
+
+def _add_token_forms(router: APIRouter, site: Site) -> None:
+    """The pages the e-mailed links open."""
+    UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
+    Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias
+
+    @router.get("/reset-password", name="pages:reset_password")
+    async def reset_password_page(request: Request) -> Response:
+        return site.page(request, "reset_password.html", token=request.query_params.get("token", ""))
+
+    @router.post("/reset-password", name="pages:reset_password_submit")
+    async def reset_password(request: Request, user_manager: UserManager) -> Response:
+        try:
+            form = await site.form(request)
+        except HTTPException as exc:
+            return site.refused(request, exc)
+        token = form.get("token", "")
+        try:
+            async with site.guards["reset_password"].attempt(request, user_manager) as attempt:
+                with translate("reset"):
+                    user = await user_manager.reset_password(token, form.get("password", ""), request)
+                # The owner gets back in even while failed logins throttle the account (ASVS 5.0 6.1.1).
+                attempt.forget_login_failures(user.email)
+        except HTTPException as exc:
+            if exc.status_code != status.HTTP_400_BAD_REQUEST:
+                return site.refused(request, exc)
+            errors = [error_from_http(exc, field="password" if has_reason(exc) else None)]
+            return site.page(request, "reset_password.html", status_code=400, errors=errors, token=token)
+        return site.to_sign_in(request, notice="password-reset")
+
+    @router.get("/verify", name="pages:verify")
+    async def verify_page(request: Request, current: Current) -> Response:
+        user, _ = current
+        return site.page(request, "verify.html", user=user, token=request.query_params.get("token", ""))
+
+    @router.post("/verify", name="pages:verify_submit")
+    async def verify(request: Request, current: Current, user_manager: UserManager) -> Response:
+        user, _ = current
+        try:
+            form = await site.form(request)
+        except HTTPException as exc:
+            return site.refused(request, exc, user)
+        token = form.get("token", "")
+        try:
+            async with site.guards["verify"].attempt(request, user_manager):
+                with translate("verify"):
+                    await user_manager.verify(token, request)
+        except HTTPException as exc:
+            if exc.status_code != status.HTTP_400_BAD_REQUEST:
+                return site.refused(request, exc, user)
+            return site.page(
+                request, "verify.html", status_code=400, user=user, errors=[error_from_http(exc)], token=token
+            )
+        return site.page(request, "verify.html", user=user, verified=True)

@@ -1,0 +1,148 @@
+"""The router factory of the account pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import SecretStr
+
+from fastapi_userkit import schemas
+from fastapi_userkit.authentication import AuthenticationBackend, Authenticator
+from fastapi_userkit.exceptions import ConfigurationError
+from fastapi_userkit.manager import UserManagerDependency
+from fastapi_userkit.models import ID, UP
+from fastapi_userkit.pages._account import add_account_pages
+from fastapi_userkit.pages._csrf import FormCSRF
+from fastapi_userkit.pages._public import add_public_pages
+from fastapi_userkit.pages._render import PageRenderer, stylesheet_text
+from fastapi_userkit.pages._site import OAuthProvider, Site
+from fastapi_userkit.security.csrf import CSRFProtection, is_cookie_transport
+from fastapi_userkit.security.ratelimit.limiter import RateLimitFlow
+from fastapi_userkit.security.settings import CSRFSettings, SecuritySettings
+
+__all__ = ["get_pages_router"]
+
+_MIN_SECRET_BYTES = 32
+_FLOWS: tuple[RateLimitFlow, ...] = (
+    "login",
+    "register",
+    "forgot_password",
+    "reset_password",
+    "request_verify_token",
+    "verify",
+)
+
+
+def get_pages_router(
+    backend: AuthenticationBackend[UP, ID],
+    get_user_manager: UserManagerDependency[UP, ID],
+    *,
+    secret: str | SecretStr,
+    backends: Sequence[AuthenticationBackend[UP, ID]] | None = None,
+    security: SecuritySettings | None = None,
+    requires_verification: bool = False,
+    user_create_schema: type[schemas.BaseUserCreate] = schemas.BaseUserCreate,
+    user_update_schema: type[schemas.BaseUserUpdate] = schemas.BaseUserUpdate,
+    send_verification: bool = True,
+    hide_existing_users: bool = False,
+    app_name: str = "Your account",
+    template_dirs: Sequence[str | Path] = (),
+    stylesheets: Sequence[str] = (),
+    oauth_providers: Sequence[OAuthProvider] = (),
+) -> APIRouter:
+    """Build the server-rendered account pages (new in fastapi-userkit; needs the ``pages`` extra).
+
+    Routes, relative to the prefix the router is mounted at (``/account`` in the README):
+    ``/sign-in``, ``/sign-up``, ``/sign-out``, ``/forgot-password``, ``/reset-password``,
+    ``/verify``, ``/resend-verification``, ``/`` (the account page, with its forms under
+    ``/email``, ``/password``, ``/sessions/...``, ``/oauth/unlink``) and ``/userkit.css``.
+    Their route names are ``pages:<page>`` (``pages:sign_in``...).
+
+    Args:
+        backend: The cookie backend the pages sign users in with.
+        get_user_manager: The user-manager dependency.
+        secret: Signs the forms' CSRF tokens (at least 32 bytes).
+        backends: All the app's backends (default: ``[backend]``). A password change ends the
+            sessions of every one of them that can enumerate its tokens.
+        security: The app's security settings (``FastAPIUsers.security``): rate limits and the
+            ``Origin`` check's trusted origins. The pages check CSRF even when ``security.csrf``
+            is ``None``: their forms always travel with a cookie.
+        requires_verification: Refuse sign-in and the account page to unverified users.
+        user_create_schema: Validates the sign-up form; its extra fields are filled from form
+            fields of the same name (add them to an overridden ``sign_up.html``).
+        user_update_schema: Validates the e-mail and password changes.
+        send_verification: E-mail a verification link after sign-up and after an e-mail change.
+        hide_existing_users: Answer a sign-up with a taken address like a new one and call
+            ``on_registration_conflict`` (as the register router's option; ASVS 5.0 6.3.8).
+        app_name: Shown in the pages' header and titles.
+        template_dirs: Searched before the built-in templates: put ``userkit/sign_in.html``
+            there to replace that page alone.
+        stylesheets: Stylesheet URLs linked after the built-in one (restyling without forking).
+        oauth_providers: Login buttons shown on the sign-in and sign-up pages.
+
+    Raises:
+        ConfigurationError: ``backend`` does not use a cookie transport, or ``secret`` is
+            shorter than 32 bytes.
+    """
+    if not is_cookie_transport(backend.transport):
+        raise ConfigurationError("The pages need a backend with a CookieTransport.")
+    secret_value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if len(secret_value.encode()) < _MIN_SECRET_BYTES:
+        raise ConfigurationError("get_pages_router needs a secret of at least 32 bytes.")
+    security = security if security is not None else SecuritySettings()
+    transport: Any = backend.transport
+    all_backends = list(backends) if backends is not None else [backend]
+    if backend not in all_backends:
+        all_backends.append(backend)
+
+    async def only_the_cookie_backend() -> list[AuthenticationBackend[UP, ID]]:
+        return [backend]
+
+    # The pages check CSRF themselves, on the form (the API's token header cannot travel with
+    # a form), so their authenticator leaves it to them.
+    authenticator = Authenticator(
+        all_backends,
+        get_user_manager,
+        security=SecuritySettings(rate_limit=None, csrf=None, trusted_proxy_count=security.trusted_proxy_count),
+    )
+    origin_check = CSRFProtection(security.csrf if security.csrf is not None else CSRFSettings())
+    site = Site(
+        backend=backend,
+        get_user_manager=get_user_manager,
+        current_user_token=authenticator.current_user_token(
+            optional=True, active=True, get_enabled_backends=only_the_cookie_backend
+        ),
+        renderer=PageRenderer(template_dirs, stylesheets, {"app_name": app_name}),
+        csrf=FormCSRF(
+            secret_value.encode(),
+            origin_check,
+            secure=bool(transport.cookie_secure),
+            session_cookie=str(transport.cookie_name),
+        ),
+        api_csrf=security.csrf_protection(),
+        guards={flow: security.flow_guard(flow) for flow in _FLOWS},
+        requires_verification=requires_verification,
+        user_create_schema=user_create_schema,
+        user_update_schema=user_update_schema,
+        send_verification=send_verification,
+        hide_existing_users=hide_existing_users,
+        stylesheets=tuple(stylesheets),
+        oauth_providers=tuple(oauth_providers),
+    )
+    router = APIRouter(include_in_schema=False)
+    stylesheet = stylesheet_text()
+
+    @router.get("/userkit.css", name="pages:stylesheet")
+    async def stylesheet_route() -> Response:
+        return Response(
+            stylesheet,
+            media_type="text/css",
+            headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
+
+    add_public_pages(router, site)
+    add_account_pages(router, site)
+    return router

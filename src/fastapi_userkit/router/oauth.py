@@ -1,0 +1,384 @@
+"""OAuth2 login and account linking on httpx-oauth clients.
+
+:func:`get_oauth_router` logs users in with a provider (creating them on first login);
+:func:`get_oauth_associate_router` lets a logged-in user link, and unlink, provider accounts.
+Routes, names, parameters, status codes and error codes are FastAPI Users', with these fixes
+(contract sections 2.6, 2.7 and 4.8):
+
+* the ``state`` and its CSRF cookie are checked before the code is sent to the provider, and a
+  bad state (missing, malformed, badly signed, another audience, expired) is a 400, never a 500;
+* PKCE S256 on every flow, with the verifier bound to the browser's CSRF cookie;
+* the CSRF cookie is deleted by every callback answer, so a state is tried at most once;
+* a provider that refuses the code answers 400 ``OAUTH_INVALID_CODE``; one that fails or is
+  unreachable, 502 ``OAUTH_PROVIDER_ERROR`` (FastAPI Users: 500 or an unhandled error);
+* a provider account belongs to at most one user (400 ``OAUTH_ACCOUNT_ALREADY_LINKED``);
+* ``DELETE /{account_id}`` on the associate router unlinks an account;
+* with a cookie backend, ``post_login_redirect_urls`` turns the login answer into a redirect.
+
+Requires the ``oauth`` extra (``pip install fastapi-userkit[oauth]``).
+"""
+
+# No ``from __future__ import annotations``: FastAPI must evaluate the routes' Annotated
+# dependencies, which refer to this factory's local variables.
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import RedirectResponse
+from httpx_oauth.oauth2 import BaseOAuth2
+from pydantic import BaseModel
+
+from fastapi_userkit import schemas
+from fastapi_userkit.authentication import AuthenticationBackend, Authenticator, Strategy
+from fastapi_userkit.authentication.transport.cookie import CookieTransport
+from fastapi_userkit.exceptions import ConfigurationError
+from fastapi_userkit.jwt import SecretType, get_secret_value
+from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
+from fastapi_userkit.models import ID, UP
+from fastapi_userkit.router._oauth_flow import (
+    CSRF_TOKEN_COOKIE_NAME,
+    CSRF_TOKEN_KEY,
+    STATE_TOKEN_AUDIENCE,
+    CSRFCookie,
+    OAuthFlow,
+    generate_csrf_token,
+    generate_state_token,
+)
+from fastapi_userkit.router._route import UserkitRoute
+from fastapi_userkit.router.common import ErrorCode, openapi_errors, translate
+
+__all__ = [
+    "CSRF_TOKEN_COOKIE_NAME",
+    "CSRF_TOKEN_KEY",
+    "STATE_TOKEN_AUDIENCE",
+    "OAuth2AuthorizeResponse",
+    "generate_csrf_token",
+    "generate_state_token",
+    "get_oauth_associate_router",
+    "get_oauth_router",
+]
+
+_NEXT_CLAIM = "next"
+_STATE_ERRORS = [
+    ErrorCode.ACCESS_TOKEN_DECODE_ERROR.value,
+    ErrorCode.ACCESS_TOKEN_ALREADY_EXPIRED.value,
+    ErrorCode.OAUTH_INVALID_STATE.value,
+    ErrorCode.OAUTH_INVALID_CODE.value,
+    ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL.value,
+]
+_PROVIDER_ERRORS = {status.HTTP_502_BAD_GATEWAY: [ErrorCode.OAUTH_PROVIDER_ERROR.value]}
+
+
+class OAuth2AuthorizeResponse(BaseModel):
+    """The answer of ``GET /authorize``: where to send the browser."""
+
+    authorization_url: str
+
+
+def _flow(
+    oauth_client: BaseOAuth2[Any],
+    state_secret: SecretType,
+    redirect_url: str | None,
+    callback_route_name: str,
+    cookie: CSRFCookie,
+) -> OAuthFlow:
+    if not get_secret_value(state_secret):
+        raise ConfigurationError("The OAuth routers need a non-empty state_secret.")
+    return OAuthFlow(oauth_client, state_secret, redirect_url, callback_route_name, cookie)
+
+
+def _check_redirect_urls(urls: Sequence[str], backend: AuthenticationBackend[Any, Any]) -> tuple[str, ...]:
+    if isinstance(urls, str):
+        raise ConfigurationError("post_login_redirect_urls is a list of URLs, not one string.")
+    allowed = tuple(urls)
+    if allowed and not isinstance(backend.transport, CookieTransport):
+        raise ConfigurationError("post_login_redirect_urls needs a backend with a CookieTransport.")
+    for url in allowed:
+        # A path of this site or an absolute http(s) URL; "//host" is a scheme-relative URL
+        # to another site, almost certainly a mistake here.
+        is_path = url.startswith("/") and not url.startswith("//")
+        if not (is_path or url.startswith(("https://", "http://"))):
+            raise ConfigurationError(f"post_login_redirect_urls: {url!r} is not a path or an http(s) URL.")
+    return allowed
+
+
+def get_oauth_router(
+    oauth_client: BaseOAuth2[Any],
+    backend: AuthenticationBackend[UP, ID],
+    get_user_manager: UserManagerDependency[UP, ID],
+    state_secret: SecretType,
+    redirect_url: str | None = None,
+    associate_by_email: bool = False,
+    is_verified_by_default: bool = False,
+    *,
+    csrf_token_cookie_name: str = CSRF_TOKEN_COOKIE_NAME,
+    csrf_token_cookie_path: str = "/",  # noqa: S107 - a cookie path, not a password
+    csrf_token_cookie_domain: str | None = None,
+    csrf_token_cookie_secure: bool = True,
+    csrf_token_cookie_httponly: bool = True,
+    csrf_token_cookie_samesite: Literal["lax", "strict", "none"] = "lax",  # noqa: S107 - not a password
+    post_login_redirect_urls: Sequence[str] = (),
+) -> APIRouter:
+    """Build the login router of one provider: ``GET /authorize`` and ``GET /callback``.
+
+    Args:
+        oauth_client: The httpx-oauth client (``GitHubOAuth2(...)``, ``GoogleOAuth2(...)``...).
+        backend: The backend that logs the user in after the callback.
+        get_user_manager: The user-manager dependency.
+        state_secret: Signs the ``state`` and keys the PKCE verifier.
+        redirect_url: The callback URL registered at the provider; by default the callback
+            route's URL as the request sees it (set it behind a TLS-terminating proxy).
+        associate_by_email: Link the provider account to an existing user with the same
+            e-mail address. Only safe with providers that verify e-mail addresses.
+        is_verified_by_default: Mark users created by this provider as verified.
+        csrf_token_cookie_name: The CSRF cookie's name.
+        csrf_token_cookie_path: The CSRF cookie's ``Path``.
+        csrf_token_cookie_domain: The CSRF cookie's ``Domain``.
+        csrf_token_cookie_secure: The CSRF cookie's ``Secure`` flag.
+        csrf_token_cookie_httponly: The CSRF cookie's ``HttpOnly`` flag.
+        csrf_token_cookie_samesite: The CSRF cookie's ``SameSite``.
+        post_login_redirect_urls: New. With a cookie backend, answer a successful callback with
+            a 302 to the first of these URLs (or to the one ``/authorize?next=`` picked) instead
+            of a 204. Exact matches only, so the redirect cannot be turned into an open redirect.
+
+    Raises:
+        ConfigurationError: An empty ``state_secret``; redirect URLs with a non-cookie
+            backend, or that are neither a path nor an http(s) URL.
+    """
+    callback_route_name = f"oauth:{oauth_client.name}.{backend.name}.callback"
+    cookie = CSRFCookie(
+        csrf_token_cookie_name,
+        csrf_token_cookie_path,
+        csrf_token_cookie_domain,
+        csrf_token_cookie_secure,
+        csrf_token_cookie_httponly,
+        csrf_token_cookie_samesite,
+    )
+    flow = _flow(oauth_client, state_secret, redirect_url, callback_route_name, cookie)
+    allowed_redirects = _check_redirect_urls(post_login_redirect_urls, backend)
+    router = APIRouter(route_class=UserkitRoute)
+
+    authorize_errors = {status.HTTP_400_BAD_REQUEST: [ErrorCode.OAUTH_REDIRECT_NOT_ALLOWED.value]}
+
+    @router.get(
+        "/authorize",
+        name=f"oauth:{oauth_client.name}.{backend.name}.authorize",
+        response_model=OAuth2AuthorizeResponse,
+        responses=openapi_errors(extra=authorize_errors) if allowed_redirects else None,
+    )
+    async def authorize(
+        request: Request,
+        response: Response,
+        scopes: Annotated[list[str] | None, Query()] = None,
+        next_url: Annotated[
+            str | None,
+            Query(
+                alias="next",
+                include_in_schema=bool(allowed_redirects),
+                description="Where to send the browser after login; one of the configured URLs.",
+            ),
+        ] = None,
+    ) -> OAuth2AuthorizeResponse:
+        state_data: dict[str, str] = {}
+        if allowed_redirects:
+            target = allowed_redirects[0] if next_url is None else next_url
+            if target not in allowed_redirects:
+                raise HTTPException(status.HTTP_400_BAD_REQUEST, ErrorCode.OAUTH_REDIRECT_NOT_ALLOWED)
+            state_data[_NEXT_CLAIM] = target
+        url = await flow.authorization_url(request, response, scopes, state_data)
+        return OAuth2AuthorizeResponse(authorization_url=url)
+
+    callback_errors = openapi_errors(
+        "oauth",
+        extra={
+            status.HTTP_400_BAD_REQUEST: [*_STATE_ERRORS, ErrorCode.LOGIN_BAD_CREDENTIALS.value],
+            **_PROVIDER_ERRORS,
+        },
+    )
+    success = backend.transport.get_openapi_login_responses_success()
+    if allowed_redirects:
+        success = {status.HTTP_302_FOUND: {"description": "Logged in; the cookie is set and the browser sent on."}}
+
+    @router.get(
+        "/callback",
+        name=callback_route_name,
+        description="The provider redirects the browser here after the user's consent.",
+        responses={**callback_errors, **success},
+    )
+    async def callback(
+        request: Request,
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+        strategy: Annotated[Strategy[UP, ID], Depends(backend.get_strategy)],
+        code: str | None = None,
+        state: str | None = None,
+        error: str | None = None,
+    ) -> Response:
+        with flow.consuming_cookie():
+            token, state_data = await flow.callback(request, code, state, error)
+            account_id, account_email = await flow.get_id_email(token)
+            if account_email is None:
+                raise HTTPException(status.HTTP_400_BAD_REQUEST, ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL)
+            with translate("oauth"):
+                user = await user_manager.oauth_callback(
+                    oauth_client.name,
+                    token["access_token"],
+                    account_id,
+                    account_email,
+                    token.get("expires_at"),
+                    token.get("refresh_token"),
+                    request,
+                    associate_by_email=associate_by_email,
+                    is_verified_by_default=is_verified_by_default,
+                )
+            if not user.is_active:
+                raise HTTPException(status.HTTP_400_BAD_REQUEST, ErrorCode.LOGIN_BAD_CREDENTIALS)
+        response = await backend.login(strategy, user)
+        target = state_data.get(_NEXT_CLAIM)
+        if allowed_redirects and target in allowed_redirects:
+            response = _redirect_with_cookies(str(target), response)
+        cookie.delete(response)
+        await user_manager.on_after_login(user, request, response)
+        return response
+
+    return router
+
+
+def _redirect_with_cookies(url: str, login_response: Response) -> Response:
+    redirect = RedirectResponse(url, status_code=status.HTTP_302_FOUND)
+    for value in login_response.headers.getlist("set-cookie"):
+        redirect.headers.append("set-cookie", value)
+    return redirect
+
+
+def get_oauth_associate_router(
+    oauth_client: BaseOAuth2[Any],
+    authenticator: Authenticator[UP, ID],
+    get_user_manager: UserManagerDependency[UP, ID],
+    user_schema: type[schemas.U],
+    state_secret: SecretType,
+    redirect_url: str | None = None,
+    requires_verification: bool = False,
+    *,
+    csrf_token_cookie_name: str = CSRF_TOKEN_COOKIE_NAME,
+    csrf_token_cookie_path: str = "/",  # noqa: S107 - a cookie path, not a password
+    csrf_token_cookie_domain: str | None = None,
+    csrf_token_cookie_secure: bool = True,
+    csrf_token_cookie_httponly: bool = True,
+    csrf_token_cookie_samesite: Literal["lax", "strict", "none"] = "lax",  # noqa: S107 - not a password
+) -> APIRouter:
+    """Build the account-linking router of one provider for logged-in users.
+
+    ``GET /authorize`` and ``GET /callback`` link the provider account to the current user;
+    ``DELETE /{account_id}`` (new) unlinks it. Every route needs an active user (and a verified
+    one with ``requires_verification``).
+
+    Args:
+        oauth_client: The httpx-oauth client.
+        authenticator: Resolves the current user.
+        get_user_manager: The user-manager dependency.
+        user_schema: The read schema the callback and unlink routes answer with.
+        state_secret: Signs the ``state`` and keys the PKCE verifier.
+        redirect_url: The callback URL registered at the provider (see :func:`get_oauth_router`).
+        requires_verification: Only verified users may link or unlink accounts.
+        csrf_token_cookie_name: The CSRF cookie's name.
+        csrf_token_cookie_path: The CSRF cookie's ``Path``.
+        csrf_token_cookie_domain: The CSRF cookie's ``Domain``.
+        csrf_token_cookie_secure: The CSRF cookie's ``Secure`` flag.
+        csrf_token_cookie_httponly: The CSRF cookie's ``HttpOnly`` flag.
+        csrf_token_cookie_samesite: The CSRF cookie's ``SameSite``.
+
+    Raises:
+        ConfigurationError: An empty ``state_secret``.
+    """
+    callback_route_name = f"oauth-associate:{oauth_client.name}.callback"
+    cookie = CSRFCookie(
+        csrf_token_cookie_name,
+        csrf_token_cookie_path,
+        csrf_token_cookie_domain,
+        csrf_token_cookie_secure,
+        csrf_token_cookie_httponly,
+        csrf_token_cookie_samesite,
+    )
+    flow = _flow(oauth_client, state_secret, redirect_url, callback_route_name, cookie)
+    get_current_active_user = authenticator.current_user(active=True, verified=requires_verification)
+    router = APIRouter(route_class=UserkitRoute)
+
+    auth_errors: dict[int, list[Any]] = {status.HTTP_401_UNAUTHORIZED: ["Unauthorized"]}
+    if requires_verification:
+        auth_errors[status.HTTP_403_FORBIDDEN] = ["Forbidden"]
+
+    @router.get(
+        "/authorize",
+        name=f"oauth-associate:{oauth_client.name}.authorize",
+        response_model=OAuth2AuthorizeResponse,
+        responses=openapi_errors(extra=auth_errors),
+    )
+    async def authorize(
+        request: Request,
+        response: Response,
+        user: Annotated[UP, Depends(get_current_active_user)],
+        scopes: Annotated[list[str] | None, Query()] = None,
+    ) -> OAuth2AuthorizeResponse:
+        url = await flow.authorization_url(request, response, scopes, {"sub": str(user.id)})
+        return OAuth2AuthorizeResponse(authorization_url=url)
+
+    @router.get(
+        "/callback",
+        name=callback_route_name,
+        response_model=user_schema,
+        description="The provider redirects the browser here after the user's consent.",
+        responses=openapi_errors(
+            "oauth-associate",
+            extra={**auth_errors, status.HTTP_400_BAD_REQUEST: [*_STATE_ERRORS, "Bad Request"], **_PROVIDER_ERRORS},
+        ),
+    )
+    async def callback(
+        request: Request,
+        response: Response,
+        user: Annotated[UP, Depends(get_current_active_user)],
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+        code: str | None = None,
+        state: str | None = None,
+        error: str | None = None,
+    ) -> schemas.BaseUser[ID]:
+        with flow.consuming_cookie():
+            # A flow started by another user of this browser is refused (400 "Bad Request").
+            token, _ = await flow.callback(request, code, state, error, subject=str(user.id))
+            account_id, account_email = await flow.get_id_email(token)
+            if account_email is None:
+                raise HTTPException(status.HTTP_400_BAD_REQUEST, ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL)
+            with translate("oauth-associate"):
+                user = await user_manager.oauth_associate_callback(
+                    user,
+                    oauth_client.name,
+                    token["access_token"],
+                    account_id,
+                    account_email,
+                    token.get("expires_at"),
+                    token.get("refresh_token"),
+                    request,
+                )
+        cookie.delete(response)
+        return user_schema.model_validate(user)
+
+    @router.delete(
+        "/{account_id:path}",
+        name=f"oauth-associate:{oauth_client.name}.unlink",
+        response_model=user_schema,
+        description=(
+            f"Unlink the current user's {oauth_client.name} account. Refused for the last linked "
+            "account of a user without a usable password."
+        ),
+        responses=openapi_errors("oauth-unlink", extra=auth_errors),
+    )
+    async def unlink(
+        request: Request,
+        account_id: str,
+        user: Annotated[UP, Depends(get_current_active_user)],
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+    ) -> schemas.BaseUser[ID]:
+        with translate("oauth-unlink"):
+            user = await user_manager.oauth_unlink(user, oauth_client.name, account_id, request)
+        return user_schema.model_validate(user)
+
+    return router

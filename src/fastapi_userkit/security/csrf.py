@@ -1,0 +1,198 @@
+"""CSRF protection for cookie-authenticated requests (OWASP ASVS 5.0 3.5.1-3.5.3, NIST SP 800-63B 7.1).
+
+A browser attaches cookies to requests that other sites make it send, so a cookie alone does
+not prove the user meant the request. Bearer tokens travel in a header that another site cannot
+set without a CORS preflight, so only requests authenticated by a cookie transport are checked.
+
+Origin mode (the default) uses what the browser itself says, in headers a page cannot forge:
+``Sec-Fetch-Site`` (Fetch Metadata) and ``Origin`` (RFC 6454). A state-changing request
+(anything but ``GET``/``HEAD``/``OPTIONS``/``TRACE``, RFC 9110 9.2.1) is refused when it is
+cross-site. A client that sends neither header is not a browser a site can drive (curl, a mobile
+app), so it passes. Token mode adds a signed double-submit token (OWASP CSRF cheat sheet): the
+cookie backend's login sets a JavaScript-readable cookie holding ``nonce.HMAC(secret, nonce)``,
+and every checked request must echo it in a header. A page on another site can neither read the
+cookie nor set the header; a sibling subdomain that plants a cookie cannot sign one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from fastapi import HTTPException, Request, Response, status
+from fastapi.security import APIKeyCookie
+from starlette.requests import HTTPConnection
+
+if TYPE_CHECKING:
+    from fastapi_userkit.security.settings import CSRFSettings
+
+__all__ = [
+    "CSRF_CROSS_SITE_REQUEST",
+    "CSRF_TOKEN_INVALID",
+    "SAFE_METHODS",
+    "CSRFProtection",
+    "is_cookie_transport",
+    "normalise_origin",
+]
+
+CSRF_CROSS_SITE_REQUEST = "CSRF_CROSS_SITE_REQUEST"
+"""403 detail: a cookie-authenticated state-changing request came from another site."""
+
+CSRF_TOKEN_INVALID = "CSRF_TOKEN_INVALID"  # noqa: S105 - an error code, not a password
+"""403 detail: token mode, and the CSRF header is missing or does not match the signed cookie."""
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+"""Methods that must not change state (RFC 9110 9.2.1), so are never checked."""
+
+_SIGNING_CONTEXT = b"fastapi-userkit csrf token\x00"
+
+
+def normalise_origin(value: str) -> str | None:
+    """Return ``value`` as ``scheme://host[:port]`` (default port dropped), or ``None`` if it is not an origin."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.path not in {"", "/"}
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        return None
+    default_port = 443 if parts.scheme == "https" else 80
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    suffix = "" if port in {None, default_port} else f":{port}"
+    return f"{parts.scheme}://{host}{suffix}"
+
+
+def is_cookie_transport(transport: Any) -> bool:
+    """Whether ``transport`` reads its token from a cookie (so its requests need CSRF checks)."""
+    return isinstance(getattr(transport, "scheme", None), APIKeyCookie)
+
+
+def _request_origin(connection: HTTPConnection) -> str | None:
+    return normalise_origin(f"{connection.url.scheme}://{connection.url.netloc}")
+
+
+class CSRFProtection:
+    """Checks requests and issues tokens according to :class:`~fastapi_userkit.security.CSRFSettings`.
+
+    Args:
+        settings: The CSRF settings.
+    """
+
+    def __init__(self, settings: CSRFSettings) -> None:
+        self.settings = settings
+        self._secret = settings.secret_bytes()
+
+    @property
+    def token_mode(self) -> bool:
+        """Whether requests must also carry a token."""
+        return self.settings.mode == "token"
+
+    def check_request(self, request: Request, transport: Any) -> None:
+        """Refuse a cross-site (or, in token mode, token-less) state-changing request.
+
+        Call it for requests authenticated by ``transport``, a cookie transport.
+
+        Raises:
+            HTTPException: ``403`` with ``CSRF_CROSS_SITE_REQUEST`` or ``CSRF_TOKEN_INVALID``.
+        """
+        if request.method.upper() in SAFE_METHODS:
+            return
+        self.check_origin(request)
+        if self.token_mode and not self._token_matches(request, transport):
+            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=CSRF_TOKEN_INVALID)
+
+    def check_origin(self, request: Request) -> None:
+        """Refuse a request the browser marks as cross-site (also used for login CSRF).
+
+        Raises:
+            HTTPException: ``403`` with ``CSRF_CROSS_SITE_REQUEST``.
+        """
+        if self._cross_site(request):
+            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=CSRF_CROSS_SITE_REQUEST)
+
+    def _cross_site(self, request: Request) -> bool:
+        site = request.headers.get("sec-fetch-site")
+        if site is not None:
+            site = site.strip().lower()
+        # Sec-Fetch-* are forbidden header names: a page cannot set them, the browser does.
+        if site in {"same-origin", "none"}:
+            return False
+        same_site_allowed = self.settings.allow_same_site and site == "same-site"
+        origin_header = request.headers.get("origin")
+        if origin_header is not None:
+            origin = normalise_origin(origin_header)  # "null" (opaque origins) gives None
+            if origin is not None and (origin == _request_origin(request) or origin in self.settings.trusted_origins):
+                return False
+            return not same_site_allowed
+        if site is None:
+            # Neither header: not a browser that a web page can drive.
+            return False
+        return not same_site_allowed
+
+    def new_token(self) -> str:
+        """A fresh signed token: ``nonce.signature``."""
+        nonce = secrets.token_urlsafe(24)
+        return f"{nonce}.{self._sign(nonce)}"
+
+    def cookie_name(self, transport: Any) -> str:
+        """The token cookie's name for ``transport`` (``__Host-`` prefixed when its cookie is ``Secure``)."""
+        if self.settings.token_cookie_name is not None:
+            return self.settings.token_cookie_name
+        return "__Host-userkit-csrf" if getattr(transport, "cookie_secure", True) else "userkit-csrf"
+
+    def set_token_cookie(self, response: Response, transport: Any) -> None:
+        """In token mode, set a fresh token cookie on a cookie backend's login ``response``.
+
+        The cookie is readable by the page's JavaScript (not ``HttpOnly``) so it can copy it
+        into the header; ``SameSite=Strict`` and, when ``Secure``, the ``__Host-`` prefix keep
+        it to this exact site (ASVS 5.0 3.3.1, 3.3.3).
+        """
+        if not self.token_mode:
+            return
+        secure = bool(getattr(transport, "cookie_secure", True))
+        response.set_cookie(
+            self.cookie_name(transport),
+            self.new_token(),
+            max_age=getattr(transport, "cookie_max_age", None),
+            path="/",
+            secure=secure,
+            httponly=False,
+            samesite="strict",
+        )
+
+    def clear_token_cookie(self, response: Response, transport: Any) -> None:
+        """In token mode, clear the token cookie on a logout ``response``."""
+        if not self.token_mode:
+            return
+        secure = bool(getattr(transport, "cookie_secure", True))
+        response.set_cookie(
+            self.cookie_name(transport), "", max_age=0, path="/", secure=secure, httponly=False, samesite="strict"
+        )
+
+    def _sign(self, nonce: str) -> str:
+        mac = hmac.new(self._secret, _SIGNING_CONTEXT + nonce.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def _token_matches(self, request: Request, transport: Any) -> bool:
+        header = request.headers.get(self.settings.token_header)
+        cookie = request.cookies.get(self.cookie_name(transport))
+        if not header or not cookie:
+            return False
+        header_bytes = header.encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(header_bytes, cookie.encode("utf-8", "surrogateescape")):
+            return False
+        nonce, separator, signature = cookie.rpartition(".")
+        if not separator or not nonce:
+            return False
+        return hmac.compare_digest(signature.encode("utf-8", "surrogateescape"), self._sign(nonce).encode())

@@ -1,0 +1,150 @@
+"""Rate-limit counters in Redis (``redis.asyncio``), for apps already running Redis.
+
+Each counter is a hash (``count``, ``reset_at``, ``blocked_until``, integer milliseconds of the
+limiter's clock) updated by a Lua script, which Redis runs atomically: no other command sees a
+half-done update, so every worker shares exact counts. Keys also get a Redis TTL slightly beyond
+their window, so Redis forgets idle counters by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from fastapi_userkit.security.ratelimit.backend import Counter, RateLimitStorage, RateLimitStorageError
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisRateLimitBackend"]
+
+# Keys outlive their window by this much, so a counter read just before it ends is still there.
+_TTL_MARGIN_MS = 1000
+
+_HIT = """
+local now = tonumber(ARGV[1])
+local finish = tonumber(ARGV[2])
+local v = redis.call('HMGET', KEYS[1], 'count', 'reset_at', 'blocked_until')
+local count, reset_at, blocked = tonumber(v[1]), tonumber(v[2]), tonumber(v[3]) or 0
+if count == nil or reset_at == nil or reset_at <= now then
+  count, reset_at, blocked = 1, finish, 0
+else
+  count = count + 1
+  if ARGV[3] == '1' and finish > reset_at then reset_at = finish end
+end
+redis.call('HSET', KEYS[1], 'count', count, 'reset_at', string.format('%d', reset_at),
+           'blocked_until', string.format('%d', blocked))
+redis.call('PEXPIRE', KEYS[1], string.format('%d', reset_at - now + tonumber(ARGV[4])))
+return {count, string.format('%d', reset_at), string.format('%d', blocked)}
+"""
+
+_BLOCK = """
+local v = redis.call('HMGET', KEYS[1], 'reset_at', 'blocked_until')
+if v[1] == false or tonumber(v[1]) <= tonumber(ARGV[3]) then return 0 end
+local reset_at = math.max(tonumber(v[1]) or 0, tonumber(ARGV[2]))
+local blocked = math.max(tonumber(v[2]) or 0, tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], 'reset_at', string.format('%d', reset_at), 'blocked_until', string.format('%d', blocked))
+redis.call('PEXPIRE', KEYS[1], string.format('%d', reset_at - tonumber(ARGV[3]) + tonumber(ARGV[4])))
+return 1
+"""
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bytes):
+        value = value.decode()
+    return float(value)
+
+
+class RedisRateLimitBackend(RateLimitStorage):
+    """Counters in Redis.
+
+    Args:
+        redis: A ``redis.asyncio.Redis`` client (``decode_responses`` either way).
+        prefix: Prepended to every key this backend writes.
+
+    Example::
+
+        RateLimitSettings(backend=RedisRateLimitBackend(redis.asyncio.from_url("redis://localhost")))
+    """
+
+    def __init__(self, redis: Redis, *, prefix: str = "userkit:ratelimit:") -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._hit = redis.register_script(_HIT)
+        self._block = redis.register_script(_BLOCK)
+
+    async def storage_for(self, user_manager: Any) -> RateLimitStorage:
+        """Return this backend: Redis does not depend on the request."""
+        return self
+
+    async def hit(self, key: str, *, now: float, window: float, sliding: bool) -> Counter:
+        """Count one event for ``key`` (see :class:`RateLimitStorage`).
+
+        Raises:
+            RateLimitStorageError: Redis failed.
+        """
+        args = [_ms(now), _ms(now + window), "1" if sliding else "0", _TTL_MARGIN_MS]
+        result = await self._call(self._hit, key, args)
+        count, reset_at, blocked = result
+        return Counter(count=int(count), reset_at=_number(reset_at) / 1000, blocked_until=_number(blocked) / 1000)
+
+    async def block(self, key: str, *, now: float, until: float, keep: float) -> None:
+        """Block ``key`` until ``until`` (see :class:`RateLimitStorage`).
+
+        Raises:
+            RateLimitStorageError: Redis failed.
+        """
+        await self._call(self._block, key, [_ms(until), _ms(until + keep), _ms(now), _TTL_MARGIN_MS])
+
+    async def read(self, keys: Sequence[str], *, now: float) -> dict[str, Counter]:
+        """Return the live counters among ``keys``.
+
+        Raises:
+            RateLimitStorageError: Redis failed.
+        """
+        from redis.exceptions import RedisError
+
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hmget(self.prefix + key, ["count", "reset_at", "blocked_until"])
+                rows = await pipe.execute()
+        except RedisError as exc:
+            raise RateLimitStorageError(f"Rate-limit read failed: {exc.__class__.__name__}") from exc
+        counters: dict[str, Counter] = {}
+        for key, (count, reset_at, blocked) in zip(keys, rows, strict=True):
+            if count is None or reset_at is None:
+                continue
+            counter = Counter(
+                count=int(_number(count)),
+                reset_at=_number(reset_at) / 1000,
+                blocked_until=_number(blocked or 0) / 1000,
+            )
+            if counter.reset_at > now:
+                counters[key] = counter
+        return counters
+
+    async def clear(self, key: str) -> None:
+        """Forget ``key``.
+
+        Raises:
+            RateLimitStorageError: Redis failed.
+        """
+        from redis.exceptions import RedisError
+
+        try:
+            await self.redis.delete(self.prefix + key)
+        except RedisError as exc:
+            raise RateLimitStorageError(f"Rate-limit clear failed: {exc.__class__.__name__}") from exc
+
+    async def _call(self, script: Any, key: str, args: list[Any]) -> Any:
+        from redis.exceptions import RedisError
+
+        try:
+            return await script(keys=[self.prefix + key], args=args)
+        except RedisError as exc:
+            raise RateLimitStorageError(f"Rate-limit update failed: {exc.__class__.__name__}") from exc

@@ -1,0 +1,251 @@
+"""Rate-limit counters in the SQL database: the default, so the embedded SQLite set-up is protected.
+
+The counters live in a table of their own (``userkit_rate_limit``): a key (a SHA-256 of the
+account, or the client's address; never an e-mail address), a count, the end of the window and a
+block time, in integer milliseconds. Each hit is one atomic upsert, in the dialect's own form
+(``INSERT .. ON CONFLICT`` on SQLite and PostgreSQL, ``ON DUPLICATE KEY UPDATE`` on MariaDB and
+MySQL), so workers sharing the database share the counters exactly.
+
+The table is created on first use per database (``CREATE TABLE`` only if it is missing), so no
+set-up step is needed. An app managing its schema with migrations adds the same table to its own
+metadata with :func:`rate_limit_table`, and may call :meth:`SQLRateLimitBackend.create_table` at
+start-up so a missing permission shows there rather than in a log line at the first login.
+
+Counters are written on connections of their own, from a second pool over the same database:
+the request's session and its transaction are never touched, and a request that already holds a
+connection of the app's pool never waits for another one (which, under a burst of concurrent
+logins, could exhaust the pool with every request waiting on the next).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, case, delete, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from fastapi_userkit.security.ratelimit.backend import Counter, RateLimitStorage, RateLimitStorageError
+
+__all__ = ["DEFAULT_TABLE_NAME", "SQLRateLimitBackend", "rate_limit_table"]
+
+DEFAULT_TABLE_NAME = "userkit_rate_limit"
+# Expired rows are deleted now and then, on about one hit in this many.
+_PURGE_ONE_IN = 64
+# 191 characters: the longest indexable VARCHAR in utf8mb4 on old MySQL row formats.
+_KEY_LENGTH = 191
+
+
+def rate_limit_table(metadata: MetaData, name: str = DEFAULT_TABLE_NAME) -> Table:
+    """Declare the counter table in ``metadata`` (for ``create_all`` or Alembic autogenerate).
+
+    Example::
+
+        class Base(DeclarativeBase): ...
+
+        rate_limit_table(Base.metadata)  # created with the app's own tables
+    """
+    return Table(
+        name,
+        metadata,
+        Column("key", String(_KEY_LENGTH), primary_key=True),
+        Column("count", Integer, nullable=False),
+        Column("reset_at", BigInteger, nullable=False, index=True),
+        Column("blocked_until", BigInteger, nullable=False),
+    )
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _greatest(left: Any, right: Any) -> Any:
+    # Portable max(): SQLite has no GREATEST(), MySQL's max() is an aggregate.
+    return case((left > right, left), else_=right)
+
+
+class _SQLStorage(RateLimitStorage):
+    def __init__(self, engine: AsyncEngine, table: Table) -> None:
+        self.engine = engine
+        self.table = table
+
+    async def hit(self, key: str, *, now: float, window: float, sliding: bool) -> Counter:
+        table = self.table
+        now_ms, end_ms = _ms(now), _ms(now + window)
+        expired = table.c.reset_at <= now_ms
+        count = case((expired, 1), else_=table.c.count + 1)
+        blocked = case((expired, 0), else_=table.c.blocked_until)
+        reset_at = case((expired, end_ms), else_=_greatest(table.c.reset_at, end_ms) if sliding else table.c.reset_at)
+        values = {"key": key, "count": 1, "reset_at": end_ms, "blocked_until": 0}
+        try:
+            async with self.engine.begin() as connection:
+                dialect = connection.dialect.name
+                if dialect in {"mysql", "mariadb"}:
+                    # MySQL applies ON DUPLICATE KEY UPDATE assignments left to right, each
+                    # seeing the previous ones: reset_at, which the others read, goes last.
+                    statement: Any = mysql.insert(table).values(values)
+                    statement = statement.on_duplicate_key_update(
+                        [("count", count), ("blocked_until", blocked), ("reset_at", reset_at)]
+                    )
+                else:
+                    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+                    statement = insert(table).values(values)
+                    statement = statement.on_conflict_do_update(
+                        index_elements=[table.c.key],
+                        set_={"count": count, "blocked_until": blocked, "reset_at": reset_at},
+                    )
+                await connection.execute(statement)
+                # Same transaction: the upsert's row lock (or SQLite's write lock) is still held.
+                row = (await connection.execute(self._select([key]))).one()
+                if secrets.randbelow(_PURGE_ONE_IN) == 0:
+                    await connection.execute(delete(table).where(table.c.reset_at <= now_ms))
+        except SQLAlchemyError as exc:
+            raise RateLimitStorageError(f"Rate-limit hit failed: {exc.__class__.__name__}") from exc
+        return self._counter(row)
+
+    async def block(self, key: str, *, now: float, until: float, keep: float) -> None:
+        table = self.table
+        until_ms, keep_ms = _ms(until), _ms(until + keep)
+        statement = (
+            update(table)
+            .where(table.c.key == key, table.c.reset_at > _ms(now))
+            .values(
+                blocked_until=_greatest(table.c.blocked_until, until_ms),
+                reset_at=_greatest(table.c.reset_at, keep_ms),
+            )
+        )
+        await self._run(statement)
+
+    async def read(self, keys: Sequence[str], *, now: float) -> dict[str, Counter]:
+        try:
+            async with self.engine.connect() as connection:
+                rows = (await connection.execute(self._select(keys))).all()
+        except SQLAlchemyError as exc:
+            raise RateLimitStorageError(f"Rate-limit read failed: {exc.__class__.__name__}") from exc
+        counters = {row.key: self._counter(row) for row in rows}
+        return {key: counter for key, counter in counters.items() if counter.reset_at > now}
+
+    async def clear(self, key: str) -> None:
+        await self._run(delete(self.table).where(self.table.c.key == key))
+
+    def _select(self, keys: Sequence[str]) -> Any:
+        table = self.table
+        return select(table.c.key, table.c.count, table.c.reset_at, table.c.blocked_until).where(
+            table.c.key.in_(list(keys))
+        )
+
+    @staticmethod
+    def _counter(row: Any) -> Counter:
+        return Counter(count=row.count, reset_at=row.reset_at / 1000, blocked_until=row.blocked_until / 1000)
+
+    async def _run(self, statement: Any) -> None:
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(statement)
+        except SQLAlchemyError as exc:
+            raise RateLimitStorageError(f"Rate-limit write failed: {exc.__class__.__name__}") from exc
+
+
+def _sync_engine_of(user_manager: Any) -> Engine:
+    session = getattr(getattr(user_manager, "user_db", None), "session", None)
+    if not isinstance(session, AsyncSession):
+        raise RateLimitStorageError(
+            "SQL rate limiting found no SQLAlchemy AsyncSession at user_manager.user_db.session: "
+            "pass SQLRateLimitBackend(engine) or a RedisRateLimitBackend in RateLimitSettings.backend."
+        )
+    bind = session.bind
+    if isinstance(bind, AsyncEngine):
+        return bind.sync_engine
+    if isinstance(bind, AsyncConnection):
+        return bind.engine.sync_engine
+    raise RateLimitStorageError(
+        "SQL rate limiting needs the user database's session bound to one engine or connection: "
+        "pass SQLRateLimitBackend(engine) in RateLimitSettings.backend."
+    )
+
+
+class SQLRateLimitBackend:
+    """Counters in a table of the app's SQL database (SQLite, PostgreSQL, MariaDB/MySQL).
+
+    Args:
+        engine: The database to use. ``None`` (default): the database behind the user manager's
+            session (``user_manager.user_db.session``), reached through a second connection pool.
+        table_name: The counter table's name.
+        create_table: Create the table on first use if it is missing. With ``False`` the app
+            creates it (:func:`rate_limit_table`, or :meth:`create_table` at start-up).
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine | None = None,
+        *,
+        table_name: str = DEFAULT_TABLE_NAME,
+        create_table: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.table = rate_limit_table(MetaData(), table_name)
+        self.create_table_on_first_use = create_table
+        # Per app engine: (the engine, kept so its id is never reused; our engine over it).
+        self._engines: dict[int, tuple[Engine, AsyncEngine]] = {}
+        self._ready: set[int] = set()
+
+    async def storage_for(self, user_manager: Any) -> RateLimitStorage:
+        """Return the store for the database of ``user_manager`` (or of the configured engine).
+
+        Raises:
+            RateLimitStorageError: No SQLAlchemy session on the manager, or the table is missing
+                and cannot be created.
+        """
+        engine = self.engine if self.engine is not None else self._limiter_engine(_sync_engine_of(user_manager))
+        key = id(engine.sync_engine)
+        if key not in self._ready:
+            if self.create_table_on_first_use:
+                await self.create_table(engine)
+            self._ready.add(key)
+        return _SQLStorage(engine, self.table)
+
+    async def create_table(self, engine: AsyncEngine) -> None:
+        """Create the counter table in ``engine``'s database if it is missing.
+
+        Call it from the app's lifespan to find a missing permission at start-up.
+
+        Raises:
+            RateLimitStorageError: The table is missing and could not be created.
+        """
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(self.table.create, checkfirst=True)
+        except SQLAlchemyError as exc:
+            # Another worker may have created it between our check and our CREATE.
+            if not await self._table_exists(engine):
+                raise RateLimitStorageError(
+                    f"The rate-limit table {self.table.name!r} is missing and could not be created: {exc}"
+                ) from exc
+
+    async def aclose(self) -> None:
+        """Close the connection pools this backend opened."""
+        engines = [limiter for _, limiter in self._engines.values()]
+        self._engines.clear()
+        self._ready.clear()
+        for engine in engines:
+            await engine.dispose()
+
+    async def _table_exists(self, engine: AsyncEngine) -> bool:
+        try:
+            async with engine.connect() as connection:
+                return bool(await connection.run_sync(lambda sync: sync.dialect.has_table(sync, self.table.name)))
+        except SQLAlchemyError:
+            return False
+
+    def _limiter_engine(self, app_engine: Engine) -> AsyncEngine:
+        known = self._engines.get(id(app_engine))
+        if known is not None and known[0] is app_engine:
+            return known[1]
+        # Same dialect, same connect arguments and pool events, separate pool (module docstring).
+        limiter = AsyncEngine(Engine(app_engine.pool.recreate(), app_engine.dialect, app_engine.url))
+        self._engines[id(app_engine)] = (app_engine, limiter)
+        return limiter

@@ -1,0 +1,1 @@
+"""Tests of the account pages: HTTP tests through httpx, end-to-end tests in headless Chromium."""

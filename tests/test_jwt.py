@@ -1,0 +1,165 @@
+"""generate_jwt / decode_jwt: audiences, lifetimes, algorithms and secrets."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import SecretStr
+
+from fastapi_userkit.jwt import JWT_ALGORITHM, decode_jwt, generate_jwt, get_secret_value
+
+SECRET = "jwt-test-secret-for-signing-0123456789abcdef"
+AUDIENCE = "fastapi-users:auth"
+
+
+def b64(data: dict[str, Any]) -> str:
+    """Unpadded base64url JSON, as in a JWT segment."""
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_round_trip_keeps_the_claims_and_adds_exp() -> None:
+    """Claims come back unchanged, with an exp about lifetime_seconds ahead; the input is not mutated."""
+    data = {"sub": "42", "aud": AUDIENCE}
+
+    token = generate_jwt(data, SECRET, 60)
+    claims = decode_jwt(token, SECRET, [AUDIENCE])
+
+    assert claims["sub"] == "42"
+    assert 55 <= claims["exp"] - datetime.now(UTC).timestamp() <= 61
+    assert data == {"sub": "42", "aud": AUDIENCE}
+    assert jwt.get_unverified_header(token)["alg"] == JWT_ALGORITHM == "HS256"
+
+
+@pytest.mark.parametrize("lifetime", [None, 0])
+def test_no_lifetime_means_no_exp(lifetime: int | None) -> None:
+    """lifetime_seconds None (or 0, FastAPI Users' behaviour for this helper) adds no exp claim."""
+    claims = decode_jwt(generate_jwt({"aud": AUDIENCE}, SECRET, lifetime), SECRET, [AUDIENCE])
+
+    assert "exp" not in claims
+
+
+def test_secret_str_works_on_both_sides() -> None:
+    """A pydantic SecretStr signs and verifies like its plain value."""
+    secret = SecretStr(SECRET)
+
+    token = generate_jwt({"aud": AUDIENCE}, secret, 60)
+
+    assert decode_jwt(token, SECRET, [AUDIENCE])["aud"] == AUDIENCE
+    assert decode_jwt(generate_jwt({"aud": AUDIENCE}, SECRET), secret, [AUDIENCE])["aud"] == AUDIENCE
+    assert get_secret_value(secret) == get_secret_value(SECRET) == SECRET
+
+
+def test_expired_token_is_refused() -> None:
+    """A token past its exp raises ExpiredSignatureError."""
+    token = generate_jwt({"aud": AUDIENCE}, SECRET, -1)
+
+    with pytest.raises(jwt.ExpiredSignatureError):
+        decode_jwt(token, SECRET, [AUDIENCE])
+
+
+def test_wrong_or_missing_audience_is_refused() -> None:
+    """A token for another purpose, or for none, is refused."""
+    with pytest.raises(jwt.InvalidAudienceError):
+        decode_jwt(generate_jwt({"aud": "fastapi-users:reset"}, SECRET), SECRET, [AUDIENCE])
+    with pytest.raises(jwt.MissingRequiredClaimError):
+        decode_jwt(generate_jwt({"sub": "42"}, SECRET), SECRET, [AUDIENCE])
+
+
+def test_any_of_several_audiences_is_accepted() -> None:
+    """decode_jwt accepts a token whose audience is any of those listed."""
+    token = generate_jwt({"aud": "b"}, SECRET)
+
+    assert decode_jwt(token, SECRET, ["a", "b"])["aud"] == "b"
+
+
+def test_wrong_secret_is_refused() -> None:
+    """A token signed with another key fails signature verification."""
+    token = generate_jwt({"aud": AUDIENCE}, "another-secret-for-signing-0123456789abcdef")
+
+    with pytest.raises(jwt.InvalidSignatureError):
+        decode_jwt(token, SECRET, [AUDIENCE])
+
+
+def test_other_algorithm_is_refused_unless_allowed() -> None:
+    """An HS512 token is refused by the default HS256-only list and accepted when listed."""
+    token = generate_jwt({"aud": AUDIENCE}, SECRET + SECRET, algorithm="HS512")
+
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        decode_jwt(token, SECRET + SECRET, [AUDIENCE])
+    assert decode_jwt(token, SECRET + SECRET, [AUDIENCE], algorithms=["HS512"])["aud"] == AUDIENCE
+
+
+@pytest.mark.parametrize("token", ["", ".", "..", "a.b.c", "\ud800.e30.", "é.é.é", "\x00"])
+def test_malformed_tokens_raise_pyjwt_errors(token: str) -> None:
+    """Empty, truncated, non-ASCII or undecodable tokens raise a PyJWTError (a 401 upstream, never a 500)."""
+    with pytest.raises(jwt.PyJWTError):
+        decode_jwt(token, SECRET, [AUDIENCE])
+
+
+@pytest.mark.parametrize("signature", ["", "c2lnbmF0dXJl"])
+def test_alg_none_token_is_refused(signature: str) -> None:
+    """An unsigned alg=none token (RFC 7519 section 6) is refused, signature or not."""
+    token = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64({'sub': '42', 'aud': AUDIENCE})}.{signature}"
+
+    with pytest.raises(jwt.PyJWTError):
+        decode_jwt(token, SECRET, [AUDIENCE])
+
+
+def test_asymmetric_keys_sign_with_the_private_and_verify_with_the_public_key() -> None:
+    """ES256: the private key signs, the public key verifies, and the public key cannot sign."""
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    private_pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+    token = generate_jwt({"aud": AUDIENCE, "sub": "42"}, SecretStr(private_pem), 60, algorithm="ES256")
+
+    assert decode_jwt(token, public_pem, [AUDIENCE], algorithms=["ES256"])["sub"] == "42"
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        decode_jwt(token, public_pem, [AUDIENCE], algorithms=["HS256"])
+
+
+@given(
+    st.text(st.characters(codec=None, exclude_categories=()))
+    | st.from_regex(r"[A-Za-z0-9_-]{0,40}\.[A-Za-z0-9_-]{0,40}\.[A-Za-z0-9_-]{0,40}", fullmatch=True)
+)
+def test_decoding_any_text_raises_only_pyjwt_errors(token: str) -> None:
+    """Whatever a client sends as a token, decoding fails with a PyJWTError, never another exception."""
+    with pytest.raises(jwt.PyJWTError):
+        decode_jwt(token, SECRET, [AUDIENCE])
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["aud", "exp", "nbf", "iat", "sub", "iss"]),
+        st.from_type(type(None)) | st.integers() | st.text() | st.lists(st.integers(), max_size=2),
+    )
+)
+def test_decoding_signed_tokens_with_odd_claims_raises_only_pyjwt_errors(claims: dict[str, Any]) -> None:
+    """Validly signed tokens with claims of any type either decode or raise a PyJWTError."""
+    # Signed by hand: jwt.encode itself refuses some odd claims, a forger would not.
+    signing_input = f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(claims)}"
+    mac = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    token = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+    try:
+        decoded = decode_jwt(token, SECRET, [AUDIENCE])
+    except jwt.PyJWTError:
+        return
+    assert decoded["aud"] in (AUDIENCE, [AUDIENCE])
