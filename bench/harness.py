@@ -48,7 +48,17 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for key, value in runs[0].items():
         if isinstance(value, dict):
             summary[key] = summarize([run[key] for run in runs])
-        elif key in {"non_2xx", "socket_errors", "timeouts", "server_errors", "errors", "requests"}:
+        elif key in {
+            "non_2xx",
+            "socket_errors",
+            "timeouts",
+            "server_errors",
+            "errors",
+            "requests",
+            "sent",
+            "stored",
+            "lost",
+        }:
             summary[key] = sum(run[key] for run in runs)
         elif isinstance(value, int | float):
             summary[key] = _median([float(run[key]) for run in runs])
@@ -224,7 +234,14 @@ class Harness:
             )
         result = run_wrk(self.processes, self.wrk, load, self.pin).as_dict()
         # Requests whose clients left are still being served: let them finish on the same cores.
-        result["drain_seconds"] = round(server.wait_idle(self.plan.idle_timeout), 2)
+        drain = server.wait_idle(self.plan.idle_timeout)
+        result["drain_seconds"] = round(drain, 2)
+        if scenario.kind == "register" and drain < self.plan.idle_timeout - 1:
+            # Registrations answered after wrk stopped are not in its report: count the rows. Sent but
+            # not stored (once the server is idle) means the server failed them.
+            stored = self._count_users(backend, server, f"{load.args[0]}-%")
+            result["stored"] = stored
+            result["lost"] = None if stored is None else max(result["sent"] - stored, 0)
         return result
 
     def _get(self, server: Server, scenario: Scenario, tokens: dict[str, str], seconds: int) -> WrkResult:
@@ -297,6 +314,22 @@ class Harness:
                     f"{part['non_2xx']} non-2xx, {part['socket_errors']} socket errors ({part['statuses']})"
                 )
 
+    def _count_users(self, backend: str, server: Server, pattern: str) -> int | None:
+        query = f"SELECT count(*) FROM \"user\" WHERE email LIKE '{pattern}'"  # noqa: S608 - our own literal
+        value = self._query(backend, server, query)
+        return None if value is None or isinstance(value, Exception) else int(value)
+
+    def _query(self, backend: str, server: Server, query: str) -> Any:
+        url = server.env["BENCH_DATABASE_URL"]
+        try:
+            if backend == "sqlite":
+                with sqlite3.connect(url.split("///", 1)[1], timeout=30) as connection:
+                    row = connection.execute(query).fetchone()
+                return row[0] if row else None
+            return asyncio.run(_postgres_value(url.replace("+asyncpg", ""), query))
+        except Exception as exc:  # noqa: BLE001 - informative only
+            return exc
+
     def _new_hash_params(self, backend: str, server: Server) -> str | None:
         """Register one user and return the parameter prefix of the hash the server made for it."""
         server.wait_idle(30)  # registrations of the last load may still be running
@@ -305,18 +338,10 @@ class Harness:
         if status != 201:
             self.failures.append(f"{backend}/{server.library}: POST /auth/register answered {status}")
             return None
-        query = f"SELECT hashed_password FROM \"user\" WHERE email = '{email}'"  # noqa: S608 - our own literal
-        url = server.env["BENCH_DATABASE_URL"]
-        try:
-            if backend == "sqlite":
-                with sqlite3.connect(url.split("///", 1)[1]) as connection:
-                    row = connection.execute(query).fetchone()
-                value = row[0] if row else None
-            else:
-                value = asyncio.run(_postgres_value(url.replace("+asyncpg", ""), query))
-        except Exception as exc:  # noqa: BLE001 - informative only
-            return f"unreadable: {exc}"
-        return value.rsplit("$", 2)[0] if value else None
+        value = self._query(backend, server, f"SELECT hashed_password FROM \"user\" WHERE email = '{email}'")  # noqa: S608
+        if isinstance(value, Exception):
+            return f"unreadable: {value}"
+        return str(value).rsplit("$", 2)[0] if value else None
 
 
 async def _postgres_value(dsn: str, query: str) -> str | None:

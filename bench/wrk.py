@@ -36,6 +36,7 @@ class WrkResult:
     socket_errors: int = 0
     timeouts: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+    sent: int = 0
 
     @property
     def server_errors(self) -> int:
@@ -72,6 +73,8 @@ def parse_wrk(output: str) -> WrkResult:
         counts = [int(group) for group in match.groups()]
         result.socket_errors = sum(counts)
         result.timeouts = counts[3]
+    if match := re.search(r"^SENT (\d+)$", output, re.MULTILINE):
+        result.sent = int(match.group(1))
     result.statuses = {code: int(count) for code, count in re.findall(r"^STATUS (\d+) (\d+)$", output, re.MULTILINE)}
     return result
 

@@ -42,7 +42,6 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         logger.warning("User %s has registered.", user.id)
 
 
-
 async def get_user_manager(
     user_db: SQLAlchemyUserDatabase[User, uuid.UUID] = Depends(get_user_db),
 ) -> AsyncGenerator[UserManager, None]:

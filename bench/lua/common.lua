@@ -15,11 +15,15 @@ end
 
 function done(summary, latency, requests)
   local total = {}
+  local sent = 0
   for _, thread in ipairs(threads) do
     for code, count in pairs(thread:get("statuses")) do
       total[code] = (total[code] or 0) + count
     end
+    sent = sent + (thread:get("sent") or 0)
   end
+  -- Requests written, answered or not (the register script counts them).
+  io.write(string.format("SENT %d\n", sent))
   for code, count in pairs(total) do
     io.write(string.format("STATUS %d %d\n", code, count))
   end

@@ -3,6 +3,7 @@
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
 local prefix, password, counter
+sent = 0
 
 function init(args)
   prefix = args[1]
@@ -14,6 +15,7 @@ end
 
 function request()
   counter = counter + 1
+  sent = counter
   local body = string.format('{"email": "%s-%d-%d@example.com", "password": "%s"}', prefix, thread_id or 0, counter, password)
   return wrk.format(nil, nil, nil, body)
 end

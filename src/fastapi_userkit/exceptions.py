@@ -11,6 +11,7 @@
     ├── InvalidVerifyToken                a verification token is bad, expired or stale
     ├── InvalidResetPasswordToken         a reset token is bad, expired or already used
     ├── InvalidPasswordException          the password policy refused a password (``reason``)
+    ├── InvalidUserData                   the database refused a value (length, constraint)
     ├── OAuthAccountAlreadyLinked         the provider account belongs to another user
     ├── OAuthAccountNotLinked             the user has no such provider account to unlink
     ├── OAuthLastLoginMethod              unlinking would leave the user no way to log in
@@ -32,6 +33,7 @@ __all__ = [
     "InvalidID",
     "InvalidPasswordException",
     "InvalidResetPasswordToken",
+    "InvalidUserData",
     "InvalidVerifyToken",
     "OAuthAccountAlreadyLinked",
     "OAuthAccountNotLinked",
@@ -125,6 +127,13 @@ class InvalidPasswordException(FastAPIUsersException):
     def __init__(self, reason: Any) -> None:
         self.reason = reason
         super().__init__(str(reason))
+
+
+class InvalidUserData(FastAPIUsersException):
+    """The database refused a value the client sent (too long for its column, a NUL byte...)."""
+
+    default_message = "A value is not valid for this field."
+    code = "INVALID_USER_DATA"
 
 
 class OAuthAccountAlreadyLinked(FastAPIUsersException):

@@ -29,13 +29,18 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Mapper, declared_attr, mapped_column
 
 from fastapi_userkit.db._types import GUID, UUID_ID, EmailType, TIMESTAMPAware, now_utc
 from fastapi_userkit.db.base import BaseUserDatabase
-from fastapi_userkit.exceptions import OAuthAccountAlreadyLinked, OAuthLastLoginMethod, UserAlreadyExists
+from fastapi_userkit.exceptions import (
+    InvalidUserData,
+    OAuthAccountAlreadyLinked,
+    OAuthLastLoginMethod,
+    UserAlreadyExists,
+)
 from fastapi_userkit.models import ID, OAP, UP
 
 __all__ = [
@@ -78,6 +83,14 @@ class SQLAlchemyBaseUserTable(Generic[ID]):
         is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
         is_superuser: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
         is_verified: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+
+def _is_data_error(exc: DBAPIError) -> bool:
+    """Whether the database refused a value (SQLSTATE class 22), not the connection or the query.
+
+    asyncpg's data errors reach SQLAlchemy as a plain ``DBAPIError``, so the SQLSTATE decides.
+    """
+    return isinstance(exc, DataError) or str(getattr(exc.orig, "sqlstate", "")).startswith("22")
 
 
 def _is_mysql(dialect_name: str) -> bool:
@@ -243,10 +256,14 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
 
         Raises:
             UserAlreadyExists: The e-mail address is taken (checked by the unique index).
+            InvalidUserData: The database refused a value (length, constraint).
         """
         user = self.user_table(**create_dict)
         self.session.add(user)
-        await self._commit(create_dict.get("email"), exclude=None)
+        try:
+            await self._commit(create_dict.get("email"), exclude=None)
+        except IntegrityError as exc:
+            raise InvalidUserData from exc
         await self.session.refresh(user)
         return user
 
@@ -255,15 +272,19 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
 
         Raises:
             UserAlreadyExists: The new e-mail address is taken.
+            InvalidUserData: The database refused a value (length, constraint).
         """
         for key, value in update_dict.items():
             setattr(user, key, value)
         self.session.add(user)
         try:
             await self._commit(update_dict.get("email"), exclude=user)
-        except UserAlreadyExists:
+        except (UserAlreadyExists, InvalidUserData):
             await self.session.refresh(user)
             raise
+        except IntegrityError as exc:
+            await self.session.refresh(user)
+            raise InvalidUserData from exc
         await self.session.refresh(user)
         return user
 
@@ -397,7 +418,11 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         return self.session.get_bind().dialect.name
 
     async def _commit(self, email: str | None, *, exclude: UP | None) -> None:
-        """Commit; turn a violation of the e-mail unique index into :class:`UserAlreadyExists`."""
+        """Commit; turn a violation of the e-mail unique index into :class:`UserAlreadyExists`.
+
+        A value the database refuses (too long for an application column, a NUL byte on
+        PostgreSQL) becomes :class:`InvalidUserData`: the client's input, not a server fault.
+        """
         try:
             await self.session.commit()
         except IntegrityError as exc:
@@ -407,3 +432,8 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
                 if owner is not None and owner is not exclude:
                     raise UserAlreadyExists from exc
             raise
+        except DBAPIError as exc:
+            if not _is_data_error(exc):
+                raise
+            await self.session.rollback()
+            raise InvalidUserData from exc

@@ -69,6 +69,7 @@ class ErrorCode(StrEnum):
     OAUTH_INVALID_CODE = "OAUTH_INVALID_CODE"
     OAUTH_PROVIDER_ERROR = "OAUTH_PROVIDER_ERROR"
     OAUTH_REDIRECT_NOT_ALLOWED = "OAUTH_REDIRECT_NOT_ALLOWED"
+    USER_DATA_INVALID = "USER_DATA_INVALID"
     # Rate limiting and CSRF (values defined in fastapi_userkit.security, which must not import routers)
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     CSRF_CROSS_SITE_REQUEST = "CSRF_CROSS_SITE_REQUEST"
@@ -100,6 +101,7 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
     "register": {
         exceptions.UserAlreadyExists: _Answer(_400, ErrorCode.REGISTER_USER_ALREADY_EXISTS),
         exceptions.InvalidPasswordException: _Answer(_400, ErrorCode.REGISTER_INVALID_PASSWORD, with_reason=True),
+        exceptions.InvalidUserData: _Answer(_400, ErrorCode.USER_DATA_INVALID),
     },
     "reset": {
         exceptions.InvalidResetPasswordToken: _Answer(_400, ErrorCode.RESET_PASSWORD_BAD_TOKEN),
@@ -115,6 +117,7 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
     "update": {
         exceptions.UserAlreadyExists: _Answer(_400, ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS),
         exceptions.InvalidPasswordException: _Answer(_400, ErrorCode.UPDATE_USER_INVALID_PASSWORD, with_reason=True),
+        exceptions.InvalidUserData: _Answer(_400, ErrorCode.USER_DATA_INVALID),
     },
     "user": {
         exceptions.InvalidID: _Answer(status.HTTP_404_NOT_FOUND, None),
