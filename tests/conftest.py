@@ -98,6 +98,10 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, poolclass=NullPool)
 
 
+_schemas: dict[str, MetaData] = {}
+"""Which test metadata each server database of this run currently holds."""
+
+
 async def reset_schema(engine: AsyncEngine, metadata: MetaData) -> None:
     """Drop and recreate ``metadata``'s tables (a previous run may have left them).
 
@@ -106,6 +110,20 @@ async def reset_schema(engine: AsyncEngine, metadata: MetaData) -> None:
     from fastapi_userkit.security.ratelimit import rate_limit_table
     from tests.models import Base, IntBase
 
+    key = engine.url.render_as_string(hide_password=False)
+    if _schemas.get(key) is metadata:
+        # Same server database, same tables as the previous test: emptying them is an order of
+        # magnitude faster than DDL on PostgreSQL and MariaDB. Any failure (a test dropped or
+        # altered a table) falls back to the full rebuild below.
+        try:
+            async with engine.begin() as connection:
+                for table in reversed(metadata.sorted_tables):
+                    await connection.execute(table.delete())
+                await connection.run_sync(rate_limit_table(MetaData()).drop, checkfirst=True)
+            return
+        except Exception:  # noqa: BLE001 - any doubt about the schema means: rebuild it
+            _schemas.pop(key, None)
+
     async with engine.begin() as connection:
         # The UUID and integer test apps share table names ("user", ...) in one database, and
         # tables of the other app may point at them: drop both apps' tables before creating.
@@ -113,6 +131,8 @@ async def reset_schema(engine: AsyncEngine, metadata: MetaData) -> None:
             await connection.run_sync(known.drop_all)
         await connection.run_sync(metadata.create_all)
         await connection.run_sync(rate_limit_table(MetaData()).drop, checkfirst=True)
+    if engine.dialect.name != "sqlite":  # SQLite files are new for every test
+        _schemas[key] = metadata
 
 
 @pytest.fixture

@@ -181,6 +181,7 @@ class BaseUserManager(Generic[UP, ID]):
         await self.validate_password(user_create.password, user_create)
         if await self.user_db.get_by_email(user_create.email) is not None:
             raise exceptions.UserAlreadyExists()
+        await self._release_storage()
 
         user_dict = user_create.create_update_dict() if safe else user_create.create_update_dict_superuser()
         user_dict = {key: value for key, value in user_dict.items() if not (key in _NON_NULLABLE and value is None)}
@@ -346,6 +347,7 @@ class BaseUserManager(Generic[UP, ID]):
             elif field == "password":
                 self._check_password_size(value)
                 await self.validate_password(value, user)
+                await self._release_storage()
                 validated["hashed_password"] = await hash_normalized_password(self.password_helper, value)
             else:
                 validated[field] = value
@@ -443,6 +445,7 @@ class BaseUserManager(Generic[UP, ID]):
         if self.password_policy is not None and self.password_policy.exceeds_max_bytes(credentials.password):
             return None
         user = await self.user_db.get_by_email(credentials.username)
+        await self._release_storage()
         # A user created by OAuth has no password at all; it costs the same dummy run, so
         # timing does not tell such accounts apart either.
         if user is None or not has_usable_password(user.hashed_password):
@@ -456,6 +459,12 @@ class BaseUserManager(Generic[UP, ID]):
         if updated_hash is not None:
             user = await self.user_db.update(user, {"hashed_password": updated_hash})
         return user
+
+    async def _release_storage(self) -> None:
+        """Give the database connection back before a slow hash (when the adapter can)."""
+        release = getattr(self.user_db, "release_connection", None)
+        if release is not None:
+            await release()
 
     def _check_password_size(self, password: str) -> None:
         # Applies even when the app overrides validate_password: it protects the hasher.

@@ -118,10 +118,18 @@ class PasswordHelper(PasswordHelperProtocol):
         return fresh
 
 
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 # One limiter for the whole process: the CPU and memory it protects are process-wide, while
-# managers are created per request. Two threads per core keeps the cores busy without letting a
-# login storm hold hundreds of 64 MiB Argon2 buffers at once.
-_HASH_LIMITER = anyio.CapacityLimiter(max(2, 2 * (os.cpu_count() or 1)))
+# managers are created per request. One thread per usable core keeps every core busy hashing
+# (Argon2 releases the GIL) while a login storm holds at most that many 64 MiB Argon2 buffers;
+# more threads would only add memory, not throughput (measured in bench/RESULTS.md).
+_HASH_LIMITER = anyio.CapacityLimiter(_usable_cores())
 
 
 async def hash_password(helper: PasswordHelperProtocol, password: str) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import DeclarativeBase
 from fastapi_userkit.db.security_events import SQLAlchemyBaseSecurityEventTableUUID
 from fastapi_userkit.security import SecuritySettings
 from tests.app_factory import TestApp, make_app
-from tests.conftest import SessionMaker, reset_schema
+from tests.conftest import SessionMaker
 
 
 class EventBase(DeclarativeBase):
@@ -35,9 +35,14 @@ def app_for(session_maker: SessionMaker, **kwargs: Any) -> TestApp:
 
 
 async def create_event_table(session_maker: SessionMaker) -> None:
-    """Create the security-event table next to the user tables of ``session_maker``."""
+    """Create a fresh security-event table next to the user tables of ``session_maker``.
+
+    Not through ``reset_schema``, which rebuilds the user tables of the test apps as well.
+    """
     engine: Any = session_maker.kw["bind"]
-    await reset_schema(engine, EventBase.metadata)
+    async with engine.begin() as connection:
+        await connection.run_sync(EventBase.metadata.drop_all)
+        await connection.run_sync(EventBase.metadata.create_all)
 
 
 async def drop_event_table(session_maker: SessionMaker) -> None:

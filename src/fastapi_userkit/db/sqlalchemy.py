@@ -256,14 +256,11 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
 
         Raises:
             UserAlreadyExists: The e-mail address is taken (checked by the unique index).
-            InvalidUserData: The database refused a value (length, constraint).
+            InvalidUserData: The database refused a value (too long, a NUL byte).
         """
         user = self.user_table(**create_dict)
         self.session.add(user)
-        try:
-            await self._commit(create_dict.get("email"), exclude=None)
-        except IntegrityError as exc:
-            raise InvalidUserData from exc
+        await self._commit(create_dict.get("email"), exclude=None)
         await self.session.refresh(user)
         return user
 
@@ -272,7 +269,7 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
 
         Raises:
             UserAlreadyExists: The new e-mail address is taken.
-            InvalidUserData: The database refused a value (length, constraint).
+            InvalidUserData: The database refused a value (too long, a NUL byte).
         """
         for key, value in update_dict.items():
             setattr(user, key, value)
@@ -282,9 +279,6 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         except (UserAlreadyExists, InvalidUserData):
             await self.session.refresh(user)
             raise
-        except IntegrityError as exc:
-            await self.session.refresh(user)
-            raise InvalidUserData from exc
         await self.session.refresh(user)
         return user
 
@@ -409,6 +403,26 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         await self.session.commit()
         await self.session.refresh(user)
         return user
+
+    async def release_connection(self) -> None:
+        """End a read-only transaction so its connection goes back to the pool.
+
+        The manager calls this before hashing a password: Argon2 takes a tenth of a second or
+        more, and a login storm whose requests each held a pooled connection meanwhile would
+        starve every other request of connections (measured: ``GET /users/me`` p50 went from
+        milliseconds to seconds under 16 concurrent logins). Objects already loaded stay
+        usable, whatever the session's ``expire_on_commit``; a transaction with pending writes
+        is left alone.
+        """
+        session = self.session.sync_session
+        if not session.in_transaction() or session.new or session.dirty or session.deleted:
+            return
+        expire_on_commit = session.expire_on_commit
+        session.expire_on_commit = False
+        try:
+            await self.session.commit()
+        finally:
+            session.expire_on_commit = expire_on_commit
 
     async def _get_user(self, statement: Select[Any]) -> UP | None:
         results = await self.session.execute(statement)

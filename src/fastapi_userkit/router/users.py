@@ -65,8 +65,10 @@ def get_users_router(
         name="users:current_user",
         responses=openapi_errors(extra=auth_errors),
     )
-    async def me(user: Annotated[UP, Depends(get_current_active_user)]) -> schemas.BaseUser[ID]:
-        return user_schema.model_validate(user)
+    async def me(user: Annotated[UP, Depends(get_current_active_user)]) -> Any:
+        # The user row itself: FastAPI validates it once against ``response_model`` (from its
+        # attributes); building the schema here would validate and dump it a second time.
+        return user
 
     @router.patch(
         "/me",

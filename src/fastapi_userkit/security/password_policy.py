@@ -137,9 +137,7 @@ class PasswordPolicy:
             raise InvalidPasswordException(reason="The password contains characters that are not valid Unicode.")
         normalized = normalize_password(password)
         if len(normalized) < self.min_length:
-            raise InvalidPasswordException(
-                reason=f"The password must be at least {self.min_length} characters long."
-            )
+            raise InvalidPasswordException(reason=f"The password must be at least {self.min_length} characters long.")
         folded = normalized.casefold()
         if self.check_common and folded.strip() in load_common_passwords():
             raise InvalidPasswordException(
