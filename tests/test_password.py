@@ -140,6 +140,7 @@ def test_long_password_of_a_legacy_bcrypt_hash_verifies_and_is_upgraded() -> Non
         ("\udc80" * 100, BcryptHasher(rounds=4).hash(b"y" * 72)),
         ("a" * 72 + "\udc80", BcryptHasher(rounds=4).hash(b"a" * 72)),
     ],
+    ids=["other-password", "corrupt-bcrypt", "not-a-hash", "surrogates", "surrogate-after-72-bytes"],
 )
 def test_long_password_that_does_not_match_reads_as_wrong(password: str, hashed: str) -> None:
     """Past 72 bytes, a different prefix, a corrupt hash or undecodable text gives (False, None)."""

@@ -58,6 +58,7 @@ async def test_quickstart(in_tmp_dir: Path, capsys: pytest.CaptureFixture[str]) 
             hello = await client.get("/authenticated-route", headers=headers)
             await client.post("/auth/forgot-password", json={"email": "arthur@camelot.bt"})
 
+    await namespace["engine"].dispose()
     assert me.status_code == 200
     assert hello.json() == {"message": "Hello arthur@camelot.bt!"}
     assert (in_tmp_dir / "test.db").exists()
@@ -95,6 +96,7 @@ async def test_database_strategy_example(in_tmp_dir: Path) -> None:
     namespace = run_examples("quickstart", "database-strategy")
 
     await _logout_ends_session(_app_with_backend(namespace), "db")
+    await namespace["engine"].dispose()
 
 
 async def test_jwt_revocation_example(in_tmp_dir: Path) -> None:
@@ -102,6 +104,7 @@ async def test_jwt_revocation_example(in_tmp_dir: Path) -> None:
     namespace = run_examples("quickstart", "jwt-revocation")
 
     await _logout_ends_session(_app_with_backend(namespace), "jwt")
+    await namespace["engine"].dispose()
 
 
 async def test_redis_strategy_example(in_tmp_dir: Path) -> None:
@@ -111,6 +114,7 @@ async def test_redis_strategy_example(in_tmp_dir: Path) -> None:
     try:
         await _logout_ends_session(_app_with_backend(namespace), "redis")
     finally:
+        await namespace["engine"].dispose()
         await namespace["redis_client"].aclose()
         cleanup = redis.asyncio.from_url(REDIS_URL)
         async with cleanup:

@@ -11,7 +11,7 @@ set-up step is needed. An app managing its schema with migrations adds the same 
 metadata with :func:`rate_limit_table`, and may call :meth:`SQLRateLimitBackend.create_table` at
 start-up so a missing permission shows there rather than in a log line at the first login.
 
-Counters are written on connections of their own, from a second pool over the same database:
+Counters are written on connections of their own, opened for each write over the same database:
 the request's session and its transaction are never touched, and a request that already holds a
 connection of the app's pool never waits for another one (which, under a burst of concurrent
 logins, could exhaust the pool with every request waiting on the next).
@@ -28,6 +28,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.pool import NullPool
 
 from fastapi_userkit.security.ratelimit.backend import Counter, RateLimitStorage, RateLimitStorageError
 
@@ -245,7 +246,17 @@ class SQLRateLimitBackend:
         known = self._engines.get(id(app_engine))
         if known is not None and known[0] is app_engine:
             return known[1]
-        # Same dialect, same connect arguments and pool events, separate pool (module docstring).
-        limiter = AsyncEngine(Engine(app_engine.pool.recreate(), app_engine.dialect, app_engine.url))
+        # Same dialect, connect function and pool events, but no pool of idle connections: a
+        # counter write opens its own connection and closes it (module docstring). The auth
+        # flows it guards cost a password hash, next to which a connect is cheap, and no idle
+        # connection of ours outlives the app's engine or doubles its pool.
+        app_pool: Any = app_engine.pool
+        pool = NullPool(
+            app_pool._creator,
+            reset_on_return=app_pool._reset_on_return,
+            _dispatch=app_pool.dispatch,
+            dialect=app_pool._dialect,
+        )
+        limiter = AsyncEngine(Engine(pool, app_engine.dialect, app_engine.url))
         self._engines[id(app_engine)] = (app_engine, limiter)
         return limiter
