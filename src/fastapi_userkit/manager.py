@@ -9,22 +9,29 @@ a well-behaved client:
 * reset tokens are bound to the password hash by an HMAC, not a second Argon2 run;
 * hooks never see a plaintext password: ``on_after_update`` gets ``"password"`` redacted;
 * ``{"email": null}`` and other nulls for required columns are ignored, never a 500.
+
+The module is longer than most because it is FastAPI Users' public surface: every method an
+application calls or overrides lives on this one class. The work behind them lives in smaller
+modules: hooks and security events (``_manager_hooks``), id parsing (``_id_mixins``), OAuth
+accounts (``_oauth_accounts``), hashing (``password``, ``security.password_hashing``), tokens
+(``_fingerprint``, ``jwt``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import Sequence
 from typing import Any, Generic
 
 import jwt
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._fingerprint import fingerprint, fingerprints_match
+from fastapi_userkit._id_mixins import IntegerIDMixin, UUIDIDMixin
+from fastapi_userkit._manager_hooks import UserManagerHooks
 from fastapi_userkit._oauth_accounts import has_usable_password
 from fastapi_userkit.db import BaseUserDatabase
 from fastapi_userkit.jwt import SecretType, decode_jwt, generate_jwt
@@ -38,11 +45,8 @@ from fastapi_userkit.password import (
 from fastapi_userkit.schemas import BaseUserCreate, BaseUserUpdate
 from fastapi_userkit.security.events import (
     SECURITY_LOGGER_NAME,
-    SecurityEvent,
     SecurityEventDatabase,
-    SecurityEventOutcome,
     SecurityEventType,
-    log_security_event,
 )
 from fastapi_userkit.security.password_hashing import hash_normalized_password, verify_normalized_password
 from fastapi_userkit.security.password_policy import DEFAULT_PASSWORD_POLICY, PasswordPolicy
@@ -65,11 +69,10 @@ REDACTED = "**********"
 # Columns that can never be NULL: a client's explicit null for one of them means "leave it".
 _NON_NULLABLE = ("email", "password", "is_active", "is_superuser", "is_verified")
 _PASSWORD_FINGERPRINT_CLAIM = "password_fgpt"
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _logger = logging.getLogger(SECURITY_LOGGER_NAME)
 
 
-class BaseUserManager(Generic[UP, ID]):
+class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
     """User management logic; subclass it to set secrets and hooks.
 
     Example::
@@ -548,147 +551,6 @@ class BaseUserManager(Generic[UP, ID]):
 
         unlinked_user: UP = await oauth_unlink(self, user, oauth_name, account_id, request)
         return unlinked_user
-
-    # -- security events ---------------------------------------------------------------------
-
-    async def emit_security_event(
-        self,
-        type: SecurityEventType,
-        request: Request | None = None,
-        *,
-        user_id: Any = None,
-        outcome: SecurityEventOutcome = SecurityEventOutcome.SUCCESS,
-        details: dict[str, str] | None = None,
-    ) -> None:
-        """Build a :class:`~fastapi_userkit.security.SecurityEvent` and pass it to :meth:`on_security_event`."""
-        event = SecurityEvent.from_request(type, request, user_id=user_id, outcome=outcome, details=details)
-        await self.on_security_event(event)
-
-    async def _emit_update_events(
-        self, user: UP, update_dict: dict[str, Any], old_hash: str, old_email: str, request: Request | None
-    ) -> None:
-        # Field names only, never values: a new password must not reach the event (ASVS 16.2.5).
-        fields = ",".join(sorted(update_dict))
-        await self.emit_security_event(
-            SecurityEventType.USER_UPDATED, request, user_id=user.id, details={"fields": fields}
-        )
-        if user.hashed_password != old_hash:
-            await self.emit_security_event(SecurityEventType.PASSWORD_CHANGED, request, user_id=user.id)
-        if user.email != old_email:
-            await self.emit_security_event(SecurityEventType.EMAIL_CHANGED, request, user_id=user.id)
-
-    async def on_security_event(self, event: SecurityEvent) -> None:
-        """Called with every security event (ASVS 5.0 16.3.1); new in fastapi-userkit.
-
-        The default logs it at INFO on the ``fastapi_userkit.security`` logger and stores it
-        in :attr:`security_event_db` when there is one. A failure to store is logged, not
-        raised: losing an audit row must not turn a login into a 500. Override to send events
-        elsewhere (call ``super()`` to keep the defaults).
-        """
-        log_security_event(event)
-        if self.security_event_db is None:
-            return
-        try:
-            await self.security_event_db.create(event)
-        except Exception:  # any storage error: the request itself succeeded
-            _logger.exception("could not store security event %s", event.type.value)
-
-    # -- hooks -------------------------------------------------------------------------------
-
-    async def on_after_register(self, user: UP, request: Request | None = None) -> None:
-        """Called after a user registered."""
-
-    async def on_registration_conflict(self, user: UP, request: Request | None = None) -> None:
-        """Called, after the response, when someone registers an address ``user`` already has.
-
-        Only with the register router's ``hide_existing_users`` on (new in fastapi-userkit):
-        the client gets the same answer as a new registration, so e-mail the owner here
-        ("someone tried to sign up with your address; reset your password if you forgot it").
-        """
-
-    async def on_after_update(self, user: UP, update_dict: dict[str, Any], request: Request | None = None) -> None:
-        """Called after a user was updated; a new password shows as :data:`REDACTED`.
-
-        With a :attr:`mailer`, a password change e-mails the "password changed" notice.
-        """
-        if self.mailer is not None and "password" in update_dict:
-            await self.mailer.send_password_changed(user)
-
-    async def on_after_request_verify(self, user: UP, token: str, request: Request | None = None) -> None:
-        """Called with a fresh verification token; e-mails the link when :attr:`mailer` is set."""
-        if self.mailer is not None:
-            await self.mailer.send_verification(user, token)
-
-    async def on_after_verify(self, user: UP, request: Request | None = None) -> None:
-        """Called after a user verified their e-mail address."""
-
-    async def on_after_forgot_password(self, user: UP, token: str, request: Request | None = None) -> None:
-        """Called with a fresh reset token; e-mails the link when :attr:`mailer` is set."""
-        if self.mailer is not None:
-            await self.mailer.send_password_reset(user, token)
-
-    async def on_after_reset_password(self, user: UP, request: Request | None = None) -> None:
-        """Called after a user reset their password; e-mails a notice when :attr:`mailer` is set."""
-        if self.mailer is not None:
-            await self.mailer.send_password_changed(user)
-
-    async def on_after_login(self, user: UP, request: Request | None = None, response: Response | None = None) -> None:
-        """Called after a successful login, with the response about to be sent.
-
-        With a :attr:`mailer` whose ``notify_new_login`` is on, e-mails a "new login" notice.
-        """
-        if self.mailer is not None:
-            await self.mailer.send_new_login(user, request)
-
-    async def on_after_logout_everywhere(self, user: UP, request: Request | None = None) -> None:
-        """Called after every session of a user was ended."""
-
-    async def on_before_delete(self, user: UP, request: Request | None = None) -> None:
-        """Called before a user is deleted."""
-
-    async def on_after_delete(self, user: UP, request: Request | None = None) -> None:
-        """Called after a user was deleted."""
-
-
-class UUIDIDMixin:
-    """Parses ids as UUIDs; put it left of :class:`BaseUserManager`."""
-
-    def parse_id(self, value: Any) -> uuid.UUID:
-        """Parse a UUID.
-
-        Raises:
-            InvalidID: Not a UUID or its string form (``None`` and numbers included).
-        """
-        if isinstance(value, uuid.UUID):
-            return value
-        if not isinstance(value, str):
-            raise exceptions.InvalidID()
-        try:
-            return uuid.UUID(value)
-        except ValueError as exc:
-            raise exceptions.InvalidID() from exc
-
-
-class IntegerIDMixin:
-    """Parses ids as integers; put it left of :class:`BaseUserManager`."""
-
-    def parse_id(self, value: Any) -> int:
-        """Parse an integer.
-
-        Raises:
-            InvalidID: Not an integer or its decimal string form (``None``, floats and booleans included).
-        """
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise exceptions.InvalidID()
-        try:
-            parsed = int(value)
-        except ValueError as exc:
-            raise exceptions.InvalidID() from exc
-        # Ids outside a signed 64-bit integer cannot exist in any supported database, and
-        # asyncpg would fail on them with a driver error (a 500) instead of "not found".
-        if not _INT64_MIN <= parsed <= _INT64_MAX:
-            raise exceptions.InvalidID()
-        return parsed
 
 
 UserManagerDependency = DependencyCallable[BaseUserManager[UP, ID]]
