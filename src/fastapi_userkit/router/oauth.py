@@ -232,7 +232,8 @@ def get_oauth_router(
                 )
             if not user.is_active:
                 raise HTTPException(status.HTTP_400_BAD_REQUEST, ErrorCode.LOGIN_BAD_CREDENTIALS)
-        response = await backend.login(strategy, user)
+        # Through the request: with refresh on, an OAuth login opens a session like a password login.
+        response = await backend.login_for_request(strategy, user, request)
         target = state_data.get(_NEXT_CLAIM)
         if allowed_redirects and target in allowed_redirects:
             response = _redirect_with_cookies(str(target), response)
