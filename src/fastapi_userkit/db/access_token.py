@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from fastapi_userkit.authentication.strategy.db.models import AP
+from fastapi_userkit.db._row_reader import NOT_READ, read_by_primary_key
 from fastapi_userkit.db._types import GUID, TIMESTAMPAware, now_utc
 from fastapi_userkit.models import ID
 
@@ -75,6 +76,13 @@ class SQLAlchemyAccessTokenDatabase(Generic[AP]):
         if "\x00" in token:
             # PostgreSQL text cannot hold NUL (asyncpg would raise), so no row can match.
             return None
+        # The per-request read of the database strategy: by primary key, through the driver
+        # when the mapping allows it (``_row_reader``), the age compared here.
+        found = await read_by_primary_key(self.session, self.access_token_table, token)
+        if found is not NOT_READ:
+            if found is None or (max_age is not None and found.created_at < max_age):
+                return None
+            return cast(AP, found)
         statement = select(self.access_token_table).where(self._table.token == token)
         if max_age is not None:
             statement = statement.where(self._table.created_at >= max_age)
