@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 from sqlalchemy import event, inspect, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
-from fastapi_userkit.db._row_reader import NOT_READ, read_by_primary_key
+from fastapi_userkit.db._row_reader import NOT_READ, _check_in, read_by_primary_key
 from tests.conftest import SessionMaker
 from tests.models import AccessToken, User
 
@@ -130,3 +132,100 @@ async def test_session_bound_to_a_connection_takes_the_orm_path(db: SessionMaker
         assert await read_by_primary_key(session, AccessToken, "t" * 43) is NOT_READ
         await session.close()
     assert isinstance(db, async_sessionmaker)
+
+
+async def _pooled(db: SessionMaker, pool_size: int) -> tuple[AsyncEngine, SessionMaker]:
+    """A second engine on the same database with a small connection pool (the fixtures use NullPool)."""
+    engine = create_async_engine(db.kw["bind"].url, pool_size=pool_size, max_overflow=10)
+    return engine, async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def test_concurrent_reads_stay_within_the_pool(db: SessionMaker) -> None:
+    """Twenty reads at once use the pool's retained connections only, and each gets its row."""
+    user_id = await _seed(db)
+    engine, pooled = await _pooled(db, pool_size=2)
+    opened: list[int] = []
+    in_use = [0]
+    peak = [0]
+
+    def checked_out(*_: Any) -> None:
+        in_use[0] += 1
+        peak[0] = max(peak[0], in_use[0])
+
+    def checked_in(*_: Any) -> None:
+        in_use[0] -= 1
+
+    event.listen(engine.sync_engine, "connect", lambda *_: opened.append(1))
+    event.listen(engine.sync_engine.pool, "checkout", checked_out)
+    event.listen(engine.sync_engine.pool, "checkin", checked_in)
+
+    async def read() -> Any:
+        async with pooled() as session:
+            found = await read_by_primary_key(session, AccessToken, "t" * 43)
+            return NOT_READ if found is NOT_READ else found.user_id
+
+    try:
+        results = await asyncio.gather(*(read() for _ in range(20)))
+    finally:
+        await engine.dispose()
+    if engine.dialect.name == "mysql":
+        assert results == [NOT_READ] * 20
+        return
+    assert results == [user_id] * 20
+    # Without the gate, 20 reads in flight open up to 12 connections (2 + 10 overflow).
+    assert peak[0] <= 2
+    assert len(opened) <= 2
+    assert in_use[0] == 0
+
+
+async def test_connection_goes_back_without_a_transaction(db: SessionMaker) -> None:
+    """The pool is told the transaction is already reset, and the next user finds none open."""
+    await _seed(db)
+    engine, pooled = await _pooled(db, pool_size=1)
+    resets: list[bool] = []
+
+    def on_reset(_dbapi: Any, _record: Any, state: Any) -> None:
+        resets.append(state.transaction_was_reset)
+
+    event.listen(engine.sync_engine.pool, "reset", on_reset)
+    try:
+        async with pooled() as session:
+            found = await read_by_primary_key(session, AccessToken, "t" * 43)
+        if engine.dialect.name == "mysql":
+            assert found is NOT_READ
+            return
+        assert found is not NOT_READ
+        assert len(resets) == 1
+        # aiosqlite reports ``in_transaction``: no ROLLBACK is sent. asyncpg's connection does not
+        # have that attribute, so the pool's reset runs (a no-op outside a transaction).
+        assert resets == [engine.dialect.driver == "aiosqlite"]
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            in_transaction = driver.in_transaction if hasattr(driver, "in_transaction") else driver.is_in_transaction()
+            assert in_transaction is False
+    finally:
+        await engine.dispose()
+
+
+async def test_connection_left_in_a_transaction_is_rolled_back(db: SessionMaker) -> None:
+    """If the driver says a transaction is open, the check-in takes the pool's full reset."""
+    await _seed(db)
+    engine, _ = await _pooled(db, pool_size=1)
+    if engine.dialect.driver != "aiosqlite":
+        await engine.dispose()
+        return  # the attribute read by the check-in is aiosqlite's
+    resets: list[bool] = []
+    event.listen(engine.sync_engine.pool, "reset", lambda _d, _r, state: resets.append(state.transaction_was_reset))
+    try:
+        connection = await greenlet_spawn(engine.sync_engine.raw_connection)
+        driver: Any = connection.driver_connection
+        await driver.execute("BEGIN")
+        await driver.execute("DELETE FROM accesstoken")
+        assert driver.in_transaction is True
+        await greenlet_spawn(_check_in, connection, driver)
+        assert resets == [False]
+    finally:
+        await engine.dispose()
+    async with db() as session:
+        assert (await session.execute(select(AccessToken))).scalar_one().token == "t" * 43
