@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fastapi_userkit.security import RateLimitStorageError, RedisRateLimitBackend, SQLRateLimitBackend
 from fastapi_userkit.security.ratelimit import RateLimitStorage, rate_limit_table
-from tests.conftest import REDIS_PREFIX, REDIS_URL, EngineFactory, make_engine, require_service
+from tests.conftest import REDIS_PREFIX, REDIS_URL, EngineFactory, database_url_for, make_engine, require_service
 
 NOW = 1_700_000_000.0
 
@@ -248,3 +248,44 @@ async def test_every_operation_on_a_missing_table_is_a_storage_error(engine_for:
         await storage.block("k", now=NOW, until=NOW + 1, keep=1)
     with pytest.raises(RateLimitStorageError):
         await storage.clear("k")
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgresql", "mariadb"])
+async def test_counters_borrow_a_free_pooled_connection_and_never_wait_for_one(
+    backend_name: str, tmp_path: Path
+) -> None:
+    """With a free connection in the app's pool, no connection is opened per write; with none, the
+    write opens its own rather than wait, so a request holding the last one cannot deadlock."""
+    from sqlalchemy import event, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import QueuePool
+
+    engine = create_async_engine(await database_url_for(backend_name, tmp_path), pool_size=1, max_overflow=1)
+    opened: list[int] = []
+    event.listen(engine.sync_engine, "connect", lambda *_: opened.append(1))
+    backend = SQLRateLimitBackend()
+    try:
+        await _drop_table(engine)
+        async with AsyncSession(engine) as session:
+            storage = await backend.storage_for(_Manager(session))
+            await storage.hit("warm", now=NOW, window=60, sliding=False)
+            before = len(opened)
+            for _ in range(5):
+                await storage.hit("k", now=NOW, window=60, sliding=False)
+            assert (await storage.read(["k"], now=NOW))["k"].count == 5
+            assert len(opened) == before  # the pool's idle connection served every write
+
+            # The request holds one of the pool's two connections and something else the other:
+            # a write that waited for the pool would wait out its 30 s timeout.
+            await session.execute(text("SELECT 1"))
+            pool = engine.sync_engine.pool
+            assert isinstance(pool, QueuePool)
+            async with engine.connect() as other:
+                await other.execute(text("SELECT 1"))
+                assert pool.checkedout() == 2
+                counter = await asyncio.wait_for(storage.hit("k", now=NOW, window=60, sliding=False), timeout=10)
+                assert counter.count == 6
+                assert pool.checkedout() == 2
+    finally:
+        await backend.aclose()
+        await engine.dispose()
