@@ -215,3 +215,13 @@ def test_protocol_is_satisfied_by_an_application_helper() -> None:
     helper: PasswordHelperProtocol = PlainHelper()
 
     assert helper.verify_and_update(PASSWORD, helper.hash(PASSWORD)) == (True, None)
+
+
+def test_default_hashers_are_built_once_and_a_custom_one_is_kept() -> None:
+    """Helpers made per request share the default Argon2id + bcrypt set; a configured one is used as given."""
+    first, second = PasswordHelper(), PasswordHelper()
+    assert first.password_hash is second.password_hash
+    custom = PasswordHash((BcryptHasher(rounds=4),))
+    helper = PasswordHelper(custom)
+    assert helper.password_hash is custom
+    assert helper.hash("correct horse battery").startswith("$2b$04$")
