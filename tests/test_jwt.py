@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from fastapi_userkit.jwt import JWT_ALGORITHM, decode_jwt, generate_jwt, get_secret_value
+from fastapi_userkit.jwt import JWT_ALGORITHM, VerifiedTokenCache, decode_jwt, generate_jwt, get_secret_value
 
 SECRET = "jwt-test-secret-for-signing-0123456789abcdef"
 AUDIENCE = "fastapi-users:auth"
@@ -163,3 +164,73 @@ def test_decoding_signed_tokens_with_odd_claims_raises_only_pyjwt_errors(claims:
     except jwt.PyJWTError:
         return
     assert decoded["aud"] in (AUDIENCE, [AUDIENCE])
+
+
+def test_cache_gives_the_claims_again_without_a_second_verification(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token sent again is answered from the cache, with a copy callers cannot alter."""
+    cache = VerifiedTokenCache()
+    token = generate_jwt({"sub": "42", "aud": AUDIENCE}, SECRET, 60)
+    first = cache.decode(token, SECRET, [AUDIENCE], ["HS256"])
+    first["sub"] = "tampered"
+    calls: list[str] = []
+    monkeypatch.setattr(jwt, "decode", lambda *_args, **_kwargs: calls.append("decode"))
+
+    again = cache.decode(token, SECRET, [AUDIENCE], ["HS256"])
+
+    assert again["sub"] == "42"
+    assert calls == []
+
+
+def test_cache_is_keyed_by_key_audience_and_algorithm() -> None:
+    """The same string under another secret, audience or algorithm list is verified again, and refused."""
+    cache = VerifiedTokenCache()
+    token = generate_jwt({"sub": "42", "aud": AUDIENCE}, SECRET, 60)
+    cache.decode(token, SECRET, [AUDIENCE], ["HS256"])
+
+    with pytest.raises(jwt.InvalidSignatureError):
+        cache.decode(token, "another secret of enough length 123456", [AUDIENCE], ["HS256"])
+    with pytest.raises(jwt.InvalidAudienceError):
+        cache.decode(token, SECRET, ["another:audience"], ["HS256"])
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        cache.decode(token, SECRET, [AUDIENCE], ["HS512"])
+    with pytest.raises(jwt.DecodeError):
+        cache.decode(token[:-2] + "!!", SECRET, [AUDIENCE], ["HS256"])
+    assert len(cache) == 1
+
+
+def test_cached_token_is_refused_once_expired() -> None:
+    """The expiry is compared on every use; once past, PyJWT sees the token again and refuses it."""
+    cache = VerifiedTokenCache()
+    token = generate_jwt({"aud": AUDIENCE}, SECRET, 1)
+    claims = cache.decode(token, SECRET, [AUDIENCE], ["HS256"])
+    time.sleep(max(0.0, claims["exp"] - time.time()) + 0.05)
+
+    with pytest.raises(jwt.ExpiredSignatureError):
+        cache.decode(token, SECRET, [AUDIENCE], ["HS256"])
+    assert len(cache) == 0
+
+
+def test_cache_keeps_at_most_its_bound() -> None:
+    """The oldest entry goes first; a token that went is simply verified again."""
+    cache = VerifiedTokenCache(max_entries=3)
+    tokens = [generate_jwt({"sub": str(index), "aud": AUDIENCE}, SECRET, 60) for index in range(5)]
+    for token in tokens:
+        cache.decode(token, SECRET, [AUDIENCE], ["HS256"])
+
+    assert len(cache) == 3
+    assert cache.decode(tokens[0], SECRET, [AUDIENCE], ["HS256"])["sub"] == "0"
+    assert len(cache) == 3
+
+
+def test_unhashable_key_bypasses_the_cache() -> None:
+    """A key object that cannot be hashed still verifies, without an entry."""
+
+    class UnhashableKey(bytes):
+        __hash__ = None  # type: ignore[assignment]
+
+    cache = VerifiedTokenCache()
+    key = UnhashableKey(SECRET.encode())
+    token = generate_jwt({"sub": "1", "aud": AUDIENCE}, SECRET, 60)
+
+    assert cache.decode(token, key, [AUDIENCE], ["HS256"])["sub"] == "1"
+    assert len(cache) == 0

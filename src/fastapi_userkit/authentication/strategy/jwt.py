@@ -12,7 +12,7 @@ from fastapi_userkit import exceptions
 from fastapi_userkit._fingerprint import fingerprint, fingerprints_match
 from fastapi_userkit.authentication.strategy.base import Strategy, StrategyDestroyNotSupportedError
 from fastapi_userkit.db._types import now_utc
-from fastapi_userkit.jwt import SecretType, decode_jwt, generate_jwt, get_secret_value
+from fastapi_userkit.jwt import SecretType, VerifiedTokenCache, generate_jwt, get_secret_value
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
 
@@ -25,6 +25,8 @@ __all__ = ["JWTStrategy", "JWTStrategyDestroyNotSupportedError"]
 
 _CREDENTIAL_CLAIM = "fgp"
 _SESSION_CLAIM = "sid"  # the session of a refresh-enabled login (OpenID Connect's claim name)
+# Shared by every strategy instance: apps usually build their strategy per request.
+_VERIFIED_ACCESS_TOKENS = VerifiedTokenCache()
 
 
 class JWTStrategyDestroyNotSupportedError(StrategyDestroyNotSupportedError):
@@ -99,7 +101,7 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
 
     def _decode(self, token: str) -> dict[str, Any] | None:
         try:
-            return decode_jwt(token, self.decode_key, self.token_audience, algorithms=[self.algorithm])
+            return _VERIFIED_ACCESS_TOKENS.decode(token, self.decode_key, self.token_audience, [self.algorithm])
         except jwt.PyJWTError:
             return None
 
