@@ -5,10 +5,17 @@ imports pointed back at FastAPI Users, or as written for fastapi-userkit) by cal
 directly, sequentially, and reports the median of 5 runs of 2,000 requests in process CPU time
 (``time.process_time``), which a busy machine disturbs far less than wall time.
 
-Usage (each library in its own bench environment)::
+Two more endpoints are added to the app for reference: ``/bench/bare`` (a constant) and
+``/bench/chain``, which depends only on the app's own ``get_user_manager`` (its session,
+user-database and manager dependencies: the floor every library pays in this app before it
+reads a token).
+
+Usage (each library in its own bench environment; an optional third argument names the path)::
 
     bench/.venvs/fastapi-users/bin/python -m bench.cpu_per_request fastapi-users sqlite+aiosqlite:////tmp/fu.db
     bench/.venvs/fastapi-userkit/bin/python -m bench.cpu_per_request fastapi-userkit sqlite+aiosqlite:////tmp/uk.db
+    bench/.venvs/fastapi-userkit/bin/python -m bench.cpu_per_request fastapi-userkit \\
+        sqlite+aiosqlite:////tmp/uk.db /bench/chain
 """
 
 from __future__ import annotations
@@ -37,7 +44,18 @@ def load_app(library: str, database_url: str) -> Any:
     module = types.ModuleType(f"bench_app_{uuid.uuid4().hex}")
     sys.modules[module.__name__] = module
     exec(compile(source, "fastapi_users_app.py", "exec"), module.__dict__)  # noqa: S102 - our own file
-    return module.app
+    app = module.app
+    from fastapi import Depends
+
+    async def bench_bare() -> dict[str, str]:
+        return {"status": "ok"}
+
+    async def bench_chain(_manager: Any = Depends(module.get_user_manager)) -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_api_route("/bench/bare", bench_bare, methods=["GET"])
+    app.add_api_route("/bench/chain", bench_chain, methods=["GET"])
+    return app
 
 
 async def _get(app: Any, path: str, token: str) -> int:
@@ -68,7 +86,9 @@ async def _get(app: Any, path: str, token: str) -> int:
     return status["code"]
 
 
-async def measure(library: str, database_url: str, requests: int = 2000, runs: int = 5) -> float:
+async def measure(
+    library: str, database_url: str, requests: int = 2000, runs: int = 5, path: str = "/users/me"
+) -> float:
     """Median CPU milliseconds per request."""
     import httpx
 
@@ -80,20 +100,22 @@ async def measure(library: str, database_url: str, requests: int = 2000, runs: i
             await client.post("/auth/register", json={"email": email, "password": "correct horse battery"})
             login = await client.post("/auth/jwt/login", data={"username": email, "password": "correct horse battery"})
             token = login.json()["access_token"]
-        if await _get(app, "/users/me", token) != 200:
-            raise SystemExit("GET /users/me did not answer 200")
+        if await _get(app, path, token) != 200:
+            raise SystemExit(f"GET {path} did not answer 200")
         for _ in range(300):
-            await _get(app, "/users/me", token)
+            await _get(app, path, token)
         samples = []
         for _ in range(runs):
             started = time.process_time()
             for _ in range(requests):
-                await _get(app, "/users/me", token)
+                await _get(app, path, token)
             samples.append((time.process_time() - started) / requests * 1000)
     return statistics.median(samples)
 
 
 if __name__ == "__main__":
     library_name, url = sys.argv[1], sys.argv[2]
+    request_path = sys.argv[3] if len(sys.argv) > 3 else "/users/me"
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    print(f"{library_name} {url.split(':', 1)[0]}: {asyncio.run(measure(library_name, url)):.3f} ms CPU per request")
+    cost = asyncio.run(measure(library_name, url, path=request_path))
+    print(f"{library_name} {url.split(':', 1)[0]} {request_path}: {cost:.3f} ms CPU per request")
