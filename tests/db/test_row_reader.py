@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import greenlet_spawn
 
 from fastapi_userkit.db._row_reader import NOT_READ, _check_in, read_by_primary_key
-from tests.conftest import SessionMaker
-from tests.models import AccessToken, User
+from tests.conftest import EngineFactory, SessionMaker, reset_schema
+from tests.models import AccessToken, Base, User
 
 
 async def _seed(db: SessionMaker) -> uuid.UUID:
@@ -208,13 +208,15 @@ async def test_connection_goes_back_without_a_transaction(db: SessionMaker) -> N
         await engine.dispose()
 
 
-async def test_connection_left_in_a_transaction_is_rolled_back(db: SessionMaker) -> None:
-    """If the driver says a transaction is open, the check-in takes the pool's full reset."""
+async def test_connection_left_in_a_transaction_is_rolled_back(engine_for: EngineFactory) -> None:
+    """If aiosqlite says a transaction is open, the check-in takes the pool's full reset.
+
+    SQLite only: ``in_transaction``, which the check-in reads, is aiosqlite's attribute.
+    """
+    db = async_sessionmaker(await engine_for("sqlite"), expire_on_commit=False)
+    await reset_schema(db.kw["bind"], Base.metadata)
     await _seed(db)
     engine, _ = await _pooled(db, pool_size=1)
-    if engine.dialect.driver != "aiosqlite":
-        await engine.dispose()
-        return  # the attribute read by the check-in is aiosqlite's
     resets: list[bool] = []
     event.listen(engine.sync_engine.pool, "reset", lambda _d, _r, state: resets.append(state.transaction_was_reset))
     try:
