@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, inspect, select, text, update
@@ -231,3 +234,106 @@ async def test_connection_left_in_a_transaction_is_rolled_back(engine_for: Engin
         await engine.dispose()
     async with db() as session:
         assert (await session.execute(select(AccessToken))).scalar_one().token == "t" * 43
+
+
+async def _sqlite_sessions(engine_for: EngineFactory) -> SessionMaker:
+    db = async_sessionmaker(await engine_for("sqlite"), expire_on_commit=False)
+    await reset_schema(db.kw["bind"], Base.metadata)
+    await _seed(db)
+    return db
+
+
+async def test_sqlite_read_runs_on_the_loop_thread_and_keeps_the_busy_timeout(engine_for: EngineFactory) -> None:
+    """The SELECT runs on the loop's thread, not aiosqlite's, and the connection's busy timeout is put back."""
+    db = await _sqlite_sessions(engine_for)
+    engine, pooled = await _pooled(db, pool_size=1)
+    threads: list[int] = []
+    try:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            database: Any = raw.driver_connection._conn  # type: ignore[union-attr]  # aiosqlite's sqlite3 connection
+            await connection.run_sync(lambda _: None)
+        # ``set_trace_callback`` runs in the thread that executes the statement.
+        database.set_trace_callback(lambda sql: threads.append(threading.get_ident()) if "accesstoken" in sql else None)
+        async with pooled() as session:
+            found = await read_by_primary_key(session, AccessToken, "t" * 43)
+        assert found is not NOT_READ
+        assert found is not None
+        assert found.token == "t" * 43
+        assert threads == [threading.get_ident()]
+        assert database.execute("PRAGMA busy_timeout").fetchone() == (5000,)
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_read_waits_for_a_lock_off_the_loop(engine_for: EngineFactory, tmp_path: Path) -> None:
+    """While another connection commits (rollback-journal mode), the read waits on aiosqlite's thread.
+
+    The loop keeps serving other tasks meanwhile, and the read gives the row once the lock is gone.
+    """
+    db = await _sqlite_sessions(engine_for)
+    writer = sqlite3.connect(tmp_path / "test.db", isolation_level=None)
+    try:
+        assert writer.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        writer.execute("BEGIN EXCLUSIVE")
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, writer.execute, "COMMIT")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        started = loop.time()
+        async with db() as session:
+            found = await read_by_primary_key(session, AccessToken, "t" * 43)
+        waited = loop.time() - started
+        ticker.cancel()
+    finally:
+        writer.close()
+    assert found is not NOT_READ
+    assert found is not None
+    assert found.token == "t" * 43
+    assert waited >= 0.25  # it did wait for the commit
+    assert ticks >= 10  # and the loop ran the ticker all along
+
+
+async def test_sqlite_memory_database_reads_through_the_connection_thread() -> None:
+    """A ``:memory:`` database refuses other threads: the read is handed to aiosqlite's thread."""
+    engine = create_async_engine("sqlite+aiosqlite://")
+    try:
+        db = async_sessionmaker(engine, expire_on_commit=False)
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        await _seed(db)
+        async with db() as session:
+            found = await read_by_primary_key(session, AccessToken, "t" * 43)
+        assert found is not NOT_READ
+        assert found is not None
+        assert found.token == "t" * 43
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_read_with_no_busy_timeout_and_a_failing_read(engine_for: EngineFactory, tmp_path: Path) -> None:
+    """A connection opened with ``timeout=0`` keeps it; a read that fails otherwise (no table) takes the ORM path."""
+    await _sqlite_sessions(engine_for)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}", connect_args={"timeout": 0})
+    try:
+        db = async_sessionmaker(engine, expire_on_commit=False)
+        async with db() as session:
+            found = await read_by_primary_key(session, AccessToken, "t" * 43)
+        assert found is not NOT_READ
+        assert found is not None
+        assert found.token == "t" * 43
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar_one() == 0
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP TABLE accesstoken"))
+        async with db() as session:
+            assert await read_by_primary_key(session, AccessToken, "t" * 43) is NOT_READ
+    finally:
+        await engine.dispose()
