@@ -244,7 +244,7 @@ async def _sqlite_sessions(engine_for: EngineFactory) -> SessionMaker:
 
 
 async def test_sqlite_read_runs_on_the_loop_thread_and_keeps_the_busy_timeout(engine_for: EngineFactory) -> None:
-    """The SELECT runs on the loop's thread, not aiosqlite's, and the connection's busy timeout is put back."""
+    """The SELECT runs on the loop's thread, not aiosqlite's; the request yields once; the busy timeout is put back."""
     db = await _sqlite_sessions(engine_for)
     engine, pooled = await _pooled(db, pool_size=1)
     threads: list[int] = []
@@ -255,8 +255,12 @@ async def test_sqlite_read_runs_on_the_loop_thread_and_keeps_the_busy_timeout(en
             await connection.run_sync(lambda _: None)
         # ``set_trace_callback`` runs in the thread that executes the statement.
         database.set_trace_callback(lambda sql: threads.append(threading.get_ident()) if "accesstoken" in sql else None)
+        others: list[str] = []
         async with pooled() as session:
+            asyncio.get_running_loop().call_soon(others.append, "ran")
             found = await read_by_primary_key(session, AccessToken, "t" * 43)
+            # The request yielded to the loop once, as the hand-off to aiosqlite's thread did.
+            assert others == ["ran"]
         assert found is not NOT_READ
         assert found is not None
         assert found.token == "t" * 43

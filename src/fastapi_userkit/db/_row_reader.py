@@ -34,7 +34,8 @@ different answer or someone expects to see the query:
 On aiosqlite the statement runs on the event loop's thread, not the connection's
 (:func:`_read_without_waiting`): an indexed one-row read costs less there than the hand-off to
 that thread and back. It never waits on the loop: a read that meets a lock goes to the
-connection's thread, which waits as any aiosqlite statement does.
+connection's thread, which waits as any aiosqlite statement does. The request still yields to
+the loop once after the read, as it did during the hand-off (see :func:`_fetch_on_connection`).
 
 Reads in flight at once are capped at the pool's size, first come first served (:class:`_Gate`),
 and a connection goes back without the reset's no-op ``ROLLBACK`` when the driver shows no
@@ -307,6 +308,13 @@ async def _fetch_on_connection(engine: Engine, plan: _Plan, parameter: Any) -> S
             if row is _WOULD_WAIT:
                 rows = await driver.execute_fetchall(plan.sql, (parameter,))
                 row = rows[0] if rows else None
+            else:
+                # Yield once, inside the gate, where the hand-off to aiosqlite's thread did: the
+                # requests behind it then pass the gate in arrival order. Without that pause
+                # (or with it after the gate), 64 connections were served unevenly: p99 of
+                # GET /users/me 0.7-1.3 s instead of 0.2 s, a few requests over 2 s, with no
+                # slow request inside the app (bench/RESULTS.md, 2026-12-03 afternoon).
+                await asyncio.sleep(0)
     except BaseException:
         connection.invalidate()
         await greenlet_spawn(connection.close)
