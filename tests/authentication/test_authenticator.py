@@ -305,25 +305,64 @@ async def test_strategy_factory_shapes(sqlite_db: SessionMaker, factory: Callabl
     assert response.json() == {"email": "user@example.com"}
 
 
-async def test_zero_argument_factory_runs_inline(sqlite_db: SessionMaker) -> None:
-    """A plain zero-argument factory is called on the event loop's thread, not in FastAPI's thread pool."""
+async def test_plain_factories_run_on_the_loop(sqlite_db: SessionMaker) -> None:
+    """Plain ``def`` factories, with or without parameters, run on the loop's thread, not in the thread pool.
+
+    One whose annotations cannot be resolved at run time (a name imported for type checkers only)
+    is left to FastAPI, which runs it in its thread pool as it always did.
+    """
     user = await add_user(sqlite_db)
-    threads: list[int] = []
+    threads: dict[str, int] = {}
 
     def inline_factory() -> JWTStrategy[User, uuid.UUID]:
-        threads.append(threading.get_ident())
+        threads["no parameter"] = threading.get_ident()
         return jwt_strategy()
 
-    def pooled_factory(request: Request) -> JWTStrategy[User, uuid.UUID]:
-        threads.append(threading.get_ident())
+    def factory_with_parameters(
+        request: Request, secret: Annotated[str, Depends(lambda: SECRET)]
+    ) -> JWTStrategy[User, uuid.UUID]:
+        assert request.url.path == "/user"
+        threads["parameters"] = threading.get_ident()
+        return jwt_strategy(secret)
+
+    def unresolvable_factory(request: Request) -> "NotImportedAtRunTime":  # type: ignore[name-defined]  # noqa: F821
+        threads["unresolvable"] = threading.get_ident()
         return jwt_strategy()
 
     token = await jwt_strategy().write_token(user)
-    inline = probe_app(Authenticator([bearer_backend(get_strategy=inline_factory)], get_user_manager_of(sqlite_db)))
-    pooled = probe_app(Authenticator([bearer_backend(get_strategy=pooled_factory)], get_user_manager_of(sqlite_db)))
+    for factory in (inline_factory, factory_with_parameters, unresolvable_factory):
+        app = probe_app(Authenticator([bearer_backend(get_strategy=factory)], get_user_manager_of(sqlite_db)))
+        assert (await get(app, bearer=token)).json() == {"email": "user@example.com"}
 
-    await get(inline, bearer=token)
-    await get(pooled, bearer=token)
+    loop_thread = threading.get_ident()
+    assert threads["no parameter"] == loop_thread
+    assert threads["parameters"] == loop_thread
+    assert threads["unresolvable"] != loop_thread
 
-    assert threads[0] == threading.get_ident()
-    assert threads[1] != threading.get_ident()
+
+async def test_factory_with_parameters_runs_once_per_request(sqlite_db: SessionMaker) -> None:
+    """Two user dependencies of one route share one declaration, so FastAPI's cache calls the factory once."""
+    user = await add_user(sqlite_db)
+    calls: list[int] = []
+
+    def factory(request: Request) -> JWTStrategy[User, uuid.UUID]:
+        calls.append(1)
+        return jwt_strategy()
+
+    authenticator = Authenticator([bearer_backend(get_strategy=factory)], get_user_manager_of(sqlite_db))
+    current_user = authenticator.current_user()
+    current_user_token = authenticator.current_user_token()
+    app = FastAPI()
+
+    @app.get("/both")
+    async def both(
+        user: Annotated[User, Depends(current_user)],
+        user_and_token: Annotated[tuple[User, str], Depends(current_user_token)],
+    ) -> dict[str, bool]:
+        return {"same": user.id == user_and_token[0].id}
+
+    token = await jwt_strategy().write_token(user)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        response = await client.get("/both", headers={"Authorization": f"Bearer {token}"})
+    assert response.json() == {"same": True}
+    assert calls == [1]

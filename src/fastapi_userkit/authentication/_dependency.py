@@ -10,12 +10,18 @@ ordinary typed code, and :func:`build_dependency` is the typed entry point (test
 A strategy factory that takes no parameters (``def get_jwt_strategy(): ...``, the documented
 pattern) is called directly instead of being declared as a sub-dependency: FastAPI would run a
 plain ``def`` dependency in the thread pool on every request, a thread hand-off that costs more
-than the whole JWT check.
+than the whole JWT check. A plain ``def`` factory with parameters (``def
+get_database_strategy(access_token_db=Depends(...))``, the documented database pattern) is
+declared through an ``async def`` with the same signature (:func:`strategy_dependency`): FastAPI
+still resolves its parameters, then calls it on the loop. Either way a factory is expected to do
+what the documented ones do, build a strategy object, and not to block.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -26,23 +32,30 @@ from fastapi_userkit.authentication._context import remember_backends, remember_
 if TYPE_CHECKING:
     from fastapi_userkit.authentication.backend import AuthenticationBackend
 
-__all__ = ["StrategyGetter", "build_dependency", "direct_strategy_getter"]
+__all__ = ["StrategyGetter", "build_dependency", "direct_strategy_getter", "strategy_dependency"]
 
 StrategyGetter = Callable[[], Any]
 
 
-def direct_strategy_getter(get_strategy: Callable[..., Any]) -> StrategyGetter | None:
-    """Return ``get_strategy`` if it can be called inline (a plain function without parameters)."""
+def _plain_sync(get_strategy: Callable[..., Any]) -> bool:
+    """Whether FastAPI would run ``get_strategy`` in its thread pool (a plain ``def``, not a generator)."""
     # A callable object is judged by its ``__call__`` (as FastAPI does): an instance whose
     # ``__call__`` is ``async def`` would otherwise hand a coroutine over as the strategy.
+    if inspect.isclass(get_strategy):
+        return False
     targets = [get_strategy]
-    if not inspect.isroutine(get_strategy) and not inspect.isclass(get_strategy):
+    if not inspect.isroutine(get_strategy):
         targets.append(getattr(get_strategy, "__call__", get_strategy))  # noqa: B004 - the method itself is inspected
-    for target in targets:
-        if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
-            return None
-        if inspect.iscoroutinefunction(target):
-            return None
+    return not any(
+        inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target) or inspect.iscoroutinefunction(target)
+        for target in targets
+    )
+
+
+def direct_strategy_getter(get_strategy: Callable[..., Any]) -> StrategyGetter | None:
+    """Return ``get_strategy`` if it can be called inline (a plain function without parameters)."""
+    if not _plain_sync(get_strategy):
+        return None
     try:
         parameters = inspect.signature(get_strategy).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
@@ -50,6 +63,40 @@ def direct_strategy_getter(get_strategy: Callable[..., Any]) -> StrategyGetter |
     if parameters:
         return None
     return get_strategy
+
+
+# factory -> its async declaration, so that every dependency built over one backend declares the
+# same callable and FastAPI's per-request cache still calls the factory once.
+_ON_THE_LOOP: weakref.WeakKeyDictionary[Callable[..., Any], Callable[..., Any]] = weakref.WeakKeyDictionary()
+
+
+def strategy_dependency(get_strategy: Callable[..., Any]) -> Callable[..., Any]:
+    """What to declare as ``Depends(...)`` for a strategy factory with parameters.
+
+    A plain ``def`` becomes an ``async def`` with the same signature, its annotations resolved
+    where the factory was written; anything else (``async def``, generators, a factory whose
+    annotations cannot be resolved at run time) is declared as it is.
+    """
+    if not _plain_sync(get_strategy):
+        return get_strategy
+    with contextlib.suppress(KeyError, TypeError):  # not made yet, or not weakly referenceable
+        return _ON_THE_LOOP[get_strategy]
+    try:
+        signature = inspect.signature(get_strategy, eval_str=True)
+    except (NameError, TypeError, ValueError):  # a name only imported for type checkers, a builtin
+        return get_strategy
+    if any(parameter.kind is inspect.Parameter.POSITIONAL_ONLY for parameter in signature.parameters.values()):
+        return get_strategy  # FastAPI passes parameters by name
+
+    async def strategy_on_the_loop(**values: Any) -> Any:
+        return get_strategy(**values)
+
+    strategy_on_the_loop.__signature__ = signature  # type: ignore[attr-defined]  # read by FastAPI
+    strategy_on_the_loop.__name__ = getattr(get_strategy, "__name__", strategy_on_the_loop.__name__)
+    # Not weakly referenceable: a new declaration each time, still correct.
+    with contextlib.suppress(TypeError):
+        _ON_THE_LOOP[get_strategy] = strategy_on_the_loop
+    return strategy_on_the_loop
 
 
 def build_dependency(
@@ -88,7 +135,9 @@ def build_dependency(
         else:
             parameters.append(
                 inspect.Parameter(
-                    f"strategy_{variable}", inspect.Parameter.KEYWORD_ONLY, default=Depends(backend.get_strategy)
+                    f"strategy_{variable}",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=Depends(strategy_dependency(backend.get_strategy)),
                 )
             )
     if get_enabled_backends is not None:
