@@ -306,7 +306,7 @@ async def test_strategy_factory_shapes(sqlite_db: SessionMaker, factory: Callabl
 
 
 async def test_plain_factories_run_on_the_loop(sqlite_db: SessionMaker) -> None:
-    """Plain ``def`` factories, with or without parameters, run on the loop's thread, not in the thread pool.
+    """Plain ``def`` factories and classes, with or without parameters, run on the loop's thread, not in the pool.
 
     One whose annotations cannot be resolved at run time (a name imported for type checkers only)
     is left to FastAPI, which runs it in its thread pool as it always did.
@@ -329,14 +329,20 @@ async def test_plain_factories_run_on_the_loop(sqlite_db: SessionMaker) -> None:
         threads["unresolvable"] = threading.get_ident()
         return jwt_strategy()
 
+    class StrategyClass(JWTStrategy[User, uuid.UUID]):
+        def __init__(self, request: Request) -> None:
+            threads["class"] = threading.get_ident()
+            super().__init__(SECRET, 3600)
+
     token = await jwt_strategy().write_token(user)
-    for factory in (inline_factory, factory_with_parameters, unresolvable_factory):
+    for factory in (inline_factory, factory_with_parameters, unresolvable_factory, StrategyClass):
         app = probe_app(Authenticator([bearer_backend(get_strategy=factory)], get_user_manager_of(sqlite_db)))
         assert (await get(app, bearer=token)).json() == {"email": "user@example.com"}
 
     loop_thread = threading.get_ident()
     assert threads["no parameter"] == loop_thread
     assert threads["parameters"] == loop_thread
+    assert threads["class"] == loop_thread
     assert threads["unresolvable"] != loop_thread
 
 

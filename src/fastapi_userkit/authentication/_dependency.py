@@ -38,13 +38,11 @@ StrategyGetter = Callable[[], Any]
 
 
 def _plain_sync(get_strategy: Callable[..., Any]) -> bool:
-    """Whether FastAPI would run ``get_strategy`` in its thread pool (a plain ``def``, not a generator)."""
+    """Whether FastAPI would run ``get_strategy`` in its thread pool (a plain ``def`` or a class)."""
     # A callable object is judged by its ``__call__`` (as FastAPI does): an instance whose
     # ``__call__`` is ``async def`` would otherwise hand a coroutine over as the strategy.
-    if inspect.isclass(get_strategy):
-        return False
     targets = [get_strategy]
-    if not inspect.isroutine(get_strategy):
+    if not inspect.isroutine(get_strategy) and not inspect.isclass(get_strategy):
         targets.append(getattr(get_strategy, "__call__", get_strategy))  # noqa: B004 - the method itself is inspected
     return not any(
         inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target) or inspect.iscoroutinefunction(target)

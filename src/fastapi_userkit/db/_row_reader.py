@@ -312,7 +312,7 @@ async def _fetch_on_connection(engine: Engine, plan: _Plan, parameter: Any) -> S
                 # Yield once, inside the gate, where the hand-off to aiosqlite's thread did: the
                 # requests behind it then pass the gate in arrival order. Without that pause
                 # (or with it after the gate), 64 connections were served unevenly: p99 of
-                # GET /users/me 0.7-1.3 s instead of 0.2 s, a few requests over 2 s, with no
+                # GET /users/me 0.7-2.8 s instead of 0.2 s, a few requests over 2 s, with no
                 # slow request inside the app (bench/RESULTS.md, 2026-12-03 afternoon).
                 await asyncio.sleep(0)
     except BaseException:
