@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from fastapi_userkit.authentication import AuthenticationBackend, CookieTransport, JWTStrategy
+from fastapi_userkit.authentication import AuthenticationBackend, BearerTransport, CookieTransport, JWTStrategy
+from fastapi_userkit.authentication.strategy.db import DatabaseStrategy
+from fastapi_userkit.db.access_token import SQLAlchemyAccessTokenDatabase
 from tests.app_factory import SECRET, TestApp, make_app
 from tests.conftest import SessionMaker
-from tests.models import User
+from tests.models import AccessToken, User
 from tests.router.helpers import PASSWORD, bearer, client_for, create_user, login, parse_set_cookie
 
 BAD_CREDENTIALS = {"detail": "LOGIN_BAD_CREDENTIALS"}
@@ -221,3 +227,33 @@ async def test_logout_requires_verification(http_db: SessionMaker) -> None:
         response = await client.post("/auth/jwt/logout", headers=bearer(token))
 
     assert (response.status_code, response.json()) == (403, {"detail": "Forbidden"})
+
+
+async def test_plain_strategy_factory_runs_on_the_loop_once_per_request(http_db: SessionMaker) -> None:
+    """Login and logout call a plain ``def`` factory with a parameter on the loop's thread, not in the pool.
+
+    On logout the route and its user dependency declare the same callable, so FastAPI builds one strategy.
+    """
+    calls: list[int] = []
+
+    def build(get_session: Any) -> dict[str, AuthenticationBackend[User, uuid.UUID]]:
+        def get_strategy(
+            session: AsyncSession = Depends(get_session),  # noqa: B008 - FastAPI's documented style
+        ) -> DatabaseStrategy[Any, Any, Any]:
+            calls.append(threading.get_ident())
+            return DatabaseStrategy(SQLAlchemyAccessTokenDatabase(session, AccessToken), 3600)
+
+        return {"bearer": AuthenticationBackend("bearer", BearerTransport("auth/bearer/login"), get_strategy)}
+
+    test_app = make_app(http_db, backends_factory=build)
+    await create_user(test_app)
+    loop_thread = threading.get_ident()
+    async with client_for(test_app.app) as client:
+        response = await client.post("/auth/bearer/login", data={"username": "user@example.com", "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        token = response.json()["access_token"]
+        assert calls == [loop_thread]
+        calls.clear()
+        assert (await client.post("/auth/bearer/logout", headers=bearer(token))).status_code == 204
+        assert calls == [loop_thread]
+        assert (await client.get("/users/me", headers=bearer(token))).status_code == 401

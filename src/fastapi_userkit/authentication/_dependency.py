@@ -135,7 +135,7 @@ def build_dependency(
                 inspect.Parameter(
                     f"strategy_{variable}",
                     inspect.Parameter.KEYWORD_ONLY,
-                    default=Depends(strategy_dependency(backend.get_strategy)),
+                    default=Depends(backend.strategy_dependency),
                 )
             )
     if get_enabled_backends is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Generic
+from typing import Any, Generic, cast
 
 from fastapi import Response, status
 from starlette.requests import HTTPConnection
 
+from fastapi_userkit.authentication._dependency import strategy_dependency
 from fastapi_userkit.authentication.strategy import Strategy, StrategyDestroyNotSupportedError
 from fastapi_userkit.authentication.transport import Transport, TransportLogoutNotSupportedError
 from fastapi_userkit.exceptions import ConfigurationError
@@ -62,6 +63,15 @@ class AuthenticationBackend(Generic[UP, ID]):
         self.sessions = SessionService(refresh) if refresh is not None else None
         if refresh is not None and not callable(getattr(transport, "get_login_response_with_refresh", None)):
             raise ConfigurationError(f"Transport {type(transport).__name__} cannot carry refresh tokens.")
+
+    @property
+    def strategy_dependency(self) -> DependencyCallable[Strategy[UP, ID]]:
+        """``get_strategy`` as the routes declare it: a plain ``def`` is called on the event loop.
+
+        FastAPI would run a plain ``def`` dependency in its thread pool on every request; the
+        declaration keeps its parameters and runs it on the loop instead (``_dependency``).
+        """
+        return cast(DependencyCallable[Strategy[UP, ID]], strategy_dependency(self.get_strategy))
 
     async def login(self, strategy: Strategy[UP, ID], user: UP) -> Response:
         """Issue a token for ``user`` and return the transport's login response."""

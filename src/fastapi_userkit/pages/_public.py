@@ -77,7 +77,7 @@ async def _login_failed(site: Site, user_manager: Any, request: Request, user: A
 def _add_sign_in(router: APIRouter, site: Site) -> None:
     UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
     Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias
-    Strategy = Annotated[Any, Depends(site.backend.get_strategy)]  # noqa: N806 - a type alias, named like one
+    Strategy = Annotated[Any, Depends(site.backend.strategy_dependency)]  # noqa: N806 - a type alias, named like one
     backend = site.backend
 
     @router.get("/sign-in", name="pages:sign_in")

@@ -73,7 +73,7 @@ def add_refresh_route(
     async def refresh(
         request: Request,
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
-        strategy: Annotated[Strategy[UP, ID], Depends(backend.get_strategy)],
+        strategy: Annotated[Strategy[UP, ID], Depends(backend.strategy_dependency)],
         body: Annotated[RefreshTokenRequest | None, Body()] = None,
     ) -> Response:
         """Exchange a refresh token for a new access token and a new refresh token."""

@@ -71,7 +71,7 @@ def get_auth_router(
         request: Request,
         credentials: Annotated[OAuth2PasswordRequestForm, Depends()],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
-        strategy: Annotated[Strategy[UP, ID], Depends(backend.get_strategy)],
+        strategy: Annotated[Strategy[UP, ID], Depends(backend.strategy_dependency)],
     ) -> Response:
         if csrf is not None:
             csrf.check_origin(request)
@@ -128,7 +128,7 @@ def get_auth_router(
         request: Request,
         user_token: Annotated[tuple[UP, str], Depends(get_current_user_token)],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
-        strategy: Annotated[Strategy[UP, ID], Depends(backend.get_strategy)],
+        strategy: Annotated[Strategy[UP, ID], Depends(backend.strategy_dependency)],
     ) -> Response:
         user, token = user_token
         response = await backend.logout_for_request(strategy, user, token, request)
@@ -149,7 +149,7 @@ def get_auth_router(
         request: Request,
         user_token: Annotated[tuple[UP, str], Depends(get_current_user_token)],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
-        strategy: Annotated[Strategy[UP, ID], Depends(backend.get_strategy)],
+        strategy: Annotated[Strategy[UP, ID], Depends(backend.strategy_dependency)],
     ) -> Response:
         """End every session of the current user, in every backend, this one included."""
         user, token = user_token

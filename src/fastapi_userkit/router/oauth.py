@@ -208,7 +208,7 @@ def get_oauth_router(
     async def callback(
         request: Request,
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
-        strategy: Annotated[Strategy[UP, ID], Depends(backend.get_strategy)],
+        strategy: Annotated[Strategy[UP, ID], Depends(backend.strategy_dependency)],
         code: str | None = None,
         state: str | None = None,
         error: str | None = None,
