@@ -274,7 +274,8 @@ def _read_without_waiting(driver: Any, sql: str, parameter: Any) -> Any:
     try:
         rows = database.execute(sql, (parameter,)).fetchall()
     except sqlite3.OperationalError as error:
-        if error.sqlite_errorcode in _BUSY_CODES:
+        # Python reports SQLite's extended code (SQLITE_BUSY_RECOVERY...): its low byte is the primary one.
+        if (error.sqlite_errorcode & 0xFF) in _BUSY_CODES:
             return _WOULD_WAIT
         raise
     finally:
