@@ -323,7 +323,7 @@ async def test_sqlite_memory_database_reads_through_the_connection_thread() -> N
 
 
 async def test_sqlite_read_with_no_busy_timeout_and_a_failing_read(engine_for: EngineFactory, tmp_path: Path) -> None:
-    """A connection opened with ``timeout=0`` keeps it; a read that fails otherwise (no table) takes the ORM path."""
+    """``timeout=0`` is kept; a read that fails otherwise (no table) takes the ORM path and keeps its connection."""
     await _sqlite_sessions(engine_for)
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}", connect_args={"timeout": 0})
     try:
@@ -337,7 +337,11 @@ async def test_sqlite_read_with_no_busy_timeout_and_a_failing_read(engine_for: E
             assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar_one() == 0
         async with engine.begin() as connection:
             await connection.execute(text("DROP TABLE accesstoken"))
+        invalidated: list[object] = []
+        event.listen(engine.sync_engine.pool, "invalidate", lambda *args: invalidated.append(args))
         async with db() as session:
             assert await read_by_primary_key(session, AccessToken, "t" * 43) is NOT_READ
+        # The statement failed on the loop's thread with nothing in flight: the connection is kept.
+        assert invalidated == []
     finally:
         await engine.dispose()

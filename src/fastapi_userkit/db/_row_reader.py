@@ -53,7 +53,7 @@ import sqlite3
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Column, Table, bindparam, select
 from sqlalchemy import types as sqltypes
@@ -301,27 +301,34 @@ async def _fetch_on_connection(engine: Engine, plan: _Plan, parameter: Any) -> S
     # SQLAlchemy's adapters do from inside a greenlet.
     connection = await greenlet_spawn(engine.raw_connection)
     driver: Any = connection.driver_connection
+    row: Any = _WOULD_WAIT
+    if engine.dialect.driver == "aiosqlite":
+        try:
+            row = _read_without_waiting(driver, plan.sql, parameter)
+        except sqlite3.Error:
+            # It failed on this thread with nothing in flight: the connection is sound and goes
+            # back as it is (invalidating it would close aiosqlite's thread for nothing).
+            await greenlet_spawn(_check_in, connection, driver)
+            raise
     try:
         if engine.dialect.driver == "asyncpg":
-            row: Sequence[Any] | None = await driver.fetchrow(plan.sql, parameter)
+            row = await driver.fetchrow(plan.sql, parameter)
+        elif row is _WOULD_WAIT:
+            rows = await driver.execute_fetchall(plan.sql, (parameter,))
+            row = rows[0] if rows else None
         else:
-            row = _read_without_waiting(driver, plan.sql, parameter)
-            if row is _WOULD_WAIT:
-                rows = await driver.execute_fetchall(plan.sql, (parameter,))
-                row = rows[0] if rows else None
-            else:
-                # Yield once, inside the gate, where the hand-off to aiosqlite's thread did: the
-                # requests behind it then pass the gate in arrival order. Without that pause
-                # (or with it after the gate), 64 connections were served unevenly: p99 of
-                # GET /users/me 0.7-2.8 s instead of 0.2 s, a few requests over 2 s, with no
-                # slow request inside the app (bench/RESULTS.md, 2026-12-03 afternoon).
-                await asyncio.sleep(0)
+            # Yield once, inside the gate, where the hand-off to aiosqlite's thread did: the
+            # requests behind it then pass the gate in arrival order. Without that pause
+            # (or with it after the gate), 64 connections were served unevenly: p99 of
+            # GET /users/me 0.7-2.8 s instead of 0.2 s, a few requests over 2 s, with no
+            # slow request inside the app (bench/RESULTS.md, 2026-12-03 afternoon).
+            await asyncio.sleep(0)
     except BaseException:
         connection.invalidate()
         await greenlet_spawn(connection.close)
         raise
     await greenlet_spawn(_check_in, connection, driver)
-    return row
+    return cast(Sequence[Any] | None, row)
 
 
 async def read_by_primary_key(session: AsyncSession, mapped_class: type[Any], value: Any) -> Any:
