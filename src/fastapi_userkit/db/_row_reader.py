@@ -62,7 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ColumnProperty, Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
 
 __all__ = ["NOT_READ", "read_by_primary_key"]
 
@@ -297,9 +297,26 @@ async def _fetch(engine: Engine, plan: _Plan, value: Any) -> Sequence[Any] | Non
 
 
 async def _fetch_on_connection(engine: Engine, plan: _Plan, parameter: Any) -> Sequence[Any] | None:
-    # The pool's checkout and check-in may await (pre-ping, the rollback of the reset), which
-    # SQLAlchemy's adapters do from inside a greenlet.
-    connection = await greenlet_spawn(engine.raw_connection)
+    row, read_on_the_loop = await greenlet_spawn(_read_on_connection, engine, plan, parameter)
+    if read_on_the_loop:
+        # Yield once, inside the gate, where the hand-off to aiosqlite's thread did: the
+        # requests behind it then pass the gate in arrival order. Without that pause
+        # (or with it after the gate), 64 connections were served unevenly: p99 of
+        # GET /users/me 0.7-2.8 s instead of 0.2 s, a few requests over 2 s, with no
+        # slow request inside the app (bench/RESULTS.md, 2026-12-03 afternoon).
+        await asyncio.sleep(0)
+    return cast(Sequence[Any] | None, row)
+
+
+def _read_on_connection(engine: Engine, plan: _Plan, parameter: Any) -> tuple[Any, bool]:
+    """Check a connection out, read the row, check it in: ``(row, read on the loop's thread)``.
+
+    Runs inside one greenlet (SQLAlchemy's bridge from sync code to the driver's awaitables):
+    the pool's checkout and check-in may await (pre-ping, a new connection, the reset's
+    rollback), and so does a read through the driver. One greenlet for the three steps costs
+    one switch instead of one per step (``bench.cpu_per_request``).
+    """
+    connection = engine.raw_connection()
     driver: Any = connection.driver_connection
     row: Any = _WOULD_WAIT
     if engine.dialect.driver == "aiosqlite":
@@ -308,27 +325,21 @@ async def _fetch_on_connection(engine: Engine, plan: _Plan, parameter: Any) -> S
         except sqlite3.Error:
             # It failed on this thread with nothing in flight: the connection is sound and goes
             # back as it is (invalidating it would close aiosqlite's thread for nothing).
-            await greenlet_spawn(_check_in, connection, driver)
+            _check_in(connection, driver)
             raise
+    read_on_the_loop = row is not _WOULD_WAIT
     try:
         if engine.dialect.driver == "asyncpg":
-            row = await driver.fetchrow(plan.sql, parameter)
-        elif row is _WOULD_WAIT:
-            rows = await driver.execute_fetchall(plan.sql, (parameter,))
+            row = await_only(driver.fetchrow(plan.sql, parameter))
+        elif not read_on_the_loop:
+            rows = await_only(driver.execute_fetchall(plan.sql, (parameter,)))
             row = rows[0] if rows else None
-        else:
-            # Yield once, inside the gate, where the hand-off to aiosqlite's thread did: the
-            # requests behind it then pass the gate in arrival order. Without that pause
-            # (or with it after the gate), 64 connections were served unevenly: p99 of
-            # GET /users/me 0.7-2.8 s instead of 0.2 s, a few requests over 2 s, with no
-            # slow request inside the app (bench/RESULTS.md, 2026-12-03 afternoon).
-            await asyncio.sleep(0)
     except BaseException:
         connection.invalidate()
-        await greenlet_spawn(connection.close)
+        connection.close()
         raise
-    await greenlet_spawn(_check_in, connection, driver)
-    return cast(Sequence[Any] | None, row)
+    _check_in(connection, driver)
+    return row, read_on_the_loop
 
 
 async def read_by_primary_key(session: AsyncSession, mapped_class: type[Any], value: Any) -> Any:
