@@ -345,3 +345,77 @@ async def test_sqlite_read_with_no_busy_timeout_and_a_failing_read(engine_for: E
         assert invalidated == []
     finally:
         await engine.dispose()
+
+
+async def _postgres_sessions(engine_for: EngineFactory) -> SessionMaker:
+    db = async_sessionmaker(await engine_for("postgresql"), expire_on_commit=False)
+    await reset_schema(db.kw["bind"], Base.metadata)
+    await _seed(db)
+    return db
+
+
+async def test_failed_driver_read_invalidates_its_connection(engine_for: EngineFactory) -> None:
+    """A read the server refuses takes the ORM path, and its connection leaves the pool for good.
+
+    PostgreSQL: the statement fails inside asyncpg's ``fetchrow``, with the connection in an
+    unknown state, so it is invalidated rather than handed to the next request.
+    """
+    db = await _postgres_sessions(engine_for)
+    engine, pooled = await _pooled(db, pool_size=1)
+    invalidated: list[object] = []
+    event.listen(engine.sync_engine.pool, "invalidate", lambda *args: invalidated.append(args))
+    try:
+        async with db() as session:
+            await session.execute(text("ALTER TABLE accesstoken RENAME TO accesstoken_away"))
+            await session.commit()
+        async with pooled() as session:
+            assert await read_by_primary_key(session, AccessToken, "t" * 43) is NOT_READ
+        assert len(invalidated) == 1
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # QueuePool's count
+        async with db() as session:
+            await session.execute(text("ALTER TABLE accesstoken_away RENAME TO accesstoken"))
+            await session.commit()
+        async with pooled() as session:
+            found = await read_by_primary_key(session, AccessToken, "t" * 43)
+        assert found is not NOT_READ
+        assert found is not None
+        assert found.token == "t" * 43
+    finally:
+        await engine.dispose()
+
+
+async def test_cancelled_driver_read_invalidates_its_connection(engine_for: EngineFactory) -> None:
+    """A read cancelled while the server holds it back gives its connection up, and the gate reopens.
+
+    PostgreSQL: another transaction holds ``LOCK TABLE ... ACCESS EXCLUSIVE``, so the SELECT
+    waits on the server; the request is cancelled meanwhile (a client that went away).
+    """
+    db = await _postgres_sessions(engine_for)
+    engine, pooled = await _pooled(db, pool_size=1)
+    invalidated: list[object] = []
+    event.listen(engine.sync_engine.pool, "invalidate", lambda *args: invalidated.append(args))
+
+    async def read() -> Any:
+        async with pooled() as session:
+            return await read_by_primary_key(session, AccessToken, "t" * 43)
+
+    try:
+        async with db() as locker:
+            await locker.execute(text("LOCK TABLE accesstoken IN ACCESS EXCLUSIVE MODE"))
+            task = asyncio.create_task(read())
+            await asyncio.sleep(0.3)
+            assert not task.done()  # waiting on the server, behind the lock
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=10)
+            assert task in done
+            assert task.cancelled()
+            await locker.rollback()
+        assert len(invalidated) == 1
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # QueuePool's count
+        # The gate of one was released: the next read passes it and gets the row.
+        found = await asyncio.wait_for(read(), timeout=10)
+        assert found is not NOT_READ
+        assert found is not None
+        assert found.token == "t" * 43
+    finally:
+        await engine.dispose()
