@@ -236,8 +236,9 @@ async def test_connection_left_in_a_transaction_is_rolled_back(engine_for: Engin
         assert (await session.execute(select(AccessToken))).scalar_one().token == "t" * 43
 
 
-async def _sqlite_sessions(engine_for: EngineFactory) -> SessionMaker:
-    db = async_sessionmaker(await engine_for("sqlite"), expire_on_commit=False)
+async def _seeded_sessions(engine_for: EngineFactory, backend: str = "sqlite") -> SessionMaker:
+    """Sessions on a seeded schema of one database, for the tests that are about one driver."""
+    db = async_sessionmaker(await engine_for(backend), expire_on_commit=False)
     await reset_schema(db.kw["bind"], Base.metadata)
     await _seed(db)
     return db
@@ -245,7 +246,7 @@ async def _sqlite_sessions(engine_for: EngineFactory) -> SessionMaker:
 
 async def test_sqlite_read_runs_on_the_loop_thread_and_keeps_the_busy_timeout(engine_for: EngineFactory) -> None:
     """The SELECT runs on the loop's thread, not aiosqlite's; the request yields once; the busy timeout is put back."""
-    db = await _sqlite_sessions(engine_for)
+    db = await _seeded_sessions(engine_for)
     engine, pooled = await _pooled(db, pool_size=1)
     threads: list[int] = []
     try:
@@ -275,7 +276,7 @@ async def test_sqlite_read_waits_for_a_lock_off_the_loop(engine_for: EngineFacto
 
     The loop keeps serving other tasks meanwhile, and the read gives the row once the lock is gone.
     """
-    db = await _sqlite_sessions(engine_for)
+    db = await _seeded_sessions(engine_for)
     writer = sqlite3.connect(tmp_path / "test.db", isolation_level=None)
     try:
         assert writer.execute("PRAGMA journal_mode").fetchone() == ("delete",)
@@ -324,7 +325,7 @@ async def test_sqlite_memory_database_reads_through_the_connection_thread() -> N
 
 async def test_sqlite_read_with_no_busy_timeout_and_a_failing_read(engine_for: EngineFactory, tmp_path: Path) -> None:
     """``timeout=0`` is kept; a read that fails otherwise (no table) takes the ORM path and keeps its connection."""
-    await _sqlite_sessions(engine_for)
+    await _seeded_sessions(engine_for)
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}", connect_args={"timeout": 0})
     try:
         db = async_sessionmaker(engine, expire_on_commit=False)
@@ -347,20 +348,13 @@ async def test_sqlite_read_with_no_busy_timeout_and_a_failing_read(engine_for: E
         await engine.dispose()
 
 
-async def _postgres_sessions(engine_for: EngineFactory) -> SessionMaker:
-    db = async_sessionmaker(await engine_for("postgresql"), expire_on_commit=False)
-    await reset_schema(db.kw["bind"], Base.metadata)
-    await _seed(db)
-    return db
-
-
 async def test_failed_driver_read_invalidates_its_connection(engine_for: EngineFactory) -> None:
     """A read the server refuses takes the ORM path, and its connection leaves the pool for good.
 
     PostgreSQL: the statement fails inside asyncpg's ``fetchrow``, with the connection in an
     unknown state, so it is invalidated rather than handed to the next request.
     """
-    db = await _postgres_sessions(engine_for)
+    db = await _seeded_sessions(engine_for, "postgresql")
     engine, pooled = await _pooled(db, pool_size=1)
     invalidated: list[object] = []
     event.listen(engine.sync_engine.pool, "invalidate", lambda *args: invalidated.append(args))
@@ -390,7 +384,7 @@ async def test_cancelled_driver_read_invalidates_its_connection(engine_for: Engi
     PostgreSQL: another transaction holds ``LOCK TABLE ... ACCESS EXCLUSIVE``, so the SELECT
     waits on the server; the request is cancelled meanwhile (a client that went away).
     """
-    db = await _postgres_sessions(engine_for)
+    db = await _seeded_sessions(engine_for, "postgresql")
     engine, pooled = await _pooled(db, pool_size=1)
     invalidated: list[object] = []
     event.listen(engine.sync_engine.pool, "invalidate", lambda *args: invalidated.append(args))
