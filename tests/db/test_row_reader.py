@@ -28,6 +28,18 @@ async def _seed(db: SessionMaker) -> uuid.UUID:
         return user.id
 
 
+def _assert_seeded_token(found: Any) -> None:
+    """``found`` is the seeded token row, read through the driver (not the ORM fallback's marker)."""
+    assert found is not NOT_READ
+    assert found is not None
+    assert found.token == "t" * 43
+
+
+async def _read_seeded_token(sessions: SessionMaker) -> Any:
+    async with sessions() as session:
+        return await read_by_primary_key(session, AccessToken, "t" * 43)
+
+
 async def test_token_row_is_read_as_the_orm_reads_it(db: SessionMaker) -> None:
     """On PostgreSQL and SQLite the row comes through the driver, equal to the ORM's and persistent."""
     user_id = await _seed(db)
@@ -262,9 +274,7 @@ async def test_sqlite_read_runs_on_the_loop_thread_and_keeps_the_busy_timeout(en
             found = await read_by_primary_key(session, AccessToken, "t" * 43)
             # The request yielded to the loop once, as the hand-off to aiosqlite's thread did.
             assert others == ["ran"]
-        assert found is not NOT_READ
-        assert found is not None
-        assert found.token == "t" * 43
+        _assert_seeded_token(found)
         assert threads == [threading.get_ident()]
         assert database.execute("PRAGMA busy_timeout").fetchone() == (5000,)
     finally:
@@ -299,9 +309,7 @@ async def test_sqlite_read_waits_for_a_lock_off_the_loop(engine_for: EngineFacto
         ticker.cancel()
     finally:
         writer.close()
-    assert found is not NOT_READ
-    assert found is not None
-    assert found.token == "t" * 43
+    _assert_seeded_token(found)
     assert waited >= 0.25  # it did wait for the commit
     assert ticks >= 10  # and the loop ran the ticker all along
 
@@ -314,11 +322,7 @@ async def test_sqlite_memory_database_reads_through_the_connection_thread() -> N
         async with engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
         await _seed(db)
-        async with db() as session:
-            found = await read_by_primary_key(session, AccessToken, "t" * 43)
-        assert found is not NOT_READ
-        assert found is not None
-        assert found.token == "t" * 43
+        _assert_seeded_token(await _read_seeded_token(db))
     finally:
         await engine.dispose()
 
@@ -329,11 +333,7 @@ async def test_sqlite_read_with_no_busy_timeout_and_a_failing_read(engine_for: E
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}", connect_args={"timeout": 0})
     try:
         db = async_sessionmaker(engine, expire_on_commit=False)
-        async with db() as session:
-            found = await read_by_primary_key(session, AccessToken, "t" * 43)
-        assert found is not NOT_READ
-        assert found is not None
-        assert found.token == "t" * 43
+        _assert_seeded_token(await _read_seeded_token(db))
         async with engine.connect() as connection:
             assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar_one() == 0
         async with engine.begin() as connection:
@@ -369,11 +369,7 @@ async def test_failed_driver_read_invalidates_its_connection(engine_for: EngineF
         async with db() as session:
             await session.execute(text("ALTER TABLE accesstoken_away RENAME TO accesstoken"))
             await session.commit()
-        async with pooled() as session:
-            found = await read_by_primary_key(session, AccessToken, "t" * 43)
-        assert found is not NOT_READ
-        assert found is not None
-        assert found.token == "t" * 43
+        _assert_seeded_token(await _read_seeded_token(pooled))
     finally:
         await engine.dispose()
 
@@ -389,14 +385,10 @@ async def test_cancelled_driver_read_invalidates_its_connection(engine_for: Engi
     invalidated: list[object] = []
     event.listen(engine.sync_engine.pool, "invalidate", lambda *args: invalidated.append(args))
 
-    async def read() -> Any:
-        async with pooled() as session:
-            return await read_by_primary_key(session, AccessToken, "t" * 43)
-
     try:
         async with db() as locker:
             await locker.execute(text("LOCK TABLE accesstoken IN ACCESS EXCLUSIVE MODE"))
-            task = asyncio.create_task(read())
+            task = asyncio.create_task(_read_seeded_token(pooled))
             await asyncio.sleep(0.3)
             assert not task.done()  # waiting on the server, behind the lock
             task.cancel()
@@ -407,9 +399,7 @@ async def test_cancelled_driver_read_invalidates_its_connection(engine_for: Engi
         assert len(invalidated) == 1
         assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # QueuePool's count
         # The gate of one was released: the next read passes it and gets the row.
-        found = await asyncio.wait_for(read(), timeout=10)
-        assert found is not NOT_READ
-        assert found is not None
-        assert found.token == "t" * 43
+        found = await asyncio.wait_for(_read_seeded_token(pooled), timeout=10)
+        _assert_seeded_token(found)
     finally:
         await engine.dispose()
