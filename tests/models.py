@@ -16,6 +16,12 @@ from fastapi_userkit.db import (
 from fastapi_userkit.db.access_token import SQLAlchemyBaseAccessTokenTable, SQLAlchemyBaseAccessTokenTableUUID
 from fastapi_userkit.db.revoked_token import SQLAlchemyBaseRevokedTokenTable
 from fastapi_userkit.db.sessions import SQLAlchemyBaseRefreshTokenTable, SQLAlchemyBaseSessionTableUUID
+from fastapi_userkit.mfa import (
+    SQLAlchemyBaseRecoveryCodeTable,
+    SQLAlchemyBaseRecoveryCodeTableUUID,
+    SQLAlchemyBaseTOTPTable,
+    SQLAlchemyBaseTOTPTableUUID,
+)
 
 
 class Base(DeclarativeBase):
@@ -49,6 +55,14 @@ class RefreshToken(SQLAlchemyBaseRefreshTokenTable, Base):
     """Digests of the refresh tokens of those sessions."""
 
 
+class TOTPFactor(SQLAlchemyBaseTOTPTableUUID, Base):
+    """TOTP factors of UUID users."""
+
+
+class RecoveryCode(SQLAlchemyBaseRecoveryCodeTableUUID, Base):
+    """Recovery-code digests of UUID users."""
+
+
 class IntBase(DeclarativeBase):
     """Metadata of the integer-id application."""
 
@@ -70,6 +84,18 @@ class IntUser(SQLAlchemyBaseUserTable[int], IntBase):
     oauth_accounts: Mapped[list[IntOAuthAccount]] = relationship("IntOAuthAccount", lazy="joined")
 
 
+class IntTOTPFactor(SQLAlchemyBaseTOTPTable[int], IntBase):
+    """TOTP factors of integer-id users."""
+
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("user.id", ondelete="cascade"), primary_key=True)
+
+
+class IntRecoveryCode(SQLAlchemyBaseRecoveryCodeTable[int], IntBase):
+    """Recovery-code digests of integer-id users."""
+
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("user.id", ondelete="cascade"), index=True)
+
+
 class IntAccessToken(SQLAlchemyBaseAccessTokenTable[int], IntBase):
     """Database-strategy tokens of integer-id users."""
 
@@ -84,10 +110,14 @@ __all__ = [
     "IntAccessToken",
     "IntBase",
     "IntOAuthAccount",
+    "IntRecoveryCode",
+    "IntTOTPFactor",
     "IntUser",
     "OAuthAccount",
+    "RecoveryCode",
     "RefreshToken",
     "RevokedToken",
+    "TOTPFactor",
     "User",
     "UserSession",
 ]
