@@ -15,6 +15,7 @@
     ├── OAuthAccountAlreadyLinked         the provider account belongs to another user
     ├── OAuthAccountNotLinked             the user has no such provider account to unlink
     ├── OAuthLastLoginMethod              unlinking would leave the user no way to log in
+    ├── LogoutEverywhereNotSupported      a backend of the app cannot end every token of a user
     └── ConfigurationError                the application wired the library wrongly;
                                           raised at construction, never at a request
 
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidResetPasswordToken",
     "InvalidUserData",
     "InvalidVerifyToken",
+    "LogoutEverywhereNotSupported",
     "OAuthAccountAlreadyLinked",
     "OAuthAccountNotLinked",
     "OAuthLastLoginMethod",
@@ -155,6 +157,18 @@ class OAuthLastLoginMethod(FastAPIUsersException):
 
     default_message = "This OAuth account is the user's last way to log in."
     code = "OAUTH_LAST_LOGIN_METHOD"
+
+
+class LogoutEverywhereNotSupported(FastAPIUsersException):
+    """A backend of the app keeps no state that could end every token of a user.
+
+    A plain :class:`~fastapi_userkit.authentication.JWTStrategy` (no revoked-token table, no
+    refresh sessions) is self-contained: nothing the server does ends it before it expires, so
+    "log out everywhere" must say so rather than answer a success that protects no one (issue 16).
+    """
+
+    default_message = "A backend of this app cannot end every session of a user."
+    code = "LOGOUT_ALL_NOT_SUPPORTED"
 
 
 class ConfigurationError(FastAPIUsersException, ValueError):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi import FastAPI
 from starlette.requests import Request
 
+from fastapi_userkit.authentication import AuthenticationBackend, BearerTransport
 from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.db.sessions import SQLAlchemySessionStore
 from fastapi_userkit.exceptions import ConfigurationError
@@ -180,10 +181,14 @@ async def test_flow_guards(store_case: StoreCase) -> None:
         "Backend", (), {"refresh": RefreshSettings(store=store_case.store, secret=SECRET), "name": "x"}
     )()
 
-    assert await flow.session_allows(service, Malformed(), "token", object()) is False
+    real_backend: Any = AuthenticationBackend(
+        "custom", BearerTransport(tokenUrl="login"), get_strategy=cast(Any, Custom)
+    )
+
+    assert await flow.session_allows(service, "not-a-uuid", object()) is False
     assert flow.bound_session_id(Malformed(), "token") is None
     with pytest.raises(ConfigurationError):
-        await flow.write_bound_token(Custom(), object(), uuid.uuid4())
+        await flow.write_bound_token(real_backend, Custom(), object(), uuid.uuid4())
     assert flow.refresh_cookie(backend, _request(FastAPI()), 5).path == "/custom"
     with pytest.raises(ConfigurationError):
         flow.refresh_cookie(unmounted, _request(FastAPI()), 5)

@@ -20,6 +20,7 @@ __all__ = [
     "remember_auth",
     "remember_backends",
     "remember_strategies",
+    "request_backend_strategies",
     "request_backends",
     "request_strategies",
 ]
@@ -79,3 +80,13 @@ def auth_context(connection: HTTPConnection | None) -> AuthContext | None:
         return None
     context: AuthContext | None = getattr(connection.state, _AUTH, None)
     return context
+
+
+def request_backend_strategies(connection: HTTPConnection | None) -> list[tuple[Any, Any]]:
+    """Each backend of the app with the strategy built for it in this request (none outside one)."""
+    if connection is None:
+        return []
+    strategies: dict[str, Any] = getattr(connection.state, _STRATEGIES, {})
+    return [
+        (backend, strategies[backend.name]) for backend in request_backends(connection) if backend.name in strategies
+    ]

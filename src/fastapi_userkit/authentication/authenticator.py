@@ -171,8 +171,8 @@ class Authenticator(Generic[UP, ID]):
                 continue
             strategy = strategies[backend.name]
             user = await strategy.read_token(token, user_manager)
-            # With refresh on, a token bound to an ended or expired session is dead (issue 7).
-            if user is not None and not await backend.session_allows(strategy, token, user):
+            # A token another backend issued, or bound to an ended session, is dead here (issues 7, 16).
+            if user is not None and not await backend.accepts(strategy, token, user):
                 user = None
             if user is not None:
                 if self.csrf is not None and is_cookie_transport(backend.transport):

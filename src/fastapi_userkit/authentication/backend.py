@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from fastapi_userkit.authentication._dependency import strategy_dependency
 from fastapi_userkit.authentication.strategy import Strategy, StrategyDestroyNotSupportedError
+from fastapi_userkit.authentication.strategy._bound import backend_tag, can_revoke_all, is_backend_bound
 from fastapi_userkit.authentication.transport import Transport, TransportLogoutNotSupportedError
 from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.models import ID, UP
@@ -61,6 +62,8 @@ class AuthenticationBackend(Generic[UP, ID]):
         self.get_strategy = get_strategy
         self.refresh = refresh
         self.sessions = SessionService(refresh) if refresh is not None else None
+        self.tag = backend_tag(name)
+        """Written into every token this backend issues; only this backend accepts such a token."""
         if refresh is not None and not callable(getattr(transport, "get_login_response_with_refresh", None)):
             raise ConfigurationError(f"Transport {type(transport).__name__} cannot carry refresh tokens.")
 
@@ -75,8 +78,23 @@ class AuthenticationBackend(Generic[UP, ID]):
 
     async def login(self, strategy: Strategy[UP, ID], user: UP) -> Response:
         """Issue a token for ``user`` and return the transport's login response."""
-        token = await strategy.write_token(user)
-        return await self.transport.get_login_response(token)
+        return await self.transport.get_login_response(await self.write_token(strategy, user))
+
+    async def write_token(self, strategy: Strategy[UP, ID], user: UP, *, session_id: str | None = None) -> str:
+        """Issue a token for ``user`` that names this backend (and ``session_id``) when the strategy can.
+
+        Raises:
+            ConfigurationError: ``session_id`` with a strategy that cannot bind tokens to sessions
+                (a custom strategy that is no :class:`~fastapi_userkit.authentication.strategy.BackendBoundStrategy`).
+        """
+        if is_backend_bound(strategy):
+            return await strategy.write_token(user, session_id=session_id, backend_tag=self.tag)
+        if session_id is not None:
+            raise ConfigurationError(
+                f"{type(strategy).__name__} cannot bind access tokens to sessions; "
+                "use JWTStrategy, DatabaseStrategy or RedisStrategy with refresh."
+            )
+        return await strategy.write_token(user)
 
     async def logout(self, strategy: Strategy[UP, ID], user: UP, token: str) -> Response:
         """Revoke ``token`` where the strategy can, and return the transport's logout response."""
@@ -104,9 +122,33 @@ class AuthenticationBackend(Generic[UP, ID]):
             await session_flow.end_bound_session(self, strategy, token, request, response)
         return response
 
-    async def session_allows(self, strategy: Strategy[UP, ID], token: str, user: UP) -> bool:
-        """Whether the session an accepted token is bound to is live (always, with refresh off)."""
-        return self.sessions is None or await session_flow.session_allows(self.sessions, strategy, token, user)
+    async def accepts(self, strategy: Strategy[UP, ID], token: str, user: UP) -> bool:
+        """Whether a token the strategy has just accepted may authenticate through this backend.
+
+        A token that names another backend is refused: that backend issued it and is the one
+        that can end it (logout, session end, revocation), so a sibling backend sharing the
+        strategy's secret or storage must not take it up (issue 16). A token that names a session
+        is accepted only while that session is live, and only by a backend with sessions. Tokens
+        that name neither (a custom strategy, or ``write_token`` called by app code) are
+        checked by their strategy alone, as in FastAPI Users.
+        """
+        if not is_backend_bound(strategy):
+            return True
+        issuer = strategy.backend_tag_of(token)
+        if issuer is not None and issuer != self.tag:
+            return False
+        session_id = strategy.session_id_of(token)
+        if session_id is None:
+            return True
+        return self.sessions is not None and await session_flow.session_allows(self.sessions, session_id, user)
+
+    def can_end_all_tokens(self, strategy: Strategy[UP, ID]) -> bool:
+        """Whether "log out everywhere" ends every token this backend issued with ``strategy``.
+
+        With refresh on, every token the backend issues names its session, and deleting the
+        sessions ends them; otherwise the strategy must be able to end a user's tokens itself.
+        """
+        return self.sessions is not None or can_revoke_all(strategy)
 
     def __repr__(self) -> str:
         return f"AuthenticationBackend(name={self.name!r})"

@@ -6,11 +6,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from fastapi_userkit.authentication import AuthenticationBackend, Authenticator, Strategy
+from fastapi_userkit.authentication._context import request_backend_strategies
+from fastapi_userkit.exceptions import LogoutEverywhereNotSupported
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.router._refresh import add_refresh_route, login_openapi_success
 from fastapi_userkit.router._route import UserkitRoute
-from fastapi_userkit.router.common import ErrorCode, openapi_errors
+from fastapi_userkit.router.common import ErrorCode, openapi_errors, translate
 from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, is_cookie_transport
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 from fastapi_userkit.security.settings import SecuritySettings
@@ -139,11 +141,22 @@ def get_auth_router(
         )
         return response
 
+    logout_all_responses: dict[int | str, dict[str, Any]] = {
+        **openapi_errors(
+            "logout-all",
+            extra={
+                status.HTTP_401_UNAUTHORIZED: ["Unauthorized"],
+                **({status.HTTP_403_FORBIDDEN: ["Forbidden"]} if requires_verification else {}),
+            },
+        ),
+        **backend.transport.get_openapi_logout_responses_success(),
+    }
+
     @router.post(
         "/logout-all",
         name=f"auth:{backend.name}.logout_all",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=logout_responses,
+        responses=logout_all_responses,
     )
     async def logout_all(
         request: Request,
@@ -151,8 +164,18 @@ def get_auth_router(
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         strategy: Annotated[Strategy[UP, ID], Depends(backend.strategy_dependency)],
     ) -> Response:
-        """End every session of the current user, in every backend, this one included."""
+        """End every session of the current user, in every backend, this one included.
+
+        Answers ``400 LOGOUT_ALL_NOT_SUPPORTED``, ending nothing, when a backend of the app keeps
+        no state that could end its tokens (a plain JWT without refresh): a user who presses "log
+        out everywhere" after a theft is told it cannot happen rather than shown a success.
+        """
         user, token = user_token
+        with translate("logout-all"):
+            if not all(
+                peer.can_end_all_tokens(peer_strategy) for peer, peer_strategy in request_backend_strategies(request)
+            ):
+                raise LogoutEverywhereNotSupported()
         await user_manager.logout_everywhere(user, request)
         return await backend.logout_for_request(strategy, user, token, request)
 

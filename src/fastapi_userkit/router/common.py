@@ -70,13 +70,16 @@ class ErrorCode(StrEnum):
     OAUTH_PROVIDER_ERROR = "OAUTH_PROVIDER_ERROR"
     OAUTH_REDIRECT_NOT_ALLOWED = "OAUTH_REDIRECT_NOT_ALLOWED"
     USER_DATA_INVALID = "USER_DATA_INVALID"
+    LOGOUT_ALL_NOT_SUPPORTED = "LOGOUT_ALL_NOT_SUPPORTED"
     # Rate limiting and CSRF (values defined in fastapi_userkit.security, which must not import routers)
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     CSRF_CROSS_SITE_REQUEST = "CSRF_CROSS_SITE_REQUEST"
     CSRF_TOKEN_INVALID = "CSRF_TOKEN_INVALID"
 
 
-Flow = Literal["login", "register", "reset", "verify", "update", "user", "oauth", "oauth-associate", "oauth-unlink"]
+Flow = Literal[
+    "login", "register", "reset", "verify", "update", "user", "oauth", "oauth-associate", "oauth-unlink", "logout-all"
+]
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,9 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
     "oauth-unlink": {
         exceptions.OAuthAccountNotLinked: _Answer(status.HTTP_404_NOT_FOUND, ErrorCode.OAUTH_ACCOUNT_NOT_LINKED),
         exceptions.OAuthLastLoginMethod: _Answer(_400, ErrorCode.OAUTH_LAST_LOGIN_METHOD),
+    },
+    "logout-all": {
+        exceptions.LogoutEverywhereNotSupported: _Answer(_400, ErrorCode.LOGOUT_ALL_NOT_SUPPORTED),
     },
 }
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import HTTPConnection
 from starlette.routing import NoMatchFound
 
+from fastapi_userkit.authentication.strategy._bound import is_backend_bound
 from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.sessions.models import RefreshCookie, SessionRecord
 
@@ -35,12 +36,6 @@ __all__ = [
 ]
 
 
-def _raw_session_id(strategy: Any, token: str) -> str | None:
-    reader = getattr(strategy, "session_id_of", None)
-    value = reader(token) if reader is not None else None
-    return None if value is None else str(value)
-
-
 def _parse(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
@@ -50,36 +45,28 @@ def _parse(value: str) -> uuid.UUID | None:
 
 def bound_session_id(strategy: Any, token: str) -> uuid.UUID | None:
     """The session an accepted access token is bound to, or ``None``."""
-    raw = _raw_session_id(strategy, token)
+    raw = strategy.session_id_of(token) if is_backend_bound(strategy) else None
     return None if raw is None else _parse(raw)
 
 
-async def session_allows(sessions: SessionService, strategy: Any, token: str, user: Any) -> bool:
-    """Whether the session an accepted access token is bound to is still live for ``user``.
+async def session_allows(sessions: SessionService, raw_session_id: str, user: Any) -> bool:
+    """Whether the session an accepted access token names is still live for ``user``.
 
     Only tokens the strategy has just accepted are asked about, so a session id in them was
     written by this library; one that does not parse is refused all the same.
     """
-    raw = _raw_session_id(strategy, token)
-    if raw is None:
-        return True
-    session_id = _parse(raw)
+    session_id = _parse(raw_session_id)
     return session_id is not None and await sessions.allows(session_id, user)
 
 
-async def write_bound_token(strategy: Any, user: Any, session_id: uuid.UUID) -> str:
-    """Issue an access token bound to ``session_id``.
+async def write_bound_token(backend: Any, strategy: Any, user: Any, session_id: uuid.UUID) -> str:
+    """Issue an access token of ``backend`` bound to ``session_id``.
 
     Raises:
         ConfigurationError: The strategy cannot bind tokens to sessions (a custom strategy
-            without ``session_id_of``); refresh needs one of the library's strategies.
+            that is no ``BackendBoundStrategy``); refresh needs one of the library's strategies.
     """
-    if getattr(strategy, "session_id_of", None) is None:
-        raise ConfigurationError(
-            f"{type(strategy).__name__} cannot bind access tokens to sessions; "
-            "use JWTStrategy, DatabaseStrategy or RedisStrategy with refresh."
-        )
-    token: str = await strategy.write_token(user, session_id=str(session_id))
+    token: str = await backend.write_token(strategy, user, session_id=str(session_id))
     return token
 
 
@@ -112,7 +99,7 @@ async def issue_session_tokens(
     backend: Any, strategy: Any, user: Any, session: SessionRecord, refresh_token: str, connection: HTTPConnection
 ) -> Response:
     """The transport's response carrying a new access token for ``session`` and ``refresh_token``."""
-    access_token = await write_bound_token(strategy, user, session.id)
+    access_token = await write_bound_token(backend, strategy, user, session.id)
     cookie = refresh_cookie(backend, connection, backend.sessions.seconds_left(session))
     response: Response = await backend.transport.get_login_response_with_refresh(
         access_token, refresh_token, expires_in=access_lifetime(strategy), refresh_cookie=cookie
@@ -124,10 +111,10 @@ async def renew_cookie_login(backend: Any, strategy: Any, user: Any, connection:
     """Give a cookie client a fresh login on ``response`` (after its password change ended its session)."""
     transport: Any = backend.transport
     if backend.sessions is None:
-        transport.set_login_cookie(response, await strategy.write_token(user))
+        transport.set_login_cookie(response, await backend.write_token(strategy, user))
         return
     session, refresh_token = await backend.sessions.start(user, connection)
-    transport.set_login_cookie(response, await write_bound_token(strategy, user, session.id))
+    transport.set_login_cookie(response, await write_bound_token(backend, strategy, user, session.id))
     cookie = refresh_cookie(backend, connection, backend.sessions.seconds_left(session))
     transport.set_refresh_cookie(response, refresh_token, cookie)
 

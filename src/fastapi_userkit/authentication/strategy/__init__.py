@@ -1,6 +1,11 @@
 """Strategies: what a token is (JWT, database row, Redis key)."""
 
-from fastapi_userkit.authentication.strategy.base import Strategy, StrategyDestroyNotSupportedError
+from fastapi_userkit.authentication.strategy.base import (
+    BackendBoundStrategy,
+    RevokeAllStrategy,
+    Strategy,
+    StrategyDestroyNotSupportedError,
+)
 from fastapi_userkit.authentication.strategy.db import (
     AP,
     AccessTokenDatabase,
@@ -14,10 +19,12 @@ __all__ = [
     "AP",
     "AccessTokenDatabase",
     "AccessTokenProtocol",
+    "BackendBoundStrategy",
     "DatabaseStrategy",
     "JWTStrategy",
     "JWTStrategyDestroyNotSupportedError",
     "RedisStrategy",
+    "RevokeAllStrategy",
     "Strategy",
     "StrategyDestroyNotSupportedError",
 ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Generic, Protocol
+from typing import Any, Generic, Protocol, runtime_checkable
 
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
 
-__all__ = ["Strategy", "StrategyDestroyNotSupportedError"]
+__all__ = ["BackendBoundStrategy", "RevokeAllStrategy", "Strategy", "StrategyDestroyNotSupportedError"]
 
 
 class StrategyDestroyNotSupportedError(Exception):
@@ -30,5 +30,47 @@ class Strategy(Protocol, Generic[UP, ID]):
 
         Raises:
             StrategyDestroyNotSupportedError: The strategy keeps no state to revoke.
+        """
+        ...  # pragma: no cover - protocol
+
+
+@runtime_checkable
+class BackendBoundStrategy(Strategy[UP, ID], Protocol):
+    """A strategy whose tokens name the backend, and the session, that issued them (new in fastapi-userkit).
+
+    Every strategy of the library is one. An authentication backend passes its tag when it
+    issues a token and accepts only tokens that carry its own tag or none, so a token that one
+    backend has ended (logout, session ended, family killed, revoked) is not taken up by a sibling
+    backend that shares the strategy's secret or storage (issue 16). A token names a session only
+    when a backend with refresh on issued it; the backend that accepts it checks that session.
+    """
+
+    async def write_token(self, user: UP, *, session_id: str | None = None, backend_tag: str | None = None) -> str:
+        """Issue a token for ``user`` that names ``session_id`` and ``backend_tag`` when given."""
+        ...  # pragma: no cover - protocol
+
+    def session_id_of(self, token: str) -> str | None:
+        """The session named by a token :meth:`read_token` has just accepted, or ``None``."""
+        ...  # pragma: no cover - protocol
+
+    def backend_tag_of(self, token: str) -> str | None:
+        """The tag of the backend that issued a token :meth:`read_token` has just accepted, or ``None``."""
+        ...  # pragma: no cover - protocol
+
+
+@runtime_checkable
+class RevokeAllStrategy(Protocol):
+    """A strategy that may be able to end every token of a user ("log out everywhere")."""
+
+    @property
+    def can_destroy_all_tokens(self) -> bool:
+        """Whether :meth:`destroy_all_tokens` ends every token of a user with this configuration."""
+        ...  # pragma: no cover - protocol
+
+    async def destroy_all_tokens(self, user: Any) -> None:
+        """End every token of ``user``.
+
+        Raises:
+            StrategyDestroyNotSupportedError: The configuration keeps no state to end them.
         """
         ...  # pragma: no cover - protocol

@@ -10,7 +10,11 @@ import jwt
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._fingerprint import fingerprint, fingerprints_match
-from fastapi_userkit.authentication.strategy.base import Strategy, StrategyDestroyNotSupportedError
+from fastapi_userkit.authentication.strategy.base import (
+    BackendBoundStrategy,
+    RevokeAllStrategy,
+    StrategyDestroyNotSupportedError,
+)
 from fastapi_userkit.db._types import now_utc
 from fastapi_userkit.jwt import SecretType, VerifiedTokenCache, generate_jwt, get_secret_value
 from fastapi_userkit.manager import BaseUserManager
@@ -25,6 +29,7 @@ __all__ = ["JWTStrategy", "JWTStrategyDestroyNotSupportedError"]
 
 _CREDENTIAL_CLAIM = "fgp"
 _SESSION_CLAIM = "sid"  # the session of a refresh-enabled login (OpenID Connect's claim name)
+_BACKEND_CLAIM = "bkd"  # the tag of the backend that issued the token (issue 16)
 # Shared by every strategy instance: apps usually build their strategy per request.
 _VERIFIED_ACCESS_TOKENS = VerifiedTokenCache()
 
@@ -36,7 +41,7 @@ class JWTStrategyDestroyNotSupportedError(StrategyDestroyNotSupportedError):
         super().__init__("A JWT can't be invalidated without a revoked-token table: it's valid until it expires.")
 
 
-class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
+class JWTStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, ID]):
     """Signed tokens ``{"sub": <user id>, "aud": [...], "exp": ..., "iat": ..., "jti": ..., "fgp": ...}``.
 
     ``fgp`` is a short keyed digest of the user's password hash when the token was issued. It is
@@ -140,8 +145,12 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
             return True  # no issue time: it cannot prove it is newer than the cut-off
         return datetime.fromtimestamp(issued_at, UTC) <= user_row.not_before
 
-    async def write_token(self, user: UP, *, session_id: str | None = None) -> str:
-        """Issue a JWT for ``user``; with ``session_id`` (refresh on), a ``sid`` claim names its session."""
+    async def write_token(self, user: UP, *, session_id: str | None = None, backend_tag: str | None = None) -> str:
+        """Issue a JWT for ``user``.
+
+        With ``session_id`` (refresh on), a ``sid`` claim names its session; with ``backend_tag``
+        (given by the backend that issues it), a ``bkd`` claim names that backend.
+        """
         data: dict[str, Any] = {
             "sub": str(user.id),
             "aud": self.token_audience,
@@ -153,19 +162,31 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         }
         if session_id is not None:
             data[_SESSION_CLAIM] = session_id
+        if backend_tag is not None:
+            data[_BACKEND_CLAIM] = backend_tag
         return generate_jwt(data, self.encode_key, self.lifetime_seconds, algorithm=self.algorithm)
 
     def session_id_of(self, token: str) -> str | None:
         """The ``sid`` claim of a token :meth:`read_token` has just accepted, or ``None``.
 
-        The signature was verified by that call; reading the claim again costs no second check.
+        The token was verified by that call, and the verified claims are remembered
+        (:class:`~fastapi_userkit.jwt.VerifiedTokenCache`): reading them again costs no second check.
         """
-        try:
-            data = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            return None
-        value = data.get(_SESSION_CLAIM)
+        return self._claim(token, _SESSION_CLAIM)
+
+    def backend_tag_of(self, token: str) -> str | None:
+        """The ``bkd`` claim (the issuing backend's tag) of a token :meth:`read_token` has just accepted."""
+        return self._claim(token, _BACKEND_CLAIM)
+
+    def _claim(self, token: str, claim: str) -> str | None:
+        data = self._decode(token)
+        value = None if data is None else data.get(claim)
         return None if value is None else str(value)
+
+    @property
+    def can_destroy_all_tokens(self) -> bool:
+        """Only with a revoked-token table: nothing else can end a JWT before it expires."""
+        return self.revoked_tokens is not None
 
     def _expiry(self) -> datetime | None:
         if self.lifetime_seconds is None:

@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic
 
 from fastapi_userkit import exceptions
-from fastapi_userkit.authentication.strategy._opaque import digest, new_token, session_id_of, token_matches_credential
-from fastapi_userkit.authentication.strategy.base import Strategy
+from fastapi_userkit.authentication.strategy._opaque import (
+    backend_tag_of,
+    digest,
+    new_token,
+    session_id_of,
+    token_matches_credential,
+)
+from fastapi_userkit.authentication.strategy.base import BackendBoundStrategy, RevokeAllStrategy
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
 
@@ -16,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["RedisStrategy"]
 
 
-class RedisStrategy(Strategy[UP, ID], Generic[UP, ID]):
+class RedisStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, ID]):
     """Opaque tokens kept in Redis under the SHA-256 digest of the token.
 
     ``{key_prefix}{digest}`` holds the user id and expires with the token. A per-user set,
@@ -70,9 +76,9 @@ class RedisStrategy(Strategy[UP, ID], Generic[UP, ID]):
             return None
         return user
 
-    async def write_token(self, user: UP, *, session_id: str | None = None) -> str:
+    async def write_token(self, user: UP, *, session_id: str | None = None, backend_tag: str | None = None) -> str:
         """Issue a token for ``user`` (bound to ``session_id`` if given); store its digest and index it."""
-        token = new_token(user.hashed_password, session_id)
+        token = new_token(user.hashed_password, session_id, backend_tag)
         token_digest = digest(token)
         user_key = self._user_key(user.id)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -91,6 +97,10 @@ class RedisStrategy(Strategy[UP, ID], Generic[UP, ID]):
         """The session an accepted token is bound to (refresh on), or ``None``."""
         return session_id_of(token)
 
+    def backend_tag_of(self, token: str) -> str | None:
+        """The tag of the backend that issued an accepted token, or ``None``."""
+        return backend_tag_of(token)
+
     async def destroy_token(self, token: str, user: UP) -> None:
         """Delete the token's key and its index entry."""
         token_digest = digest(token)
@@ -98,6 +108,11 @@ class RedisStrategy(Strategy[UP, ID], Generic[UP, ID]):
             pipe.delete(self._token_key(token_digest))
             pipe.srem(self._user_key(user.id), token_digest)
             await pipe.execute()
+
+    @property
+    def can_destroy_all_tokens(self) -> bool:
+        """Always: the per-user index names every token."""
+        return True
 
     async def destroy_all_tokens(self, user: UP) -> None:
         """Delete every token of ``user`` and the user's index."""

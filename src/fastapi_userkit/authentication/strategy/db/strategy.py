@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Generic
+from typing import Any, Generic, Protocol, runtime_checkable
 
 from fastapi_userkit import exceptions
-from fastapi_userkit.authentication.strategy._opaque import digest, new_token, session_id_of, token_matches_credential
-from fastapi_userkit.authentication.strategy.base import Strategy, StrategyDestroyNotSupportedError
+from fastapi_userkit.authentication.strategy._opaque import (
+    backend_tag_of,
+    digest,
+    new_token,
+    session_id_of,
+    token_matches_credential,
+)
+from fastapi_userkit.authentication.strategy.base import (
+    BackendBoundStrategy,
+    RevokeAllStrategy,
+    StrategyDestroyNotSupportedError,
+)
 from fastapi_userkit.authentication.strategy.db.models import AP, AccessTokenDatabase
 from fastapi_userkit.db._types import now_utc
 from fastapi_userkit.manager import BaseUserManager
@@ -16,7 +26,14 @@ from fastapi_userkit.models import ID, UP
 __all__ = ["DatabaseStrategy"]
 
 
-class DatabaseStrategy(Strategy[UP, ID], Generic[UP, ID, AP]):
+@runtime_checkable
+class _DeletesByUser(Protocol):
+    """Access-token storage that can delete every token of a user (the SQLAlchemy adapter can)."""
+
+    async def delete_by_user(self, user_id: Any) -> object: ...  # pragma: no cover - protocol
+
+
+class DatabaseStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, ID, AP]):
     """Opaque tokens whose SHA-256 digests are rows of an access-token table.
 
     The client gets 256 random bits (plus a tag of the password hash, see
@@ -68,9 +85,9 @@ class DatabaseStrategy(Strategy[UP, ID], Generic[UP, ID, AP]):
             return None
         return user
 
-    async def write_token(self, user: UP, *, session_id: str | None = None) -> str:
+    async def write_token(self, user: UP, *, session_id: str | None = None, backend_tag: str | None = None) -> str:
         """Issue a token for ``user`` (bound to ``session_id`` if given) and store its digest."""
-        token = new_token(user.hashed_password, session_id)
+        token = new_token(user.hashed_password, session_id, backend_tag)
         await self.database.create(self._create_access_token_dict(user, digest(token)))
         return token
 
@@ -78,11 +95,20 @@ class DatabaseStrategy(Strategy[UP, ID], Generic[UP, ID, AP]):
         """The session an accepted token is bound to (refresh on), or ``None``."""
         return session_id_of(token)
 
+    def backend_tag_of(self, token: str) -> str | None:
+        """The tag of the backend that issued an accepted token, or ``None``."""
+        return backend_tag_of(token)
+
     async def destroy_token(self, token: str, user: UP) -> None:
         """Delete the token's row."""
         access_token = await self.database.get_by_token(digest(token))
         if access_token is not None:
             await self.database.delete(access_token)
+
+    @property
+    def can_destroy_all_tokens(self) -> bool:
+        """Whether the access-token storage can delete a user's tokens in one go."""
+        return isinstance(self.database, _DeletesByUser)
 
     async def destroy_all_tokens(self, user: UP) -> None:
         """Delete every token of ``user`` (one indexed ``DELETE``).
@@ -90,10 +116,9 @@ class DatabaseStrategy(Strategy[UP, ID], Generic[UP, ID, AP]):
         Raises:
             StrategyDestroyNotSupportedError: The storage cannot delete by user.
         """
-        delete_by_user = getattr(self.database, "delete_by_user", None)
-        if delete_by_user is None:
+        if not isinstance(self.database, _DeletesByUser):
             raise StrategyDestroyNotSupportedError("This access-token database cannot delete tokens by user.")
-        await delete_by_user(user.id)
+        await self.database.delete_by_user(user.id)
 
     async def purge_expired(self) -> int:
         """Delete the rows of expired tokens; return how many (0 without a lifetime).
