@@ -23,18 +23,31 @@ import contextlib
 import inspect
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from fastapi import Depends, Request
 
 from fastapi_userkit.authentication._context import remember_backends, remember_strategies
 
-if TYPE_CHECKING:
-    from fastapi_userkit.authentication.backend import AuthenticationBackend
-
 __all__ = ["StrategyGetter", "build_dependency", "direct_strategy_getter", "strategy_dependency"]
 
 StrategyGetter = Callable[[], Any]
+
+
+class _Backend(Protocol):
+    """What this module reads of an ``AuthenticationBackend`` (which imports this module)."""
+
+    @property
+    def name(self) -> str: ...  # pragma: no cover - protocol
+
+    @property
+    def transport(self) -> Any: ...  # pragma: no cover - protocol
+
+    @property
+    def get_strategy(self) -> Callable[..., Any]: ...  # pragma: no cover - protocol
+
+    @property
+    def strategy_dependency(self) -> Callable[..., Any]: ...  # pragma: no cover - protocol
 
 
 def _plain_sync(get_strategy: Callable[..., Any]) -> bool:
@@ -98,7 +111,7 @@ def strategy_dependency(get_strategy: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_dependency(
-    backends: Sequence[AuthenticationBackend[Any, Any]],
+    backends: Sequence[_Backend],
     variable_names: Sequence[str],
     get_user_manager: Callable[..., Any],
     get_enabled_backends: Callable[..., Any] | None,
