@@ -17,6 +17,7 @@ from fastapi_userkit.cli._state import CLIState, get_state, guard, run_async
 from fastapi_userkit.cli.db import db_app
 from fastapi_userkit.cli.importer import import_users as run_import
 from fastapi_userkit.cli.importer import read_rows
+from fastapi_userkit.cli.migrate import migrate_command
 
 __all__ = ["app"]
 
@@ -28,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_app, name="db")
+app.command("migrate-from-fastapi-users")(migrate_command)
 
 EmailArgument = Annotated[str, typer.Argument(help="The user's e-mail address.", show_default=False)]
 PasswordStdin = Annotated[
