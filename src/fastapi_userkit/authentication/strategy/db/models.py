@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 __all__ = ["AP", "AccessTokenDatabase", "AccessTokenProtocol"]
 
@@ -11,17 +11,26 @@ _ID_co = TypeVar("_ID_co", covariant=True)
 
 
 class AccessTokenProtocol(Protocol[_ID_co]):
-    """A stored token row: its (digested) token, owner and creation time."""
+    """A stored token row: its (digested) token, owner and creation time.
+
+    At run time every member is a plain attribute, as in FastAPI Users: a token model may
+    subclass the protocol and set them (a dataclass, another ORM's document). A property would
+    have no setter, and such a model would fail at construction (issue 16, item 10).
+    """
 
     token: str
     created_at: datetime
 
-    # Read-only here so a ``@declared_attr`` column (FastAPI Users' documented style for the
-    # integer-id table) satisfies the protocol: mypy sees those as read-only attributes.
-    @property
-    def user_id(self) -> _ID_co:
-        """The owner's id."""
-        ...  # pragma: no cover - protocol
+    if TYPE_CHECKING:
+        # Read-only for type checkers only, so a ``@declared_attr`` column (FastAPI Users'
+        # documented style for the integer-id table, which mypy reads as read-only) satisfies
+        # the protocol too; the library never assigns it.
+        @property
+        def user_id(self) -> _ID_co:
+            """The owner's id."""
+            ...  # pragma: no cover - protocol
+    else:
+        user_id: _ID_co
 
 
 AP = TypeVar("AP", bound=AccessTokenProtocol)  # type: ignore[type-arg]  # compat: unparameterised bound
