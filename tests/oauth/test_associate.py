@@ -1,4 +1,4 @@
-"""Account linking (``get_oauth_associate_router``) and unlinking (``DELETE /{account_id}``)."""
+"""Account linking (``get_oauth_associate_router``) and unlinking (``DELETE /accounts/{account_id}``)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ async def test_associate_needs_a_logged_in_user(client: httpx.AsyncClient) -> No
     responses = [
         await client.get(f"{ASSOCIATE}/authorize"),
         await client.get(f"{ASSOCIATE}/callback", params={"code": "c", "state": "s"}),
-        await client.delete(f"{ASSOCIATE}/1001"),
+        await client.delete(f"{ASSOCIATE}/accounts/1001"),
     ]
 
     assert [r.status_code for r in responses] == [401, 401, 401]
@@ -127,7 +127,7 @@ async def test_associate_requires_verification_when_asked(http_db: SessionMaker,
         refused = [
             await client.get(f"{ASSOCIATE}/authorize", headers=headers),
             await client.get(f"{ASSOCIATE}/callback", params={"code": "c", "state": "s"}, headers=headers),
-            await client.delete(f"{ASSOCIATE}/1001", headers=headers),
+            await client.delete(f"{ASSOCIATE}/accounts/1001", headers=headers),
         ]
 
     assert allowed.status_code == 200
@@ -171,11 +171,11 @@ async def test_associate_bad_state_is_400(test_app: TestApp, client: httpx.Async
 
 
 async def test_unlink_removes_the_account(test_app: TestApp, client: httpx.AsyncClient, provider: FakeProvider) -> None:
-    """DELETE /{account_id} unlinks the account of a user with a password and answers the user."""
+    """DELETE /accounts/{account_id} unlinks the account of a user with a password and answers the user."""
     headers = await _password_user(test_app, client)
     await oauth_login(client, provider, "alice", prefix=ASSOCIATE, headers=headers)
 
-    response = await client.delete(f"{ASSOCIATE}/1001", headers=headers)
+    response = await client.delete(f"{ASSOCIATE}/accounts/1001", headers=headers)
 
     assert response.status_code == 200, response.text
     assert response.json()["oauth_accounts"] == []
@@ -190,7 +190,7 @@ async def test_unlink_of_an_unlinked_account_is_404(
     await _oauth_user(client, provider, "alice")
     headers = await _password_user(test_app, client)
 
-    response = await client.delete(f"{ASSOCIATE}/1001", headers=headers)
+    response = await client.delete(f"{ASSOCIATE}/accounts/1001", headers=headers)
 
     assert response.status_code == 404
     assert response.json() == {"detail": "OAUTH_ACCOUNT_NOT_LINKED"}
@@ -201,7 +201,7 @@ async def test_last_login_method_is_kept(test_app: TestApp, client: httpx.AsyncC
     """A user created by OAuth cannot unlink their only account: 400 OAUTH_LAST_LOGIN_METHOD."""
     headers = await _oauth_user(client, provider)
 
-    response = await client.delete(f"{ASSOCIATE}/1001", headers=headers)
+    response = await client.delete(f"{ASSOCIATE}/accounts/1001", headers=headers)
 
     assert response.status_code == 400
     assert response.json() == {"detail": "OAUTH_LAST_LOGIN_METHOD"}
@@ -215,8 +215,8 @@ async def test_oauth_user_with_two_accounts_keeps_one(
     headers = await _oauth_user(client, provider, "alice")
     await oauth_login(client, provider, "bob", prefix=ASSOCIATE, headers=headers)
 
-    first = await client.delete(f"{ASSOCIATE}/1001", headers=headers)
-    second = await client.delete(f"{ASSOCIATE}/1002", headers=headers)
+    first = await client.delete(f"{ASSOCIATE}/accounts/1001", headers=headers)
+    second = await client.delete(f"{ASSOCIATE}/accounts/1002", headers=headers)
 
     assert first.status_code == 200
     assert [a["account_id"] for a in first.json()["oauth_accounts"]] == ["1002"]
@@ -231,7 +231,8 @@ async def test_concurrent_unlinks_keep_one_account(
     await oauth_login(client, provider, "bob", prefix=ASSOCIATE, headers=headers)
 
     responses = await asyncio.gather(
-        client.delete(f"{ASSOCIATE}/1001", headers=headers), client.delete(f"{ASSOCIATE}/1002", headers=headers)
+        client.delete(f"{ASSOCIATE}/accounts/1001", headers=headers),
+        client.delete(f"{ASSOCIATE}/accounts/1002", headers=headers),
     )
 
     assert sorted(r.status_code for r in responses) == [200, 400]
@@ -246,7 +247,28 @@ async def test_setting_a_password_allows_unlinking_the_last_account(
     await client.patch("/users/me", json={"password": "a brand new passphrase"}, headers=headers)
     headers = bearer(await login(client, "alice@example.com", "a brand new passphrase"))
 
-    response = await client.delete(f"{ASSOCIATE}/1001", headers=headers)
+    response = await client.delete(f"{ASSOCIATE}/accounts/1001", headers=headers)
 
     assert response.status_code == 200
     assert await count_oauth_accounts(test_app) == 0
+
+
+async def test_associate_router_without_prefix_leaves_other_deletes_alone(
+    http_db: SessionMaker, provider: FakeProvider
+) -> None:
+    """Included without a prefix, the associate router claims no DELETE the app registers after it."""
+    test_app = make_oauth_app(http_db, provider)
+    app = test_app.app
+    app.include_router(
+        test_app.fastapi_users.get_oauth_associate_router(provider.client(), UserReadWithTokens, "s" * 32)
+    )
+
+    @app.delete("/items/{item_id}")
+    async def app_route(item_id: str) -> dict[str, str]:
+        return {"owner": "app", "item": item_id}
+
+    async with https_client(app) as client:
+        response = await client.delete("/items/42")
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"owner": "app", "item": "42"}

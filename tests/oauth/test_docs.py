@@ -80,7 +80,7 @@ async def test_example_links_and_unlinks_github(example: dict[str, Any], provide
     async with httpx.AsyncClient(transport=transport, base_url="https://test") as client:
         await oauth_login(client, provider, "bob", prefix="/auth/google")
         linked = await oauth_login(client, provider, "alice", prefix="/auth/associate/github")
-        unlinked = await client.delete("/auth/associate/github/1001")
+        unlinked = await client.delete("/auth/associate/github/accounts/1001")
 
     assert linked.status_code == 200, linked.text
     assert sorted(a["oauth_name"] for a in linked.json()["oauth_accounts"]) == ["github", "google"]

@@ -23,7 +23,7 @@ async def test_openapi_lists_the_routes_and_their_errors(client: httpx.AsyncClie
 
     login_callback = paths["/auth/fake/callback"]["get"]
     associate_callback = paths["/auth/associate/fake/callback"]["get"]
-    unlink = paths["/auth/associate/fake/{account_id}"]["delete"]
+    unlink = paths["/auth/associate/fake/accounts/{account_id}"]["delete"]
     assert "/auth/fake/authorize" in paths
     assert "/auth/associate/fake/authorize" in paths
     assert {"ACCESS_TOKEN_DECODE_ERROR", "OAUTH_INVALID_STATE", "OAUTH_USER_ALREADY_EXISTS"} <= _examples(
@@ -66,7 +66,7 @@ def test_route_names_are_fastapi_users_names(test_app: TestApp) -> None:
         "/auth/fake-cookie/callback",
         "/auth/associate/fake/authorize",
         "/auth/associate/fake/callback",
-        "/auth/associate/fake/1001",
+        "/auth/associate/fake/accounts/1001",
     ]
 
 

@@ -12,7 +12,7 @@ Routes, names, parameters, status codes and error codes are FastAPI Users', with
 * a provider that refuses the code answers 400 ``OAUTH_INVALID_CODE``; one that fails or is
   unreachable, 502 ``OAUTH_PROVIDER_ERROR`` (FastAPI Users: 500 or an unhandled error);
 * a provider account belongs to at most one user (400 ``OAUTH_ACCOUNT_ALREADY_LINKED``);
-* ``DELETE /{account_id}`` on the associate router unlinks an account;
+* ``DELETE /accounts/{account_id}`` on the associate router unlinks an account;
 * with a cookie backend, ``post_login_redirect_urls`` turns the login answer into a redirect.
 
 Requires the ``oauth`` extra (``pip install fastapi-userkit[oauth]``).
@@ -270,7 +270,7 @@ def get_oauth_associate_router(
     """Build the account-linking router of one provider for logged-in users.
 
     ``GET /authorize`` and ``GET /callback`` link the provider account to the current user;
-    ``DELETE /{account_id}`` (new) unlinks it. Every route needs an active user (and a verified
+    ``DELETE /accounts/{account_id}`` (new) unlinks it. Every route needs an active user (and a verified
     one with ``requires_verification``).
 
     Args:
@@ -362,8 +362,11 @@ def get_oauth_associate_router(
         cookie.delete(response)
         return user_schema.model_validate(user)
 
+    # A literal first segment: a bare "/{account_id:path}" would capture every DELETE the app
+    # registers after this router when it is included without a prefix (as FastAPI Users' own
+    # tests include it), ``DELETE /users/me`` among them (issue 16, item 10).
     @router.delete(
-        "/{account_id:path}",
+        "/accounts/{account_id:path}",
         name=f"oauth-associate:{oauth_client.name}.unlink",
         response_model=user_schema,
         description=(
