@@ -7,12 +7,15 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 
 from fastapi_userkit import InvalidPasswordException
+from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.jwt import generate_jwt
-from tests.app_factory import SECRET, TestApp, make_app
+from fastapi_userkit.router import get_reset_password_router
+from tests.app_factory import SECRET, HookLog, TestApp, fast_password_helper, make_app, make_user_manager_class
 from tests.conftest import SessionMaker
-from tests.models import User
+from tests.models import OAuthAccount, User
 from tests.router.helpers import PASSWORD, client_for, create_user
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -207,3 +210,32 @@ async def test_reset_invalid_body(client: httpx.AsyncClient, body: dict[str, Any
     response = await client.post("/auth/reset-password", json=body)
 
     assert response.status_code == 422
+
+
+async def test_reset_with_a_manager_override_that_returns_nothing(test_app: TestApp, http_db: SessionMaker) -> None:
+    """A ``reset_password`` override that returns ``None`` (FastAPI Users ignored the value) still answers 200."""
+    hooks = HookLog()
+    base = make_user_manager_class(hooks)
+
+    class NoReturnManager(base):  # type: ignore[valid-type,misc]  # the factory's class, known at run time
+        async def reset_password(self, token: str, password: str, request: Request | None = None) -> Any:
+            await super().reset_password(token, password, request)
+
+    async def get_user_manager() -> Any:
+        async with http_db() as session:
+            yield NoReturnManager(SQLAlchemyUserDatabase(session, User, OAuthAccount), fast_password_helper())
+
+    app = FastAPI()
+    app.include_router(get_reset_password_router(get_user_manager))
+    user = await create_user(test_app)
+    async with http_db() as session:
+        await NoReturnManager(
+            SQLAlchemyUserDatabase(session, User, OAuthAccount), fast_password_helper()
+        ).forgot_password(user)
+    token = hooks.last("on_after_forgot_password")["token"]
+
+    async with client_for(app) as client:
+        response = await client.post("/reset-password", json={"token": token, "password": NEW_PASSWORD})
+
+    assert (response.status_code, response.json()) == (200, None)
+    assert hooks.last("on_after_reset_password")["user"].id == user.id

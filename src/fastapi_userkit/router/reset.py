@@ -1,6 +1,6 @@
 """``POST /forgot-password`` and ``POST /reset-password``."""
 
-from typing import Annotated
+from typing import Annotated, Protocol, runtime_checkable
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, status
 from pydantic import EmailStr
@@ -16,6 +16,13 @@ from fastapi_userkit.security.settings import SecuritySettings
 __all__ = ["get_reset_password_router"]
 
 
+@runtime_checkable
+class _HasEmail(Protocol):
+    """What the route needs from ``reset_password``'s answer to clear the login throttle."""
+
+    email: str
+
+
 def get_reset_password_router(
     get_user_manager: UserManagerDependency[UP, ID], *, security: SecuritySettings | None = None
 ) -> APIRouter:
@@ -28,7 +35,9 @@ def get_reset_password_router(
 
     ``security`` sets the rate limits (``None``: the defaults): forgot-password counts every
     request per IP and per address; reset-password counts failures per IP, and a successful
-    reset clears the account's failed-login throttle (ASVS 5.0 6.1.1: the owner gets back in).
+    reset clears the account's failed-login throttle (ASVS 5.0 6.1.1: the owner gets back in),
+    found through the user ``reset_password`` returns (an override that returns nothing still
+    answers ``200``; only that clearing is skipped).
     """
     router = APIRouter(route_class=UserkitRoute)
     security = security if security is not None else SecuritySettings()
@@ -68,8 +77,11 @@ def get_reset_password_router(
     ) -> None:
         async with reset_guard.attempt(request, user_manager) as attempt:
             with translate("reset"):
-                user = await user_manager.reset_password(token, password, request)
-            attempt.forget_login_failures(user.email)
+                # Typed ``object``: FastAPI Users' route ignored the return value, so a manager
+                # override may return nothing (issue 16, item 10); the reset succeeded either way.
+                user: object = await user_manager.reset_password(token, password, request)
+            if isinstance(user, _HasEmail):
+                attempt.forget_login_failures(user.email)
         return None
 
     return router
