@@ -19,7 +19,9 @@ CONCURRENCY = 10
 async def _active(db: SessionMaker, user_id: uuid.UUID, *, step: int = 100, digests: tuple[str, ...] = ()) -> None:
     store = store_for(db)
     assert await store.begin_enrolment(user_id, "ciphertext", now=START)
-    assert await store.confirm_enrolment(user_id, step=step, now=START, recovery_digests=list(digests))
+    assert await store.confirm_enrolment(
+        user_id, secret="ciphertext", step=step, now=START, recovery_digests=list(digests)
+    )
 
 
 def test_the_store_satisfies_the_protocol(db: SessionMaker) -> None:
@@ -35,7 +37,7 @@ async def test_enrolment_is_pending_until_confirmed(db: SessionMaker, make_user:
     began = await store.begin_enrolment(user_id, "ciphertext", now=START)
     pending = await store.get_totp(user_id)
     confirmed = await store.confirm_enrolment(
-        user_id, step=7, now=START + timedelta(minutes=1), recovery_digests=["d1", "d2"]
+        user_id, secret="ciphertext", step=7, now=START + timedelta(minutes=1), recovery_digests=["d1", "d2"]
     )
     active = await store.get_totp(user_id)
 
@@ -57,7 +59,7 @@ async def test_begin_replaces_a_pending_enrolment_but_not_an_active_factor(
     await store.begin_enrolment(user_id, "first", now=START)
 
     replaced = await store.begin_enrolment(user_id, "second", now=START)
-    await store.confirm_enrolment(user_id, step=1, now=START, recovery_digests=[])
+    await store.confirm_enrolment(user_id, secret="second", step=1, now=START, recovery_digests=[])
     refused = await store.begin_enrolment(user_id, "third", now=START)
     record = await store.get_totp(user_id)
 
@@ -72,13 +74,29 @@ async def test_confirm_without_pending_enrolment_changes_nothing(db: SessionMake
     user_id = await make_user()
     store = store_for(db)
 
-    nothing = await store.confirm_enrolment(user_id, step=1, now=START, recovery_digests=["d"])
+    nothing = await store.confirm_enrolment(user_id, secret="ciphertext", step=1, now=START, recovery_digests=["d"])
     await _active(db, user_id, digests=("a",))
-    again = await store.confirm_enrolment(user_id, step=2, now=START, recovery_digests=["b", "c"])
+    again = await store.confirm_enrolment(user_id, secret="ciphertext", step=2, now=START, recovery_digests=["b", "c"])
 
     assert not nothing
     assert not again
     assert await store.count_remaining(user_id) == 1
+
+
+async def test_confirm_refuses_a_replaced_secret(db: SessionMaker, make_user: MakeUser) -> None:
+    """Confirming with the ciphertext of a pending enrolment that was begun again since activates nothing."""
+    user_id = await make_user()
+    store = store_for(db)
+    await store.begin_enrolment(user_id, "first", now=START)
+    await store.begin_enrolment(user_id, "second", now=START)
+
+    stale = await store.confirm_enrolment(user_id, secret="first", step=1, now=START, recovery_digests=["d"])
+
+    record = await store.get_totp(user_id)
+    assert not stale
+    assert record is not None
+    assert (record.secret, record.active) == ("second", False)
+    assert await store.count_remaining(user_id) == 0
 
 
 async def test_accept_step_only_moves_forward(db: SessionMaker, make_user: MakeUser) -> None:
@@ -244,7 +262,7 @@ async def test_integer_id_tables(int_db: SessionMaker) -> None:
     store = SQLAlchemyMFAStore(int_db(), IntTOTPFactor, IntRecoveryCode)
 
     await store.begin_enrolment(user_id, "ciphertext", now=START)
-    await store.confirm_enrolment(user_id, step=1, now=START, recovery_digests=["d1"])
+    await store.confirm_enrolment(user_id, secret="ciphertext", step=1, now=START, recovery_digests=["d1"])
 
     assert await store.accept_step(user_id, 2)
     assert await store.consume_recovery_code(user_id, ["d1"], now=START)

@@ -158,7 +158,9 @@ class MFAService:
             raise InvalidMFACode
         codes = recovery.generate_codes(self.recovery_code_count)
         digests = [self._digest(user_id, code) for code in codes]
-        if not await self.store.confirm_enrolment(user_id, step=max(steps), now=now, recovery_digests=digests):
+        if not await self.store.confirm_enrolment(
+            user_id, secret=record.secret, step=max(steps), now=now, recovery_digests=digests
+        ):
             # A concurrent confirmation won, or the enrolment was replaced or removed meanwhile.
             raise MFAEnrolmentNotFound
         return codes

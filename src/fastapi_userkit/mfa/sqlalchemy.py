@@ -90,13 +90,13 @@ class SQLAlchemyMFAStore(Generic[TT, RT]):
         return await self._commit(True)
 
     async def confirm_enrolment(
-        self, user_id: Any, *, step: int, now: datetime, recovery_digests: Sequence[str]
+        self, user_id: Any, *, secret: str, step: int, now: datetime, recovery_digests: Sequence[str]
     ) -> bool:
-        """Activate the pending factor and store the first recovery codes, in one transaction."""
+        """Activate the pending factor holding ``secret`` and store the first recovery codes, in one transaction."""
         totp = self._totp
         activated = await self.session.execute(
             update(totp)
-            .where(totp.user_id == user_id, totp.confirmed_at.is_(None))
+            .where(totp.user_id == user_id, totp.confirmed_at.is_(None), totp.secret == secret)
             .values(confirmed_at=now, last_step=step)
             .execution_options(synchronize_session=False)
         )

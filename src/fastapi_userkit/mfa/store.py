@@ -53,11 +53,13 @@ class MFAStore(Protocol):
         ...  # pragma: no cover
 
     async def confirm_enrolment(
-        self, user_id: Any, *, step: int, now: datetime, recovery_digests: Sequence[str]
+        self, user_id: Any, *, secret: str, step: int, now: datetime, recovery_digests: Sequence[str]
     ) -> bool:
         """Activate the pending factor with ``step`` as its last accepted step and store the codes' digests.
 
-        All or nothing; ``False`` (and nothing written) if there was no pending factor.
+        All or nothing; ``False`` (and nothing written) unless the pending factor's ciphertext is
+        still ``secret``, the one the confirming code was checked against (an enrolment begun again
+        meanwhile must not be activated by a code of the previous secret).
         """
         ...  # pragma: no cover
 
