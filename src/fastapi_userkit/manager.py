@@ -34,6 +34,7 @@ from fastapi_userkit._id_mixins import IntegerIDMixin, UUIDIDMixin
 from fastapi_userkit._manager_hooks import UserManagerHooks
 from fastapi_userkit._oauth_accounts import has_usable_password
 from fastapi_userkit.db import BaseUserDatabase
+from fastapi_userkit.db.base import UserSessionsDatabase
 from fastapi_userkit.jwt import SecretType, decode_jwt, generate_jwt
 from fastapi_userkit.mail.account import AccountMailer
 from fastapi_userkit.models import ID, UP
@@ -89,6 +90,11 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
         password_helper: Hashes and verifies passwords; Argon2id by default.
         security_event_db: Where :meth:`on_security_event` stores events (new in fastapi-userkit;
             see :mod:`fastapi_userkit.db.security_events`); events are only logged without it.
+        session_strategies: Strategies whose tokens end whenever a user is deactivated, deleted
+            or changes password, besides those of the request (new in fastapi-userkit). Give
+            the app's Redis strategy and revocable JWT strategy here when the manager is also
+            used outside a request (a job, the CLI sets its config's own).
+        session_stores: Refresh-session stores to end likewise, besides the request's backends'.
     """
 
     reset_password_token_secret: SecretType
@@ -116,10 +122,14 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
         password_helper: PasswordHelperProtocol | None = None,
         *,
         security_event_db: SecurityEventDatabase | None = None,
+        session_strategies: Sequence[Any] = (),
+        session_stores: Sequence[Any] = (),
     ) -> None:
         self.user_db = user_db
         self.password_helper = password_helper if password_helper is not None else PasswordHelper()
         self.security_event_db = security_event_db
+        self.session_strategies: list[Any] = list(session_strategies)
+        self.session_stores: list[Any] = list(session_stores)
 
     def parse_id(self, value: Any) -> ID:
         """Parse a value into a user id; the ID mixins implement it.
@@ -327,10 +337,14 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
         return updated_user
 
     async def delete(self, user: UP, request: Request | None = None) -> None:
-        """Delete a user, calling :meth:`on_before_delete` and :meth:`on_after_delete`."""
+        """Delete a user, calling :meth:`on_before_delete` and :meth:`on_after_delete`.
+
+        The user's sessions end first, as at deactivation (see :meth:`_end_sessions`): Redis
+        has no foreign keys, and a session store may live apart from the user table.
+        """
         await self.on_before_delete(user, request)
-        # Sessions first: SQLite cascades no foreign key, and Redis has none (ASVS 5.0 7.4.2).
-        await self.end_refresh_sessions(user, request)
+        # Sessions first, while the user row still exists (ASVS 5.0 7.4.2; issue 16, item 8).
+        await self._end_sessions(user, request)
         await self.user_db.delete(user)
         await self.emit_security_event(SecurityEventType.USER_DELETED, request, user_id=user.id)
         await self.on_after_delete(user, request)
@@ -414,12 +428,32 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
                 await store.delete_for_user(user.id)
 
     async def _end_sessions(self, user: UP, request: Request | None) -> None:
-        """After a password change, reset or deactivation.
+        """After a password change or reset, a deactivation, and before a deletion.
 
-        Every token already fails (opaque tokens and JWTs carry a tag of the password hash;
-        inactive users never authenticate); this also deletes the stored ones it can reach.
+        Every token already fails while it lasts (opaque tokens and JWTs carry a tag of the
+        password hash; inactive users never authenticate); this ends the stored ones for good,
+        so a reactivation revives none (issue 16, item 8). What ends, with or without a request:
+
+        * the rows of the access-token and refresh-session tables mapped beside the user table
+          (a user database that is a :class:`~fastapi_userkit.db.base.UserSessionsDatabase`);
+        * the tokens of the request's strategies and of :attr:`session_strategies` (Redis keys
+          and index, revocation of JWTs with a revoked-token table);
+        * the refresh sessions of the request's backends and of :attr:`session_stores`.
+
+        Plain JWTs (no revoked-token table) cannot be ended: they answer 401 while the user
+        is inactive and work again after a reactivation until they expire.
         """
-        await self.logout_everywhere(user, request)
+        from fastapi_userkit.authentication._context import request_backends, request_strategies
+
+        if isinstance(self.user_db, UserSessionsDatabase):
+            await self.user_db.delete_user_sessions(user.id)
+        strategies: list[Any] = []
+        for strategy in [*request_strategies(request), *self.session_strategies]:
+            if all(strategy is not seen for seen in strategies):
+                strategies.append(strategy)
+        refresh = [backend.refresh for backend in request_backends(request) if backend.refresh is not None]
+        stores = [*(settings.store for settings in refresh), *self.session_stores]
+        await self.logout_everywhere(user, request, strategies=strategies, session_stores=stores)
 
     # -- login -------------------------------------------------------------------------------
 

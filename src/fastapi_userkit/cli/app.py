@@ -111,6 +111,19 @@ def activate(ctx: typer.Context, email: EmailArgument) -> None:
     typer.echo(f"Activated {user.email}.")
 
 
+@app.command("delete-user")
+def delete_user(
+    ctx: typer.Context,
+    email: EmailArgument,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete without asking for confirmation.")] = False,
+) -> None:
+    """Delete a user, their tokens and sessions (the manager's delete hooks run)."""
+    if not yes:
+        typer.confirm(f"Delete {email} and end all their sessions?", abort=True)
+    user = run_async(get_state(ctx), lambda config: operations.delete_user(config, email))
+    typer.echo(f"Deleted {user.email}.")
+
+
 def _yes(flag: Any) -> str:
     return "yes" if flag else "no"
 

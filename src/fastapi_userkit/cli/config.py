@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.exc import NoInspectionAvailable
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
 
 from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.exceptions import ConfigurationError
+from fastapi_userkit.fastapi_users import FastAPIUsers
 from fastapi_userkit.manager import BaseUserManager, IntegerIDMixin, UUIDIDMixin
 from fastapi_userkit.password import PasswordHelperProtocol
 
@@ -55,6 +57,16 @@ class UserkitCLIConfig:
             Without it, a plain manager with the default policy and hashing is used.
         password_helper: The password helper of the plain manager (ignored with a factory).
         metadata: The metadata Alembic compares against; the user model's by default.
+        fastapi_users: The application's :class:`~fastapi_userkit.FastAPIUsers`, for
+            ``check --deploy`` (backends, transports, strategies, security settings).
+        app: The application (FastAPI or Starlette), for ``check --deploy`` (its middleware).
+        session_strategies: Builds, on the CLI's database session, the application's token
+            strategies that keep state outside the user's tables (a ``RedisStrategy``, a
+            ``JWTStrategy`` with a revoked-token table): ``deactivate``, ``set-password`` and
+            ``delete-user`` end the user's tokens in them. Rows of the access-token and session
+            tables mapped beside ``user_model`` end without it.
+        session_stores: The refresh-session stores of the application's backends (a Redis
+            store, or a SQL store on other tables), ended likewise.
 
     Raises:
         ConfigurationError: Neither or both of ``engine`` and ``session_maker``, or a
@@ -68,6 +80,10 @@ class UserkitCLIConfig:
     user_manager_factory: UserManagerFactory | None = None
     password_helper: PasswordHelperProtocol | None = None
     metadata: MetaData | Sequence[MetaData] | None = field(default=None)
+    fastapi_users: FastAPIUsers[Any, Any] | None = None
+    app: Starlette | None = None
+    session_strategies: Callable[[AsyncSession], Sequence[Any]] | None = None
+    session_stores: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
         if (self.engine is None) == (self.session_maker is None):
@@ -105,7 +121,18 @@ class UserkitCLIConfig:
         return table_metadata
 
     def make_user_manager(self, user_db: SQLAlchemyUserDatabase[Any, Any]) -> BaseUserManager[Any, Any]:
-        """The application's user manager, or a plain one whose id parser fits the id column."""
+        """The application's user manager (or a plain one whose id parser fits the id column).
+
+        The manager also ends sessions in :attr:`session_strategies` and :attr:`session_stores`,
+        besides those its factory gave it: a command runs outside any request.
+        """
+        manager = self._build_user_manager(user_db)
+        if self.session_strategies is not None:
+            manager.session_strategies.extend(self.session_strategies(user_db.session))
+        manager.session_stores.extend(self.session_stores)
+        return manager
+
+    def _build_user_manager(self, user_db: SQLAlchemyUserDatabase[Any, Any]) -> BaseUserManager[Any, Any]:
         if self.user_manager_factory is not None:
             return self.user_manager_factory(user_db)
         id_type = inspect(self.user_model).columns["id"].type

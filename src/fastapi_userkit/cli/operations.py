@@ -21,6 +21,7 @@ from fastapi_userkit.schemas import BaseUserCreate, BaseUserUpdate
 __all__ = [
     "UserPage",
     "create_user",
+    "delete_user",
     "list_users",
     "manager_session",
     "purge_tokens",
@@ -64,7 +65,11 @@ async def set_password(config: UserkitCLIConfig, email: str, password: str) -> A
 
 
 async def set_active(config: UserkitCLIConfig, email: str, *, active: bool) -> Any:
-    """Deactivate (or reactivate) a user; deactivation ends their sessions.
+    """Deactivate (or reactivate) a user; deactivation ends their sessions for good.
+
+    The manager deletes the user's access-token and refresh-session rows and ends the tokens
+    of the config's ``session_strategies`` and ``session_stores``, so a later reactivation
+    revives none of them (issue 16, item 8).
 
     Raises:
         UserNotExists: No user has this address.
@@ -72,6 +77,18 @@ async def set_active(config: UserkitCLIConfig, email: str, *, active: bool) -> A
     async with manager_session(config) as manager:
         user = await manager.get_by_email(email)
         return await manager.update(BaseUserUpdate(is_active=active), user, safe=False)
+
+
+async def delete_user(config: UserkitCLIConfig, email: str) -> Any:
+    """Delete a user through the application's manager (hooks run, sessions end first).
+
+    Raises:
+        UserNotExists: No user has this address.
+    """
+    async with manager_session(config) as manager:
+        user = await manager.get_by_email(email)
+        await manager.delete(user)
+        return user
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic
+from typing import Any, Generic, Protocol, runtime_checkable
 
 from fastapi_userkit.models import ID, OAP, UOAP, UP
 from fastapi_userkit.types import DependencyCallable
 
-__all__ = ["BaseUserDatabase", "UserDatabaseDependency"]
+__all__ = ["BaseUserDatabase", "UserDatabaseDependency", "UserSessionsDatabase"]
 
 
 class BaseUserDatabase(Generic[UP, ID]):
@@ -54,6 +54,19 @@ class BaseUserDatabase(Generic[UP, ID]):
     ) -> UOAP:
         """Update a linked OAuth account."""
         raise NotImplementedError
+
+
+@runtime_checkable
+class UserSessionsDatabase(Protocol):
+    """A user storage that can also end a user's stored sessions (new in fastapi-userkit).
+
+    The manager asks it whenever a user is deactivated or deleted, so the token rows of the
+    application's tables go whatever the caller (a route, the CLI, a job with no request).
+    """
+
+    async def delete_user_sessions(self, user_id: Any) -> None:
+        """Delete the access tokens and refresh sessions stored for the user."""
+        ...  # pragma: no cover - protocol
 
 
 UserDatabaseDependency = DependencyCallable[BaseUserDatabase[UP, ID]]

@@ -24,6 +24,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastapi_userkit.db._cascade import delete_cascading_rows, delete_session_rows
 from fastapi_userkit.db._row_reader import NOT_READ, read_by_primary_key
 from fastapi_userkit.db._tables import (
     SQLAlchemyBaseOAuthAccountTable,
@@ -178,7 +179,12 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         return user
 
     async def delete(self, user: UP) -> None:
-        """Delete a user with its OAuth accounts (its tokens go through ``ON DELETE CASCADE``)."""
+        """Delete a user with every row that references it with ``ON DELETE CASCADE``.
+
+        PostgreSQL and MariaDB cascade by themselves; on SQLite, which enforces foreign keys
+        only under ``PRAGMA foreign_keys=ON``, the adapter deletes those rows (access tokens,
+        refresh sessions, the application's own tables) in the same transaction (issue 16).
+        """
         if "oauth_accounts" in sa_inspect(user).mapper.relationships:
             # Deleted explicitly: left alone, SQLAlchemy would first set their ``user_id`` to
             # NULL (a NOT NULL violation, so a user with a linked account could not be deleted),
@@ -187,7 +193,19 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
             await self.session.refresh(user)
             for oauth_account in list(cast(Any, user).oauth_accounts):
                 await self.session.delete(oauth_account)
+        if self._dialect_name() == "sqlite":
+            await delete_cascading_rows(self.session, cast(Any, sa_inspect(user).mapper.local_table), user.id)
         await self.session.delete(user)
+        await self.session.commit()
+
+    async def delete_user_sessions(self, user_id: Any) -> None:
+        """Delete the user's access-token and refresh-session rows (see :class:`UserSessionsDatabase`).
+
+        The tables are those mapped beside the user class from the library's access-token and
+        session mixins; the manager calls this when the user is deactivated or deleted, so
+        the rows go even where no strategy or session store is at hand (the CLI, a job).
+        """
+        await delete_session_rows(self.session, sa_inspect(self.user_table), user_id)
         await self.session.commit()
 
     async def add_oauth_account(self, user: UP, create_dict: dict[str, Any]) -> UP:
