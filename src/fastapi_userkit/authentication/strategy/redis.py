@@ -28,6 +28,9 @@ class RedisStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP,
     ``{key_prefix}{digest}`` holds the user id and expires with the token. A per-user set,
     ``{key_prefix}user:{id}``, lists the digests of the user's tokens so they can all be ended
     at once; its TTL is pushed to the lifetime of the newest token, so it never outlives them.
+    Each write also drops from the set the digests of tokens whose keys have expired, so the
+    set holds the user's live tokens and the few expired since the last login, never the
+    history of every login (issue 16, item 9).
     A password change ends every token issued before it (see
     :mod:`~fastapi_userkit.authentication.strategy._opaque`).
 
@@ -90,8 +93,29 @@ class RedisStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP,
                 pipe.expire(user_key, self.lifetime_seconds, nx=True)
             else:
                 pipe.persist(user_key)
-            await pipe.execute()
+            pipe.smembers(user_key)
+            results = await pipe.execute()
+        await self._prune_index(user_key, results[-1], token_digest)
         return token
+
+    async def _prune_index(self, user_key: str, members: Any, written: str) -> None:
+        """Drop from the user's index the digests whose token keys no longer exist (expired).
+
+        A member is removed only when its key is gone, and a key is never written again once
+        gone (its digest is of 256 fresh random bits): logout-all still finds every live token.
+        One pipelined round trip of ``EXISTS``, and an ``SREM`` only when something expired.
+        """
+        others = [member.decode() if isinstance(member, bytes) else member for member in members]
+        others = [member for member in others if member != written]
+        if not others:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for member in others:
+                pipe.exists(self._token_key(member))
+            alive = await pipe.execute()
+        expired = [member for member, exists in zip(others, alive, strict=True) if not exists]
+        if expired:
+            await self.redis.srem(user_key, *expired)
 
     def session_id_of(self, token: str) -> str | None:
         """The session an accepted token is bound to (refresh on), or ``None``."""
