@@ -15,6 +15,7 @@ from fastapi_userkit.cli import operations
 from fastapi_userkit.cli._errors import EXIT_ERROR, CLIError
 from fastapi_userkit.cli._state import CLIState, get_state, guard, run_async
 from fastapi_userkit.cli.db import db_app
+from fastapi_userkit.cli.deploy_check import check_command
 from fastapi_userkit.cli.importer import import_users as run_import
 from fastapi_userkit.cli.importer import read_rows
 from fastapi_userkit.cli.migrate import migrate_command
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.command("migrate-from-fastapi-users")(migrate_command)
+app.command("check")(check_command)
 
 EmailArgument = Annotated[str, typer.Argument(help="The user's e-mail address.", show_default=False)]
 PasswordStdin = Annotated[
