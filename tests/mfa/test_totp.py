@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fastapi_userkit.mfa import totp
 from tests.mfa.conftest import START, code_at
@@ -67,6 +69,20 @@ def test_time_step_counts_30_second_steps_and_refuses_naive_times() -> None:
 def test_normalise_code(typed: str, expected: str | None) -> None:
     """Six ASCII digits, spaces ignored, are a code; anything else is not."""
     assert totp.normalise_code(typed) == expected
+
+
+@given(st.text())
+def test_any_text_normalises_to_six_ascii_digits_or_none(text: str) -> None:
+    """Whatever is typed, normalise_code returns None or six ASCII digits, and never raises."""
+    result = totp.normalise_code(text)
+
+    assert result is None or (len(result) == 6 and result.isascii() and result.isdigit())
+
+
+@given(st.text(alphabet="0123456789", min_size=6, max_size=6), st.text(alphabet=" \t", max_size=3))
+def test_spaces_around_and_inside_a_code_do_not_matter(code: str, padding: str) -> None:
+    """A code typed with spaces (as apps display it, "123 456") normalises to its six digits."""
+    assert totp.normalise_code(f"{padding}{code[:3]}{padding}{code[3:]}{padding}") == code
 
 
 @pytest.mark.parametrize("offset", [-1, 0, 1])
