@@ -8,6 +8,8 @@
     userkit purge-tokens --lifetime-seconds 3600
     userkit import-users users.csv [--skip-existing]
     userkit db init | revision -m MSG | upgrade [REV] | downgrade REV | current | check
+    userkit check --deploy [--workers N]
+    userkit migrate-from-fastapi-users PATH... [--write]
 
 The application is named by ``--app module:attribute`` or the ``USERKIT_APP`` environment
 variable; the attribute is a :class:`UserkitCLIConfig` (or a function returning one). Failures
