@@ -199,15 +199,107 @@ async def test_dummy_hash_is_made_once_per_parameter_set() -> None:
     assert "m=4096," in other
 
 
-async def test_dummy_hash_of_another_helper_is_fresh_each_time() -> None:
-    """A helper that is not a PasswordHelper (parameters unknown) hashes a new random password each call."""
-    helper = PlainHelper()
+async def test_dummy_hash_of_a_protocol_helper_is_made_once_per_helper() -> None:
+    """A helper that only follows the protocol hashes one random password, at its first use, and reuses it."""
+    helper, other = PlainHelper(), PlainHelper()
+
+    first = await dummy_hash(helper)
+    second = await dummy_hash(helper)
+    others = await dummy_hash(other)
+
+    assert first == second
+    assert others != first
+    assert (helper.hashed, other.hashed) == (1, 1)
+
+
+class CountingSubclass(PasswordHelper):
+    """A PasswordHelper subclass with cheap parameters of its own, counting its hashes."""
+
+    hashed = 0
+
+    def __init__(self) -> None:
+        super().__init__(argon2_helper(1536).password_hash)
+
+    def hash(self, password: str) -> str:
+        """Count (per class), then hash."""
+        CountingSubclass.hashed += 1
+        return super().hash(password)
+
+
+async def test_dummy_hash_of_a_subclass_is_shared_by_its_instances() -> None:
+    """Instances of a PasswordHelper subclass made per request share one dummy hash per parameter set."""
+    before = CountingSubclass.hashed
+
+    first = await dummy_hash(CountingSubclass())
+    second = await dummy_hash(CountingSubclass())
+
+    assert second == first
+    assert "m=1536," in first
+    assert CountingSubclass.hashed - before <= 1
+
+
+class PepperedHelper(PasswordHelper):
+    """A subclass writing its own hash format, which its Argon2 hasher does not recognise."""
+
+    def __init__(self) -> None:
+        super().__init__(argon2_helper(1024).password_hash)
+        self.hashed = 0
+
+    def hash(self, password: str) -> str:
+        """Count, then prefix the Argon2 hash with a marker of the app's own format."""
+        self.hashed += 1
+        return "pepper1" + super().hash(password)
+
+
+async def test_dummy_hash_in_a_format_of_its_own_is_kept_per_helper() -> None:
+    """A subclass hash its hasher cannot identify is not shared by the class; its helper object reuses it."""
+    helper, other = PepperedHelper(), PepperedHelper()
+
+    first = await dummy_hash(helper)
+    again = await dummy_hash(helper)
+    others = await dummy_hash(other)
+
+    assert first == again
+    assert first.startswith("pepper1$argon2id$")
+    assert others != first
+    assert (helper.hashed, other.hashed) == (1, 1)
+
+
+class SlottedHelper:
+    """A protocol helper that cannot be weakly referenced (``__slots__`` without ``__weakref__``)."""
+
+    __slots__ = ("hashed", "inner")
+
+    def __init__(self) -> None:
+        self.inner = fast_password_helper()
+        self.hashed = 0
+
+    def verify_and_update(self, plain_password: str, hashed_password: str) -> tuple[bool, str | None]:
+        """Delegate."""
+        return self.inner.verify_and_update(plain_password, hashed_password)
+
+    def hash(self, password: str) -> str:
+        """Count, then delegate."""
+        self.hashed += 1
+        return self.inner.hash(password)
+
+    def generate(self) -> str:
+        """Delegate."""
+        return self.inner.generate()
+
+    __hash__ = None  # type: ignore[assignment]  # unhashable too, like a dataclass with eq=True
+
+
+async def test_dummy_hash_of_a_helper_that_cannot_be_remembered_is_fresh() -> None:
+    """A helper that cannot be a weak dictionary key still gets a usable dummy hash, made each time."""
+    helper = SlottedHelper()
 
     first = await dummy_hash(helper)
     second = await dummy_hash(helper)
 
     assert first != second
     assert helper.hashed == 2
+    assert await verify_and_update_password(helper, PASSWORD, first) == (False, None)
 
 
 def test_protocol_is_satisfied_by_an_application_helper() -> None:

@@ -13,9 +13,11 @@ so the threads use every core.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import secrets
+import weakref
 from typing import ClassVar, Protocol
 
 import anyio
@@ -71,9 +73,10 @@ class PasswordHelper(PasswordHelperProtocol):
         password_hash: A configured :class:`pwdlib.PasswordHash`; the first hasher makes new hashes.
     """
 
-    # Hashes of random passwords for unknown-user logins, one per parameter set in use. Shared
-    # by every instance, as helpers are usually created per request.
-    _dummy_hashes: ClassVar[list[str]] = []
+    # Hashes of random passwords for unknown-user logins, one per class and parameter set in
+    # use. Shared by every instance of a class, as helpers are often created per request; kept
+    # per class, since a subclass may hash and verify in its own format.
+    _dummy_hashes: ClassVar[dict[type[PasswordHelper], list[str]]] = {}
 
     def __init__(self, password_hash: PasswordHash | None = None) -> None:
         self.password_hash = password_hash or _default_password_hash()
@@ -119,13 +122,17 @@ class PasswordHelper(PasswordHelperProtocol):
         point: an unknown e-mail at login must take as long as a wrong password (ASVS 5.0
         6.3.8). The hash is made once per parameter set and reused, so a helper with other
         parameters (cheaper or dearer) never reuses one that would make its timing differ.
+        A subclass whose :meth:`hash` writes a format its hasher does not recognise gets a fresh
+        hash, not kept here (:func:`dummy_hash` keeps it per helper object instead).
         """
         hasher = self.password_hash.current_hasher
-        for cached in PasswordHelper._dummy_hashes:
+        cache = PasswordHelper._dummy_hashes.setdefault(type(self), [])
+        for cached in cache:
             if hasher.identify(cached) and not hasher.check_needs_rehash(cached):
                 return cached
         fresh = self.hash(secrets.token_urlsafe())
-        PasswordHelper._dummy_hashes.append(fresh)
+        if hasher.identify(fresh) and not hasher.check_needs_rehash(fresh):
+            cache.append(fresh)
         return fresh
 
 
@@ -157,15 +164,41 @@ async def hash_password(helper: PasswordHelperProtocol, password: str) -> str:
     return await anyio.to_thread.run_sync(helper.hash, password, limiter=_HASH_LIMITER)
 
 
-async def dummy_hash(helper: PasswordHelperProtocol) -> str:
-    """Return a hash to verify against when the user is unknown, made in a worker thread.
+# The dummy hash of each helper object, made at its first unknown-user login. Weak keys: a
+# helper made per request is forgotten with its request.
+_DUMMY_HASH_BY_HELPER: weakref.WeakKeyDictionary[PasswordHelperProtocol, str] = weakref.WeakKeyDictionary()
 
-    :class:`PasswordHelper` reuses one per parameter set (:meth:`PasswordHelper.dummy_hash`);
-    another helper gets a fresh hash each time, as its parameters are unknown here.
+
+async def dummy_hash(helper: PasswordHelperProtocol) -> str:
+    """Return a hash to verify against when the user is unknown, made in a worker thread once.
+
+    Verifying against it is the only hashing work an unknown e-mail costs, as a wrong password
+    costs one verification: making a fresh hash per login would cost a second Argon2 run, and
+    the response time would tell which addresses have accounts (ASVS 5.0 6.3.8; issue 16,
+    item 7). So every helper reuses its dummy hash:
+
+    * a :class:`PasswordHelper` or subclass, one per class and parameter set, shared by its
+      instances (:meth:`PasswordHelper.dummy_hash`), so a helper made per request reuses it;
+    * any helper, one per helper object, made with its own :meth:`hash` at its first use: a
+      helper following :class:`PasswordHelperProtocol` only should be made once, at start-up,
+      as FastAPI Users' documentation makes its ``password_helper``.
+
+    A helper that cannot be a weak dictionary key (unhashable, or without ``__weakref__``) is
+    not remembered: it gets a fresh hash each time, as before.
     """
-    if type(helper) is PasswordHelper:
-        return await anyio.to_thread.run_sync(helper.dummy_hash, limiter=_HASH_LIMITER)
-    return await hash_password(helper, secrets.token_urlsafe())
+    try:
+        cached = _DUMMY_HASH_BY_HELPER.get(helper)
+    except TypeError:  # unhashable: cannot be remembered
+        cached = None
+    if cached is not None:
+        return cached
+    if isinstance(helper, PasswordHelper):
+        fresh = await anyio.to_thread.run_sync(helper.dummy_hash, limiter=_HASH_LIMITER)
+    else:
+        fresh = await hash_password(helper, secrets.token_urlsafe())
+    with contextlib.suppress(TypeError):  # unhashable or not weakly referenceable
+        _DUMMY_HASH_BY_HELPER[helper] = fresh
+    return fresh
 
 
 async def verify_and_update_password(
