@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 
 import pytest
 
 from fastapi_userkit.cli._codemod import rewrite_source
-from fastapi_userkit.cli._codemod_rules import map_dotted, module_exists
+from fastapi_userkit.cli._codemod_rules import has_name, map_dotted, module_exists
 
 
 def _rewrite(source: str) -> str:
@@ -274,6 +275,39 @@ def test_map_dotted(name: str, mapped: str | None) -> None:
     """The table maps whole components, and every mapped module of the table exists."""
     assert map_dotted(name) == mapped
     assert mapped is None or module_exists(mapped)
+
+
+def test_name_of_a_module_that_cannot_be_imported_here_is_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module whose optional extra is missing where the codemod runs is rewritten without a verdict on names."""
+    # The module is found, but importing it fails as it would without httpx-oauth installed.
+    monkeypatch.delitem(sys.modules, "fastapi_userkit.router.oauth", raising=False)
+    monkeypatch.delitem(sys.modules, "fastapi_userkit.router._oauth_flow", raising=False)
+    monkeypatch.setitem(sys.modules, "httpx_oauth.oauth2", None)
+    has_name.cache_clear()
+    try:
+        result = rewrite_source("from fastapi_users.router.oauth import get_oauth_router\n")
+    finally:
+        has_name.cache_clear()
+
+    assert (result.code, result.notes) == ("from fastapi_userkit.router.oauth import get_oauth_router\n", [])
+
+
+def test_plain_import_of_a_renamed_module() -> None:
+    """``import`` of a module that changed its last name renames the import and the dotted uses."""
+    source = """\
+        import fastapi_users_db_sqlalchemy.generics
+        import fastapi_users.authentication.strategy.db.adapter
+        guid = fastapi_users_db_sqlalchemy.generics.GUID
+        protocol = fastapi_users.authentication.strategy.db.adapter.AccessTokenDatabase
+    """
+    expected = """\
+        import fastapi_userkit.db
+        import fastapi_userkit.authentication.strategy.db.models
+        guid = fastapi_userkit.db.GUID
+        protocol = fastapi_userkit.authentication.strategy.db.models.AccessTokenDatabase
+    """
+
+    assert _rewrite(source) == textwrap.dedent(expected)
 
 
 def test_module_exists_for_a_child_of_a_plain_module() -> None:
