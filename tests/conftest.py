@@ -180,3 +180,10 @@ async def http_db(http_backend: str, engine_for: EngineFactory) -> SessionMaker:
     from tests.models import Base
 
     return await _session_maker(await engine_for(http_backend), Base.metadata)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``USERKIT_FAST_PATHS=0`` runs the suite with the fast paths off (``make pytest-no-fastpaths``)."""
+    from fastapi_userkit.db import set_fast_paths
+
+    set_fast_paths(os.environ.get("USERKIT_FAST_PATHS", "1") != "0")

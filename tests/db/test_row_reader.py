@@ -13,7 +13,8 @@ from sqlalchemy import event, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
-from fastapi_userkit.db._row_reader import NOT_READ, _check_in, read_by_primary_key
+from fastapi_userkit.db._fast_paths import check_in
+from fastapi_userkit.db._row_reader import NOT_READ, read_by_primary_key
 from tests.conftest import EngineFactory, SessionMaker, reset_schema
 from tests.models import AccessToken, Base, User
 
@@ -193,7 +194,7 @@ async def test_concurrent_reads_stay_within_the_pool(db: SessionMaker) -> None:
     assert in_use[0] == 0
 
 
-async def test_connection_goes_back_without_a_transaction(db: SessionMaker) -> None:
+async def test_connection_goes_back_without_a_transaction(db: SessionMaker, fast_paths_on: None) -> None:
     """The pool is told the transaction is already reset, and the next user finds none open."""
     await _seed(db)
     engine, pooled = await _pooled(db, pool_size=1)
@@ -223,7 +224,7 @@ async def test_connection_goes_back_without_a_transaction(db: SessionMaker) -> N
         await engine.dispose()
 
 
-async def test_connection_left_in_a_transaction_is_rolled_back(engine_for: EngineFactory) -> None:
+async def test_connection_left_in_a_transaction_is_rolled_back(engine_for: EngineFactory, fast_paths_on: None) -> None:
     """If aiosqlite says a transaction is open, the check-in takes the pool's full reset.
 
     SQLite only: ``in_transaction``, which the check-in reads, is aiosqlite's attribute.
@@ -240,7 +241,7 @@ async def test_connection_left_in_a_transaction_is_rolled_back(engine_for: Engin
         await driver.execute("BEGIN")
         await driver.execute("DELETE FROM accesstoken")
         assert driver.in_transaction is True
-        await greenlet_spawn(_check_in, connection, driver)
+        await greenlet_spawn(check_in, connection, driver)
         assert resets == [False]
     finally:
         await engine.dispose()
@@ -256,7 +257,9 @@ async def _seeded_sessions(engine_for: EngineFactory, backend: str = "sqlite") -
     return db
 
 
-async def test_sqlite_read_runs_on_the_loop_thread_and_keeps_the_busy_timeout(engine_for: EngineFactory) -> None:
+async def test_sqlite_read_runs_on_the_loop_thread_and_keeps_the_busy_timeout(
+    engine_for: EngineFactory, fast_paths_on: None
+) -> None:
     """The SELECT runs on the loop's thread, not aiosqlite's; the request yields once; the busy timeout is put back."""
     db = await _seeded_sessions(engine_for)
     engine, pooled = await _pooled(db, pool_size=1)
@@ -327,7 +330,9 @@ async def test_sqlite_memory_database_reads_through_the_connection_thread() -> N
         await engine.dispose()
 
 
-async def test_sqlite_read_with_no_busy_timeout_and_a_failing_read(engine_for: EngineFactory, tmp_path: Path) -> None:
+async def test_sqlite_read_with_no_busy_timeout_and_a_failing_read(
+    engine_for: EngineFactory, tmp_path: Path, fast_paths_on: None
+) -> None:
     """``timeout=0`` is kept; a read that fails otherwise (no table) takes the ORM path and keeps its connection."""
     await _seeded_sessions(engine_for)
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}", connect_args={"timeout": 0})

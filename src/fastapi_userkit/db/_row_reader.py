@@ -32,15 +32,21 @@ different answer or someone expects to see the query:
   (the connection is then invalidated and the ORM path reports the error the usual way).
 
 On aiosqlite the statement runs on the event loop's thread, not the connection's
-(:func:`_read_without_waiting`): an indexed one-row read costs less there than the hand-off to
-that thread and back. It never waits on the loop: a read that meets a lock goes to the
-connection's thread, which waits as any aiosqlite statement does. The request still yields to
-the loop once after the read, as it did during the hand-off (see :func:`_fetch_on_connection`).
+(:func:`~fastapi_userkit.db._fast_paths.read_on_the_loop`): an indexed one-row read costs less
+there than the hand-off to that thread and back. It never waits on the loop: a read that meets a
+lock goes to the connection's thread, which waits as any aiosqlite statement does. The request
+still yields to the loop once after the read, as it did during the hand-off (see
+:func:`_fetch_on_connection`).
 
 Reads in flight at once are capped at the pool's size, first come first served (:class:`_Gate`),
 and a connection goes back without the reset's no-op ``ROLLBACK`` when the driver shows no
-transaction (:func:`_check_in`): under 64 concurrent requests on SQLite that took the p99 of
-``GET /users/me`` from 1.35 s to 0.30 s (``bench/RESULTS.md``).
+transaction (:func:`~fastapi_userkit.db._fast_paths.check_in`): under 64 concurrent requests on
+SQLite that took the p99 of ``GET /users/me`` from 1.35 s to 0.30 s (``bench/RESULTS.md``).
+
+This module uses public APIs of SQLAlchemy, asyncpg and aiosqlite only. What needs a private
+attribute (the on-loop SQLite read, the check-in without ``ROLLBACK``, and on SQLAlchemy before
+2.1.7 whether the session holds a connection) is in :mod:`fastapi_userkit.db._fast_paths`,
+behind its switch: off, the same rows are read through public APIs only.
 
 No result is cached: every call reads the row, so a deactivated user or a deleted token fails
 on the very next request, in every worker.
@@ -61,8 +67,10 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ColumnProperty, Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import await_only, greenlet_spawn
+
+from fastapi_userkit.db._fast_paths import WOULD_WAIT, check_in, holds_connection, read_on_the_loop
 
 __all__ = ["NOT_READ", "read_by_primary_key"]
 
@@ -171,10 +179,7 @@ def _plan(mapper: Mapper[Any], dialect: Dialect) -> _Plan | None:
 
 def _holds_connection(session: AsyncSession) -> bool:
     transaction = session.sync_session.get_transaction()
-    # ``SessionTransaction`` keeps its connections in ``_connections`` (SQLAlchemy 1.4-2.1). A
-    # transaction that was only begun (``session.add`` does that) has none; if the attribute
-    # ever moves, the safe answer is "yes", and the ORM path runs.
-    return transaction is not None and bool(getattr(transaction, "_connections", True))
+    return transaction is not None and holds_connection(transaction)
 
 
 def _engine_if_plain(session: AsyncSession, mapper: Mapper[Any]) -> Engine | None:
@@ -225,65 +230,6 @@ def _gate(engine: Engine) -> asyncio.Semaphore | None:
     return gate.semaphore
 
 
-def _check_in(connection: PoolProxiedConnection, driver: Any) -> None:
-    """Return the connection to the pool, without the reset's ``ROLLBACK`` when nothing was begun.
-
-    A lone ``SELECT`` opens no transaction (asyncpg outside ``transaction()``; the ``sqlite3``
-    module begins one only before a write), so the reset's rollback is a no-op that, on
-    aiosqlite, still costs a hand-off to the connection's thread. ``_close_special`` is how
-    SQLAlchemy's own ``Connection`` reports an already-reset transaction to the pool (reset
-    listeners still run); if a future version drops it, the plain close runs.
-    """
-    close_special = getattr(connection, "_close_special", None)
-    if close_special is not None and getattr(driver, "in_transaction", True) is False:
-        close_special(transaction_reset=True)
-    else:
-        connection.close()
-
-
-_WOULD_WAIT: Any = object()
-_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
-
-
-def _read_without_waiting(driver: Any, sql: str, parameter: Any) -> Any:
-    """Run the one-row ``SELECT`` on the event loop's thread, or give :data:`_WOULD_WAIT`.
-
-    aiosqlite runs every statement on the connection's own thread: a queue hand-off there and a
-    wake-up of the loop back, which cost more CPU than the indexed read itself (0.2-0.3 ms of a
-    1.1-1.3 ms ``GET /users/me`` in ``bench.cpu_per_request``). The read is done here instead,
-    on the ``sqlite3`` connection aiosqlite wraps (the one SQLAlchemy's adapter also reaches), which
-    this checkout holds alone, so its thread is idle. SQLAlchemy opens file databases with
-    ``check_same_thread=False``; a ``:memory:`` one refuses another thread, and the hand-off runs.
-
-    It must never wait: the busy timeout is set to 0 for the statement and put back after it,
-    and a read that meets a lock (a writer committing, in rollback-journal mode) gives
-    :data:`_WOULD_WAIT`, so the caller waits for it on the connection's thread as before.
-    """
-    try:
-        database = driver._conn  # aiosqlite's sqlite3 connection, as SQLAlchemy's adapter reads it
-    except (AttributeError, ValueError):  # not connected, or an aiosqlite without it
-        return _WOULD_WAIT
-    if not isinstance(database, sqlite3.Connection):
-        return _WOULD_WAIT
-    try:
-        (timeout,) = database.execute("PRAGMA busy_timeout").fetchone()
-    except sqlite3.ProgrammingError:  # created with check_same_thread (":memory:")
-        return _WOULD_WAIT
-    if timeout:
-        database.execute("PRAGMA busy_timeout = 0")
-    try:
-        rows = database.execute(sql, (parameter,)).fetchall()
-    except sqlite3.OperationalError as error:
-        # Python reports SQLite's extended code (SQLITE_BUSY_RECOVERY...): its low byte is the primary one.
-        if (error.sqlite_errorcode & 0xFF) in _BUSY_CODES:
-            return _WOULD_WAIT
-        raise
-    finally:
-        if timeout:
-            database.execute(f"PRAGMA busy_timeout = {int(timeout)}")
-    return rows[0] if rows else None
-
-
 async def _fetch(engine: Engine, plan: _Plan, value: Any) -> Sequence[Any] | None:
     parameter = plan.bind(value) if plan.bind is not None else value
     gate = _gate(engine)
@@ -318,28 +264,29 @@ def _read_on_connection(engine: Engine, plan: _Plan, parameter: Any) -> tuple[An
     """
     connection = engine.raw_connection()
     driver: Any = connection.driver_connection
-    row: Any = _WOULD_WAIT
+    row: Any = WOULD_WAIT
     if engine.dialect.driver == "aiosqlite":
         try:
-            row = _read_without_waiting(driver, plan.sql, parameter)
+            row = read_on_the_loop(driver, plan.sql, parameter)
         except sqlite3.Error:
             # It failed on this thread with nothing in flight: the connection is sound and goes
             # back as it is (invalidating it would close aiosqlite's thread for nothing).
-            _check_in(connection, driver)
+            check_in(connection, driver)
             raise
-    read_on_the_loop = row is not _WOULD_WAIT
+    on_the_loop = row is not WOULD_WAIT
     try:
         if engine.dialect.driver == "asyncpg":
             row = await_only(driver.fetchrow(plan.sql, parameter))
-        elif not read_on_the_loop:
+        elif not on_the_loop:
+            # aiosqlite's public API: the statement runs on the connection's own thread.
             rows = await_only(driver.execute_fetchall(plan.sql, (parameter,)))
             row = rows[0] if rows else None
     except BaseException:
         connection.invalidate()
         connection.close()
         raise
-    _check_in(connection, driver)
-    return row, read_on_the_loop
+    check_in(connection, driver)
+    return row, on_the_loop
 
 
 async def read_by_primary_key(session: AsyncSession, mapped_class: type[Any], value: Any) -> Any:
