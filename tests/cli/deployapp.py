@@ -126,6 +126,15 @@ def insecure() -> UserkitCLIConfig:
     return build(jwt_secret="SECRET", reset_secret="SECRET", verify_secret="SECRET", refresh=False, argon2=(1024, 1, 1))
 
 
+def _unreadable_key() -> JWTStrategy[Any, Any]:
+    raise RuntimeError("cannot read the signing key")
+
+
+def failing_factory() -> UserkitCLIConfig:
+    """A strategy factory that fails when called."""
+    return build(strategy_factory=_unreadable_key)
+
+
 def with_rate_limit_backend(backend: SQLRateLimitBackend) -> SecuritySettings:
     """Security settings whose rate-limit counters live in ``backend``."""
     return SecuritySettings(rate_limit=RateLimitSettings(backend=backend), trusted_proxy_count=1)

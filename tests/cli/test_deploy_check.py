@@ -186,3 +186,13 @@ def test_cli_without_deploy_is_a_usage_error() -> None:
 
     assert result.exit_code == 2
     assert result.stderr == "Error: Nothing to check: run 'userkit check --deploy'\n"
+
+
+def test_cli_failing_strategy_factory_is_one_line() -> None:
+    """A strategy factory that raises is reported in one line with exit 1, not a traceback."""
+    result = _check("tests.cli.deployapp:failing_factory", "check", "--deploy")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: Unexpected RuntimeError: cannot read the signing key (run with --traceback for details)\n"
+    )

@@ -53,7 +53,8 @@ async def audit(config: UserkitCLIConfig, workers: int, environ: Mapping[str, st
     """Run every audit on ``config``; the findings, errors first.
 
     Raises:
-        Whatever the application's manager factory or a parameterless strategy factory raises.
+        Exception: Whatever the application's manager factory, or a strategy factory without
+            parameters, raises (the command reports it in one line).
     """
     async with config.get_session_maker()() as session:
         # Built as the CLI's other commands build it; nothing here reaches the database.
