@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.orm import DeclarativeBase
 
 from fastapi_userkit.db import SQLAlchemyBaseUserTableUUID, SQLAlchemyUserDatabase
+from fastapi_userkit.db.sessions import SQLAlchemyBaseRefreshTokenTable, SQLAlchemyBaseSessionTableUUID
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite+aiosqlite:///./demo.db")
 
@@ -19,6 +20,14 @@ class Base(DeclarativeBase):
 
 
 class User(SQLAlchemyBaseUserTableUUID, Base):
+    pass
+
+
+class UserSession(SQLAlchemyBaseSessionTableUUID, Base):
+    """The account pages' sign-in sessions: "Sign out" ends one, and its cookies with it."""
+
+
+class RefreshToken(SQLAlchemyBaseRefreshTokenTable, Base):
     pass
 
 

@@ -12,11 +12,13 @@ from collections.abc import AsyncGenerator
 
 from fastapi import Depends, Request
 
-from demo.db import User, get_user_db
+from demo.db import RefreshToken, User, UserSession, async_session_maker, get_user_db
 from fastapi_userkit import BaseUserManager, FastAPIUsers, UUIDIDMixin
 from fastapi_userkit.authentication import AuthenticationBackend, BearerTransport, CookieTransport, JWTStrategy
 from fastapi_userkit.db import SQLAlchemyUserDatabase
+from fastapi_userkit.db.sessions import SQLAlchemySessionStore
 from fastapi_userkit.mail import AccountMailer, ConsoleMailer
+from fastapi_userkit.sessions import RefreshSettings
 
 logger = logging.getLogger("demo")
 
@@ -62,10 +64,14 @@ auth_backend = AuthenticationBackend(
 )
 
 # The account pages sign users in with a cookie; Secure only when the demo is served over HTTPS.
+# Refresh on: each sign-in is a session that "Sign out" ends, with every cookie issued for it.
 cookie_backend = AuthenticationBackend(
     name="cookie",
     transport=CookieTransport(cookie_max_age=3600, cookie_secure=BASE_URL.startswith("https://")),
     get_strategy=get_jwt_strategy,
+    refresh=RefreshSettings(
+        store=SQLAlchemySessionStore(async_session_maker, UserSession, RefreshToken), secret=SECRET
+    ),
 )
 
 fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [auth_backend, cookie_backend])

@@ -15,7 +15,11 @@ from fastapi_userkit.db import (
 )
 from fastapi_userkit.db.access_token import SQLAlchemyBaseAccessTokenTable, SQLAlchemyBaseAccessTokenTableUUID
 from fastapi_userkit.db.revoked_token import SQLAlchemyBaseRevokedTokenTable
-from fastapi_userkit.db.sessions import SQLAlchemyBaseRefreshTokenTable, SQLAlchemyBaseSessionTableUUID
+from fastapi_userkit.db.sessions import (
+    SQLAlchemyBaseRefreshTokenTable,
+    SQLAlchemyBaseSessionTable,
+    SQLAlchemyBaseSessionTableUUID,
+)
 from fastapi_userkit.mfa import (
     SQLAlchemyBaseRecoveryCodeTable,
     SQLAlchemyBaseRecoveryCodeTableUUID,
@@ -104,6 +108,16 @@ class IntAccessToken(SQLAlchemyBaseAccessTokenTable[int], IntBase):
         return mapped_column(Integer, ForeignKey("user.id", ondelete="cascade"), nullable=False, index=True)
 
 
+class IntUserSession(SQLAlchemyBaseSessionTable[int], IntBase):
+    """Refresh sessions of integer-id users (the account pages need them)."""
+
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("user.id", ondelete="cascade"), index=True)
+
+
+class IntRefreshToken(SQLAlchemyBaseRefreshTokenTable, IntBase):
+    """Digests of the refresh tokens of integer-id users' sessions."""
+
+
 __all__ = [
     "AccessToken",
     "Base",
@@ -111,8 +125,10 @@ __all__ = [
     "IntBase",
     "IntOAuthAccount",
     "IntRecoveryCode",
+    "IntRefreshToken",
     "IntTOTPFactor",
     "IntUser",
+    "IntUserSession",
     "OAuthAccount",
     "RecoveryCode",
     "RefreshToken",

@@ -15,11 +15,13 @@ import httpx
 from fastapi import FastAPI
 
 from fastapi_userkit import BaseUserManager, FastAPIUsers, IntegerIDMixin
-from fastapi_userkit.authentication import AuthenticationBackend, CookieTransport, JWTStrategy
+from fastapi_userkit.authentication import AuthenticationBackend, BearerTransport, CookieTransport, JWTStrategy
 from fastapi_userkit.db import SQLAlchemyUserDatabase
-from tests.app_factory import SECRET, TestApp, fast_password_helper, make_app
+from fastapi_userkit.db.sessions import SQLAlchemySessionStore
+from fastapi_userkit.sessions import RefreshSettings
+from tests.app_factory import SECRET, BackendsFactory, SessionDependency, TestApp, fast_password_helper, make_app
 from tests.conftest import SessionMaker
-from tests.models import IntOAuthAccount, IntUser, User
+from tests.models import IntOAuthAccount, IntRefreshToken, IntUser, IntUserSession, RefreshToken, User, UserSession
 
 PAGES_SECRET = "pages-secret-for-signing-form-tokens-0123456789"
 PASSWORD = "correct horse battery staple"
@@ -60,6 +62,24 @@ def mount_pages(test_app: TestApp, backend: str = "cookie", **options: Any) -> T
     return test_app
 
 
+def pages_backends(session_maker: SessionMaker) -> BackendsFactory:
+    """The documented JWT backends, the cookie one with refresh on (the pages need it to end sessions)."""
+    refresh = RefreshSettings(store=SQLAlchemySessionStore(session_maker, UserSession, RefreshToken), secret=SECRET)
+
+    def build(_get_session: SessionDependency) -> dict[str, AuthenticationBackend[User, uuid.UUID]]:
+        def get_jwt_strategy() -> JWTStrategy[User, uuid.UUID]:
+            return JWTStrategy(SECRET, 3600)
+
+        return {
+            "jwt": AuthenticationBackend("jwt", BearerTransport("auth/jwt/login"), get_jwt_strategy),
+            "cookie": AuthenticationBackend(
+                "cookie", CookieTransport(cookie_secure=False), get_jwt_strategy, refresh=refresh
+            ),
+        }
+
+    return build
+
+
 def pages_app(
     session_maker: SessionMaker,
     *,
@@ -67,8 +87,9 @@ def pages_app(
     app_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> TestApp:
-    """The documented test app (``make_app(**app_options)``) with the pages at ``/account``."""
-    test_app = make_app(session_maker, requires_verification=requires_verification, **(app_options or {}))
+    """The documented test app (``make_app(**app_options)``, refresh on the cookie backend), pages at ``/account``."""
+    app_options = {"backends_factory": pages_backends(session_maker), **(app_options or {})}
+    test_app = make_app(session_maker, requires_verification=requires_verification, **app_options)
     return mount_pages(test_app, requires_verification=requires_verification, **options)
 
 
@@ -86,9 +107,15 @@ def int_id_app(session_maker: SessionMaker) -> FastAPI:
     def get_strategy() -> JWTStrategy[IntUser, int]:
         return JWTStrategy(SECRET, 3600)
 
-    backend = AuthenticationBackend[IntUser, int]("cookie", CookieTransport(cookie_secure=False), get_strategy)
+    refresh = RefreshSettings(
+        store=SQLAlchemySessionStore(session_maker, IntUserSession, IntRefreshToken), secret=SECRET
+    )
+    backend = AuthenticationBackend[IntUser, int](
+        "cookie", CookieTransport(cookie_secure=False), get_strategy, refresh=refresh
+    )
     fastapi_users = FastAPIUsers[IntUser, int](get_user_manager, [backend])
     app = FastAPI()
+    app.include_router(fastapi_users.get_auth_router(backend), prefix="/auth/cookie")
     app.include_router(fastapi_users.get_pages_router(backend, secret=PAGES_SECRET), prefix="/account")
     return app
 
@@ -133,6 +160,7 @@ __all__ = [
     "mailed_links",
     "mount_pages",
     "pages_app",
+    "pages_backends",
     "printed_mails",
     "sign_up_and_in",
     "submit",

@@ -11,7 +11,16 @@ from fastapi_userkit.pages import PAGE_TEMPLATES, get_pages_router
 from fastapi_userkit.security import DEFAULT_PASSWORD_POLICY
 from tests.app_factory import make_app
 from tests.conftest import SessionMaker
-from tests.pages.support import PAGES_SECRET, PASSWORD, client_for, int_id_app, pages_app, sign_up_and_in, submit
+from tests.pages.support import (
+    PAGES_SECRET,
+    PASSWORD,
+    client_for,
+    int_id_app,
+    pages_app,
+    pages_backends,
+    sign_up_and_in,
+    submit,
+)
 
 
 async def test_wrong_password_keeps_the_address_not_the_password(sqlite_db: SessionMaker) -> None:
@@ -156,7 +165,7 @@ async def test_pages_work_with_integer_ids(sqlite_int_db: SessionMaker) -> None:
 
 def test_misconfiguration_fails_at_construction(sqlite_db: SessionMaker) -> None:
     """A bearer backend or a short secret is refused when the router is built."""
-    test_app = make_app(sqlite_db)
+    test_app = make_app(sqlite_db, backends_factory=pages_backends(sqlite_db))
     bearer = test_app.backends["jwt"]
 
     with pytest.raises(ConfigurationError, match="CookieTransport"):

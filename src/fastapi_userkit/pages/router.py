@@ -62,7 +62,9 @@ def get_pages_router(
     Their route names are ``pages:<page>`` (``pages:sign_in``...).
 
     Args:
-        backend: The cookie backend the pages sign users in with.
+        backend: The cookie backend the pages sign users in with. It must have refresh on
+            (``AuthenticationBackend(..., refresh=RefreshSettings(...))``): each sign-in is then
+            a server-side session that "Sign out" ends, and with it every cookie issued for it.
         get_user_manager: The user-manager dependency.
         secret: Signs the forms' CSRF tokens (at least 32 bytes).
         backends: All the app's backends (default: ``[backend]``). A password change ends the
@@ -84,11 +86,19 @@ def get_pages_router(
         oauth_providers: Login buttons shown on the sign-in and sign-up pages.
 
     Raises:
-        ConfigurationError: ``backend`` does not use a cookie transport, or ``secret`` is
-            shorter than 32 bytes.
+        ConfigurationError: ``backend`` does not use a cookie transport or has refresh off, or
+            ``secret`` is shorter than 32 bytes.
     """
     if not is_cookie_transport(backend.transport):
         raise ConfigurationError("The pages need a backend with a CookieTransport.")
+    if backend.refresh is None:
+        # A sign-out button must end the session (ASVS 5.0 7.4.1; issue 16, item 9): without
+        # sessions, a copied cookie of a plain JWT backend would stay valid until it expires.
+        raise ConfigurationError(
+            f"The pages' backend {backend.name!r} needs refresh on "
+            "(AuthenticationBackend(..., refresh=RefreshSettings(...))), so that signing out ends the "
+            "session and every cookie issued for it; mount that backend's auth router too."
+        )
     secret_value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
     if len(secret_value.encode()) < _MIN_SECRET_BYTES:
         raise ConfigurationError("get_pages_router needs a secret of at least 32 bytes.")
