@@ -158,8 +158,9 @@ class MFAService:
             raise InvalidMFACode
         codes = recovery.generate_codes(self.recovery_code_count)
         digests = [self._digest(user_id, code) for code in codes]
+        # The oldest matched step, as in verify(): only two colliding codes make it differ from the newest.
         if not await self.store.confirm_enrolment(
-            user_id, secret=record.secret, step=max(steps), now=now, recovery_digests=digests
+            user_id, secret=record.secret, step=min(steps), now=now, recovery_digests=digests
         ):
             # A concurrent confirmation won, or the enrolment was replaced or removed meanwhile.
             raise MFAEnrolmentNotFound
