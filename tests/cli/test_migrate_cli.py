@@ -123,7 +123,7 @@ def test_without_libcst_the_extra_is_named(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_walk_skips_virtualenvs_and_caches(tmp_path: Path) -> None:
-    """Directories are walked for *.py files in order, skipping .venv, venv, .git and __pycache__."""
+    """Directories are walked for *.py files in order, skipping .venv, venv, any virtualenv, .git and __pycache__."""
     for name in (
         "app/a.py",
         "app/b.txt",
@@ -132,6 +132,8 @@ def test_walk_skips_virtualenvs_and_caches(tmp_path: Path) -> None:
         "venv/y.py",
         ".git/z.py",
         "app/__pycache__/d.py",
+        "envs/py311/pyvenv.cfg",
+        "envs/py311/lib/e.py",
     ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")

@@ -62,13 +62,18 @@ class FileChange:
 
 
 def iter_python_files(paths: Sequence[Path]) -> Iterator[Path]:
-    """Each path given, and the ``*.py`` files under each directory (virtualenvs and VCS folders skipped)."""
+    """Each path given, and the ``*.py`` files under each directory (virtualenvs, caches and VCS folders skipped)."""
     for path in paths:
         if not path.is_dir():
             yield path
             continue
         for root, directories, files in os.walk(path):
-            directories[:] = sorted(name for name in directories if name not in _SKIPPED_DIRECTORIES)
+            # Any virtualenv, whatever its name (PEP 405: it holds a pyvenv.cfg), is installed code.
+            directories[:] = sorted(
+                name
+                for name in directories
+                if name not in _SKIPPED_DIRECTORIES and not (Path(root) / name / "pyvenv.cfg").is_file()
+            )
             yield from (Path(root) / name for name in sorted(files) if name.endswith(".py"))
 
 
