@@ -15,7 +15,7 @@ from fastapi_userkit.cli.app import app
 from fastapi_userkit.cli.deploy_check import audit
 from fastapi_userkit.security import SecuritySettings, SQLRateLimitBackend
 from tests.cli.deployapp import JWT_SECRET, build, with_csrf_secret, with_rate_limit_backend
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, EngineFactory
 
 MEMORY_SQLITE = "sqlite+aiosqlite://"
 
@@ -129,6 +129,16 @@ async def test_audit_stays_silent(settings: dict[str, Any]) -> None:
     findings = await _codes(workers, **settings)
 
     assert findings == []
+
+
+async def test_audit_on_each_database(any_backend: str, engine_for: EngineFactory) -> None:
+    """On a real SQLite, PostgreSQL or MariaDB URL with four workers, only the SQLite file is flagged."""
+    engine = await engine_for(any_backend)
+    url = engine.url.render_as_string(hide_password=False)
+
+    findings = await _codes(4, url=url)
+
+    assert [finding.split(":")[0] for finding in findings] == (["UK-W007 warning"] if any_backend == "sqlite" else [])
 
 
 async def test_security_defaults_need_only_the_proxy_note() -> None:
