@@ -21,7 +21,7 @@ from fastapi_userkit.router.common import openapi_errors
 from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, CSRFProtection
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 from fastapi_userkit.sessions import flow
-from fastapi_userkit.sessions.errors import InvalidRefreshToken, RefreshTokenReused
+from fastapi_userkit.sessions.errors import DuplicateRefreshCookie, InvalidRefreshToken, RefreshTokenReused
 
 __all__ = ["RefreshTokenRequest", "add_refresh_route", "login_openapi_success"]
 
@@ -58,7 +58,7 @@ def add_refresh_route(
     if sessions is None:  # pragma: no cover - the auth router adds the route only with refresh on
         return
     transport: Any = backend.transport
-    extra: dict[int, list[Any]] = {status.HTTP_401_UNAUTHORIZED: ["Unauthorized"]}
+    extra: dict[int, list[Any]] = {status.HTTP_401_UNAUTHORIZED: ["Unauthorized", DuplicateRefreshCookie.code]}
     if csrf is not None:
         extra[status.HTTP_403_FORBIDDEN] = [CSRF_CROSS_SITE_REQUEST]
     success = transport.get_openapi_refresh_responses_success()
@@ -79,9 +79,13 @@ def add_refresh_route(
         """Exchange a refresh token for a new access token and a new refresh token."""
         if csrf is not None:
             csrf.check_request(request, transport)
-        token = transport.get_refresh_token(
-            request, body.refresh_token if body else None, sessions.settings.cookie_name
-        )
+        try:
+            token = transport.get_refresh_token(
+                request, body.refresh_token if body else None, sessions.settings.cookie_name
+            )
+        except DuplicateRefreshCookie as exc:
+            # No cookie is cleared: clearing ours would leave the planted one to be taken next time.
+            return JSONResponse({"detail": exc.code}, status_code=status.HTTP_401_UNAUTHORIZED)
         try:
             rotation = await sessions.rotate(token or "", user_manager, request)
         except RefreshTokenReused as exc:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi_userkit.exceptions import FastAPIUsersException
 
-__all__ = ["InvalidRefreshToken", "RefreshTokenReused"]
+__all__ = ["DuplicateRefreshCookie", "InvalidRefreshToken", "RefreshTokenReused"]
 
 
 class InvalidRefreshToken(FastAPIUsersException):
@@ -15,6 +15,18 @@ class InvalidRefreshToken(FastAPIUsersException):
 
     default_message = "The refresh token is invalid, expired or revoked."
     code = "INVALID_REFRESH_TOKEN"
+
+
+class DuplicateRefreshCookie(InvalidRefreshToken):
+    """The request carries more than one refresh-token cookie.
+
+    A sibling subdomain can plant a cookie of the same name (for the parent domain, or a longer
+    path); browsers then send both, in an order the server cannot trust. Taking either could
+    swap the browser into the planter's session (login CSRF), so neither is taken (issue 16).
+    """
+
+    default_message = "The request carries more than one refresh-token cookie."
+    code = "REFRESH_COOKIE_DUPLICATED"
 
 
 class RefreshTokenReused(InvalidRefreshToken):

@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from fastapi_userkit.authentication.transport.base import Transport
 from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.openapi import OpenAPIResponseType
+from fastapi_userkit.sessions.errors import DuplicateRefreshCookie
 from fastapi_userkit.sessions.models import RefreshCookie
 
 __all__ = ["CookieTransport"]
@@ -47,7 +48,12 @@ class CookieTransport(Transport):
         cookie_host_prefix: Prefix the name with ``__Host-`` (new in fastapi-userkit): browsers
             then accept the cookie only if it is ``Secure``, for ``Path=/`` and without
             ``Domain``, so no subdomain can set or shadow it (RFC 6265bis 4.1.3.2; ASVS 5.0
-            3.3.1, 3.3.3).
+            3.3.1, 3.3.3). The refresh-token cookie (refresh on) becomes ``__Host-`` too, and
+            so has ``Path=/`` instead of the refresh route's path.
+
+    With refresh on and ``Secure`` cookies, the refresh-token cookie's name starts with
+    ``__Secure-`` (``__Host-`` with ``cookie_host_prefix``), and a refresh request that carries
+    more than one refresh-token cookie is refused (see :meth:`get_refresh_token`).
 
     Raises:
         ConfigurationError: A ``__Host-`` cookie (by option or by name) that is not ``Secure``,
@@ -109,14 +115,30 @@ class CookieTransport(Transport):
         response = self.set_login_cookie(Response(status_code=status.HTTP_204_NO_CONTENT), token)
         return self.set_refresh_cookie(response, refresh_token, refresh_cookie)
 
+    def refresh_cookie_name(self, name: str) -> str:
+        """The refresh-token cookie's name for the configured ``name``, with the prefix its attributes allow.
+
+        ``__Host-`` when the token cookie has it (Path=/, no Domain: no subdomain can plant
+        one), ``__Secure-`` when the cookie is ``Secure`` (RFC 6265bis 4.1.3), else ``name``.
+        """
+        if name.startswith((_HOST_PREFIX, _SECURE_PREFIX)) or not self.cookie_secure:
+            return name
+        host_only = self.cookie_name.startswith(_HOST_PREFIX)
+        return (_HOST_PREFIX if host_only else _SECURE_PREFIX) + name
+
     def set_refresh_cookie(self, response: Response, refresh_token: str, refresh_cookie: RefreshCookie) -> Response:
-        """Set the refresh-token cookie: always ``HttpOnly``, sent only to the refresh route's path."""
+        """Set the refresh-token cookie: always ``HttpOnly``, sent only to the refresh route's path.
+
+        A ``__Host-`` cookie must have ``Path=/`` and no ``Domain``, so it gets those instead.
+        """
+        name = self.refresh_cookie_name(refresh_cookie.name)
+        host_only = name.startswith(_HOST_PREFIX)
         response.set_cookie(
-            refresh_cookie.name,
+            name,
             refresh_token,
             max_age=refresh_cookie.max_age,
-            path=refresh_cookie.path,
-            domain=self.cookie_domain,
+            path="/" if host_only else refresh_cookie.path,
+            domain=None if host_only else self.cookie_domain,
             secure=self.cookie_secure,
             # Scripts never need the refresh token: HttpOnly whatever cookie_httponly says.
             httponly=True,
@@ -129,8 +151,23 @@ class CookieTransport(Transport):
         return self.set_refresh_cookie(response, "", RefreshCookie(refresh_cookie.name, refresh_cookie.path, 0))
 
     def get_refresh_token(self, connection: HTTPConnection, body_token: str | None, cookie_name: str) -> str | None:
-        """The refresh token a browser sent: its refresh-token cookie."""
-        return connection.cookies.get(cookie_name)
+        """The refresh token a browser sent: its refresh-token cookie.
+
+        Raises:
+            DuplicateRefreshCookie: The request carries that cookie more than once (a
+                planted one beside the browser's own). The raw ``Cookie`` header is read:
+                Starlette's parsed cookies keep only the last of several of one name.
+        """
+        name = self.refresh_cookie_name(cookie_name)
+        found = [
+            value.strip()
+            for header in connection.headers.getlist("cookie")
+            for key, separator, value in (pair.partition("=") for pair in header.split(";"))
+            if separator and key.strip() == name
+        ]
+        if len(found) > 1:
+            raise DuplicateRefreshCookie()
+        return connection.cookies.get(name)
 
     def _set_logout_cookie(self, response: Response) -> Response:
         response.set_cookie(
