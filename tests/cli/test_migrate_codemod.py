@@ -218,8 +218,8 @@ def test_what_cannot_be_rewritten_is_reported_with_its_line() -> None:
 
 
 def test_module_without_counterpart_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A FastAPI Users module fastapi-userkit lacks is left as it is and reported."""
-    source = "import fastapi_users.nowhere\nfrom fastapi_users.nowhere import thing\n"
+    """A FastAPI Users module fastapi-userkit lacks is left as it is, its uses too, and reported."""
+    source = "import fastapi_users.nowhere\nfrom fastapi_users.nowhere import thing\nx = fastapi_users.nowhere.y\n"
 
     result = rewrite_source(source)
 

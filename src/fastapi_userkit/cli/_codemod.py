@@ -78,13 +78,13 @@ def _string_value(node: cst.SimpleString) -> str | None:
 
 
 def _is_module_import(assignment: ImportAssignment) -> bool:
-    """An ``import fastapi_users...`` without ``as``: the name it binds is the package itself."""
+    """An ``import fastapi_users...`` without ``as`` that is rewritten: the name it binds is the package itself."""
     if not isinstance(assignment.node, cst.Import) or map_dotted(assignment.name) is None:
         return False
     for alias in assignment.node.names:
         name = get_full_name_for_node(alias.name) or ""
         if alias.asname is None and (name == assignment.name or name.startswith(assignment.name + ".")):
-            return True
+            return module_exists(map_dotted(name) or name)
     return False
 
 
