@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis.asyncio
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ForeignKey, Integer, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from fastapi_userkit import BaseUserManager
 from fastapi_userkit.authentication import DatabaseStrategy, JWTStrategy, RedisStrategy
 from fastapi_userkit.authentication.strategy._opaque import digest
-from fastapi_userkit.db import SQLAlchemyUserDatabase
+from fastapi_userkit.db import GUID, SQLAlchemyBaseUserTableUUID, SQLAlchemyUserDatabase
 from fastapi_userkit.db.access_token import SQLAlchemyAccessTokenDatabase
 from fastapi_userkit.db.revoked_token import SQLAlchemyRevokedTokenDatabase
 from fastapi_userkit.db.sessions import SQLAlchemySessionStore
@@ -26,7 +27,7 @@ from fastapi_userkit.schemas import BaseUserUpdate
 from fastapi_userkit.sessions import SessionRecord
 from fastapi_userkit.sessions.redis import RedisSessionStore
 from tests.app_factory import SECRET, HookLog, fast_password_helper, make_user_manager_class
-from tests.conftest import REDIS_PREFIX, SessionMaker
+from tests.conftest import REDIS_PREFIX, EngineFactory, SessionMaker
 from tests.models import AccessToken, OAuthAccount, RefreshToken, RevokedToken, User, UserSession
 from tests.strategies.apps import Harness
 
@@ -199,3 +200,39 @@ async def test_deactivation_route_ends_redis_tokens_for_good(redis_tokens: Harne
         assert response.status_code == 200
 
     assert await redis_tokens.me_status(victim) == 401
+
+
+class _CycleBase(DeclarativeBase):
+    """An application whose own table references the user and itself, both with ON DELETE CASCADE."""
+
+
+class _CycleUser(SQLAlchemyBaseUserTableUUID, _CycleBase):
+    pass
+
+
+class _Node(_CycleBase):
+    __tablename__ = "node"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("user.id", ondelete="cascade"))
+    parent_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("node.id", ondelete="cascade"), nullable=True)
+
+
+async def test_sqlite_cascade_emulation_follows_app_tables_and_stops_at_cycles(engine_for: EngineFactory) -> None:
+    """On SQLite, deleting a user deletes the app's own cascading rows, a self-referencing table included."""
+    engine = await engine_for("sqlite")
+    async with engine.begin() as connection:
+        await connection.run_sync(_CycleBase.metadata.create_all)
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        user_db = SQLAlchemyUserDatabase[_CycleUser, uuid.UUID](session, _CycleUser)
+        user = await user_db.create({"email": "ector@camelot.bt", "hashed_password": "x"})
+        other = await user_db.create({"email": "kay@camelot.bt", "hashed_password": "x"})
+        session.add_all([_Node(id=1, user_id=user.id), _Node(id=2, user_id=user.id, parent_id=1)])
+        session.add(_Node(id=3, user_id=other.id))
+        await session.commit()
+
+        await user_db.delete(user)
+
+        remaining = (await session.execute(select(_Node.id))).scalars().all()
+    assert remaining == [3]
