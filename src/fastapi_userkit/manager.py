@@ -29,6 +29,7 @@ from fastapi import Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from fastapi_userkit import exceptions
+from fastapi_userkit._email_forms import login_email
 from fastapi_userkit._fingerprint import fingerprint, fingerprints_match
 from fastapi_userkit._id_mixins import IntegerIDMixin, UUIDIDMixin
 from fastapi_userkit._manager_hooks import UserManagerHooks
@@ -481,7 +482,8 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
         """
         if self.password_policy is not None and self.password_policy.exceeds_max_bytes(credentials.password):
             return None
-        user = await self.user_db.get_by_email(credentials.username)
+        # Looked up in the form registration stored (NFC), so an NFD spelling finds its account (issue 16).
+        user = await self.user_db.get_by_email(login_email(credentials.username))
         await self._release_storage()
         # A user created by OAuth has no password at all; it costs the same dummy run, so
         # timing does not tell such accounts apart either.

@@ -13,7 +13,9 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema
 from pydantic.networks import validate_email
+from pydantic_core import PydanticCustomError
 
+from fastapi_userkit._email_forms import lookalike_problem
 from fastapi_userkit.models import ID
 
 __all__ = [
@@ -60,6 +62,18 @@ def _normalized_email(value: str) -> str:
 _ReadEmail = Annotated[str, AfterValidator(_normalized_email), WithJsonSchema({"type": "string", "format": "email"})]
 
 
+def _registrable_email(value: str) -> str:
+    problem = lookalike_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("value_error", "value is not a valid email address: {reason}", {"reason": problem})
+    return value
+
+
+# The e-mail a client gives an account (registration, update): ``EmailStr``, and no look-alike
+# spelling that SQLite, PostgreSQL and MariaDB would match to accounts differently (issue 16).
+_NewEmail = Annotated[EmailStr, AfterValidator(_registrable_email)]
+
+
 class BaseUser(CreateUpdateDictModel, Generic[ID]):
     """The user as the API returns it."""
 
@@ -78,7 +92,7 @@ class BaseUserCreate(CreateUpdateDictModel):
     The flags exist for programmatic creation (``safe=False``); the register route ignores them.
     """
 
-    email: EmailStr
+    email: _NewEmail
     password: str
     is_active: bool | None = True
     is_superuser: bool | None = False
@@ -89,7 +103,7 @@ class BaseUserUpdate(CreateUpdateDictModel):
     """The body of a user update; every field is optional."""
 
     password: str | None = None
-    email: EmailStr | None = None
+    email: _NewEmail | None = None
     is_active: bool | None = None
     is_superuser: bool | None = None
     is_verified: bool | None = None

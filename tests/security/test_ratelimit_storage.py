@@ -12,7 +12,7 @@ from sqlalchemy import MetaData, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fastapi_userkit.security import RateLimitStorageError, RedisRateLimitBackend, SQLRateLimitBackend
-from fastapi_userkit.security.ratelimit import RateLimitStorage, rate_limit_table
+from fastapi_userkit.security.ratelimit import Hit, RateLimitStorage, rate_limit_table
 from tests.conftest import REDIS_PREFIX, REDIS_URL, EngineFactory, database_url_for, make_engine, require_service
 
 NOW = 1_700_000_000.0
@@ -289,3 +289,89 @@ async def test_counters_borrow_a_free_pooled_connection_and_never_wait_for_one(
     finally:
         await backend.aclose()
         await engine.dispose()
+
+
+async def test_reserve_counts_every_key_or_none(storage: RateLimitStorage) -> None:
+    """A reservation with one key at its limit counts nothing, and says which key refused."""
+    limited = Hit("ip", 60, limit=2)
+    assert (await storage.reserve([limited, Hit("account", 60, limit=5)], now=NOW)).granted
+    assert (await storage.reserve([limited, Hit("account", 60, limit=5)], now=NOW)).granted
+
+    refused = await storage.reserve([Hit("account", 60, limit=5), limited], now=NOW + 1)
+
+    assert not refused.granted
+    assert refused.refused == {"ip"}
+    assert refused.counters["ip"].count == 2
+    assert (await storage.read(["account"], now=NOW + 1))["account"].count == 2
+
+
+async def test_reserve_refuses_a_blocked_key_and_holds_from_a_count(storage: RateLimitStorage) -> None:
+    """From ``hold_from`` on, a granted reservation blocks its key, so the next one is refused until it ends."""
+    hit = Hit("account", 300, sliding=True, hold_from=2, hold=30)
+    first = await storage.reserve([hit], now=NOW)
+    second = await storage.reserve([hit], now=NOW)
+
+    during = await storage.reserve([hit], now=NOW + 29)
+    after = await storage.reserve([hit], now=NOW + 30)
+
+    assert (first.granted, first.counters["account"].blocked_until) == (True, 0)
+    assert (second.granted, second.counters["account"].blocked_until) == (True, NOW + 30)
+    assert (during.granted, during.refused) == (False, frozenset({"account"}))
+    assert (after.granted, after.counters["account"].count) == (True, 3)
+
+
+async def test_reserve_starts_an_expired_window_again(storage: RateLimitStorage) -> None:
+    """A key whose window ended counts from 1 in a new window."""
+    hit = Hit("k", 60, limit=1)
+    await storage.reserve([hit], now=NOW)
+
+    again = await storage.reserve([hit], now=NOW + 60)
+
+    assert again.granted
+    assert (again.counters["k"].count, again.counters["k"].reset_at) == (1, NOW + 120)
+
+
+async def test_release_gives_back_one_attempt_and_forgets_keys(storage: RateLimitStorage) -> None:
+    """``release`` takes one count off live keys (never below zero) and deletes the forgotten ones."""
+    await storage.reserve([Hit("a", 60), Hit("b", 60)], now=NOW)
+    await storage.reserve([Hit("a", 60)], now=NOW)
+
+    await storage.release(["a", "missing"], now=NOW, forget=["b"])
+    await storage.release([], now=NOW)
+
+    counters = await storage.read(["a", "b"], now=NOW)
+    assert set(counters) == {"a"}
+    assert counters["a"].count == 1
+
+
+async def test_concurrent_reservations_never_exceed_the_limit(storage: RateLimitStorage) -> None:
+    """Thirty concurrent reservations against a limit of 20: exactly 20 are granted."""
+    results = await asyncio.gather(*(storage.reserve([Hit("k", 60, limit=20)], now=NOW) for _ in range(30)))
+
+    assert sum(result.granted for result in results) == 20
+    assert (await storage.read(["k"], now=NOW))["k"].count == 20
+
+
+async def test_reserve_and_release_on_a_missing_table_are_storage_errors(engine_for: EngineFactory) -> None:
+    """Reserve and release wrap database errors in ``RateLimitStorageError``."""
+    engine = await engine_for("sqlite")
+    storage = await SQLRateLimitBackend(engine, create_table=False).storage_for(object())
+
+    with pytest.raises(RateLimitStorageError):
+        await storage.reserve([Hit("k", 60)], now=NOW)
+    with pytest.raises(RateLimitStorageError):
+        await storage.release(["k"], now=NOW)
+
+
+async def test_redis_outage_fails_reserve_and_release() -> None:
+    """An unreachable Redis gives ``RateLimitStorageError`` on reserve and release."""
+    from redis.asyncio import Redis
+
+    client: Redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    backend = RedisRateLimitBackend(client)
+
+    with pytest.raises(RateLimitStorageError):
+        await backend.reserve([Hit("k", 60)], now=NOW)
+    with pytest.raises(RateLimitStorageError):
+        await backend.release(["k"], now=NOW)
+    await client.aclose()

@@ -6,9 +6,11 @@ database (default) or Redis.
 
 from fastapi_userkit.security.ratelimit.backend import (
     Counter,
+    Hit,
     RateLimitBackend,
     RateLimitStorage,
     RateLimitStorageError,
+    Reservation,
 )
 from fastapi_userkit.security.ratelimit.client_ip import client_ip, rate_limit_bucket
 from fastapi_userkit.security.ratelimit.limiter import (
@@ -28,12 +30,14 @@ __all__ = [
     "Attempt",
     "Counter",
     "FlowGuard",
+    "Hit",
     "RateLimitBackend",
     "RateLimitFlow",
     "RateLimitStorage",
     "RateLimitStorageError",
     "RateLimiter",
     "RedisRateLimitBackend",
+    "Reservation",
     "SQLRateLimitBackend",
     "client_ip",
     "rate_limit_bucket",

@@ -1,13 +1,28 @@
 """The rate-limit policy: which counters a flow checks, counts and clears, and the ``429``.
 
 Routers wrap each flow in ``async with guard.attempt(request, user_manager, account) as
-attempt:``. Entering checks the flow's counters (``429`` with ``Retry-After`` when one is over
-its limit or the account is in a delay); leaving counts a failure when the body raised a
-``400``, or clears the account's login failures after a success. Flows that send e-mail count
-every request on entry instead (see :class:`~fastapi_userkit.security.RateLimitSettings`).
+attempt:``. Entering *reserves* the attempt on the flow's counters, atomically and before the
+check runs (``429`` with ``Retry-After`` when a counter is at its limit or the account is in a
+delay). Counting failures after the check let every concurrent guess pass it first (issue 16,
+item 3): now at most the budget of attempts is ever in flight or failed. Leaving keeps the
+reservation when the body raised a ``400`` (a failure, which may start the login delay), and
+gives it back otherwise, a success also forgetting the account's login failures; so a client
+that logs in many times is never limited. Flows that send e-mail keep every reservation (see
+:class:`~fastapi_userkit.security.RateLimitSettings`).
 
-Keys never hold an e-mail address: the account part is a SHA-256 of the lower-cased address,
-so the counter store holds no personal data beyond client addresses.
+The per-account key is the SHA-256 of the address's *skeleton*
+(:func:`~fastapi_userkit._email_forms.account_skeleton`), so the counter store holds no personal
+data beyond client addresses, and every spelling that can reach one account shares one budget
+(issue 16, item 2). The reservation happens before the user lookup, so the key cannot be the
+user's id; it must instead merge at least what each database's lookup merges: ``lower()`` on
+SQLite and PostgreSQL (which folds U+0130 to ``i``), and on MariaDB/MySQL a collation that also
+ignores accents, width, compatibility forms and zero-width characters. The skeleton takes the
+compatibility decomposition (NFKD: width, circled and mathematical letters), drops combining
+marks (accents, NFC/NFD) and default-ignorable characters (U+200B, U+2060, soft hyphen,
+variation selectors, ...), folds case (``casefold``, with dotted and dotless i mapped to
+``i``), recomposes (NFKC) and strips spaces. Merging two distinct addresses into one budget
+only shares a limit between them; splitting one account's spellings would give an attacker a
+fresh budget per spelling.
 """
 
 from __future__ import annotations
@@ -22,13 +37,29 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import HTTPException, Request, status
 
-from fastapi_userkit.security.ratelimit.backend import Counter, RateLimitStorage, RateLimitStorageError
+from fastapi_userkit._email_forms import account_skeleton
+from fastapi_userkit.security.ratelimit.backend import (
+    Counter,
+    Hit,
+    RateLimitStorage,
+    RateLimitStorageError,
+    Reservation,
+)
 from fastapi_userkit.security.ratelimit.client_ip import client_ip, rate_limit_bucket
 
 if TYPE_CHECKING:
     from fastapi_userkit.security.settings import FlowLimits, Limit, RateLimitSettings
 
-__all__ = ["TOO_MANY_REQUESTS", "Attempt", "FlowGuard", "RateLimitFlow", "RateLimiter", "account_key", "rate_limited"]
+__all__ = [
+    "TOO_MANY_REQUESTS",
+    "Attempt",
+    "FlowGuard",
+    "RateLimitFlow",
+    "RateLimiter",
+    "account_key",
+    "account_skeleton",
+    "rate_limited",
+]
 
 TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
 """429 detail: a rate limit was reached, or the account is waiting out a delay after failed logins."""
@@ -39,9 +70,9 @@ _logger = logging.getLogger("fastapi_userkit.security")
 
 
 def account_key(flow: str, account: str) -> str:
-    """The counter key of ``account`` (an e-mail address) in ``flow``."""
-    normalised = account.strip().lower()
-    return f"{flow}:account:{hashlib.sha256(normalised.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
+    """The counter key of ``account`` (an e-mail address) in ``flow``: a digest of its skeleton."""
+    skeleton = account_skeleton(account)
+    return f"{flow}:account:{hashlib.sha256(skeleton.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
 
 
 def rate_limited(retry_after: float) -> HTTPException:
@@ -133,15 +164,20 @@ class FlowGuard:
         except HTTPException as exc:
             if exc.status_code == status.HTTP_400_BAD_REQUEST and not attempt.succeeded:
                 await run.protect(run.count_failure)
+            else:
+                await run.protect(run.give_back, succeeded=attempt.succeeded)
             raise
-        if self.flow == "login" and run.throttle_seen:
-            await run.protect(run.forget_login, account)
+        except Exception:
+            # Not a failure of the client's (a bug, a storage error): the attempt is given back.
+            await run.protect(run.give_back, succeeded=False)
+            raise
+        await run.protect(run.give_back, succeeded=True)
         if attempt.forget_login_of is not None:
             await run.protect(run.forget_login, attempt.forget_login_of)
 
 
 class _Run:
-    """The state of one guarded attempt: its keys, its clock reading and its store."""
+    """The state of one guarded attempt: its hits, its clock reading, its store and its reservation."""
 
     def __init__(
         self, limiter: RateLimiter, flow: RateLimitFlow, request: Request, user_manager: Any, account: str | None
@@ -153,85 +189,88 @@ class _Run:
         self.now = self.settings.clock()
         ip_limit, account_limit = limiter._flow_limits(flow)
         ip = rate_limit_bucket(client_ip(request, limiter.trusted_proxy_count))
-        self.rules: list[tuple[str, Limit]] = []
+        self.hits: list[Hit] = []
         if ip_limit is not None:
-            self.rules.append((f"{flow}:ip:{ip}", ip_limit))
+            self.hits.append(Hit(f"{flow}:ip:{ip}", ip_limit.window_seconds, limit=ip_limit.limit))
         if account_limit is not None and account:
-            self.rules.append((account_key(flow, account), account_limit))
+            self.hits.append(Hit(account_key(flow, account), account_limit.window_seconds, limit=account_limit.limit))
         self.throttle = self.settings.login_account if flow == "login" else None
-        self.throttle_key = account_key("login", account) if self.throttle is not None and account else None
+        self.throttle_key: str | None = None
+        if self.throttle is not None and account:
+            self.throttle_key = account_key("login", account)
+            # The attempt that reaches the free failures blocks the account while it runs: if it
+            # fails, the delay starts anyway; concurrent guesses must not slip in meanwhile.
+            self.hits.append(
+                Hit(
+                    self.throttle_key,
+                    self.throttle.window_seconds,
+                    sliding=True,
+                    hold_from=self.throttle.free_failures,
+                    hold=self.throttle.first_delay_seconds,
+                )
+            )
         self._storage: RateLimitStorage | None = None
-        # Whether the account had failures when the attempt began: only then does a success
-        # need a write to forget them (most logins cost one read, no write).
-        self.throttle_seen = False
+        self.reservation: Reservation | None = None
 
     async def storage(self) -> RateLimitStorage:
         if self._storage is None:
             self._storage = await self.settings.backend.storage_for(self.user_manager)
         return self._storage
 
-    async def protect(self, step: Any, *args: Any) -> None:
+    async def protect(self, step: Any, *args: Any, **kwargs: Any) -> None:
         """Run ``step``; a store failure lets the request through (logged) or answers ``503``."""
         try:
-            await step(*args)
+            await step(*args, **kwargs)
         except RateLimitStorageError as exc:
             _logger.error("Rate limiting skipped for %s: %s", self.flow, exc.message)  # noqa: TRY400 - the message is enough; no traceback for an outage
             if not self.settings.fail_open:
                 raise HTTPException(status_code=status.HTTP_503_SERVICE_UNAVAILABLE) from exc
 
     async def enter(self) -> None:
-        if self.flow in _REQUEST_COUNTED:
-            await self._hit_rules(refuse=True)
+        """Reserve the attempt on every counter, before the check runs (issue 16, item 3)."""
+        if not self.hits:
             return
-        keys = [key for key, _ in self.rules]
-        if self.throttle_key is not None:
-            keys.append(self.throttle_key)
-        if not keys:
-            return
-        counters = await (await self.storage()).read(keys, now=self.now)
-        waits = [
-            counters[key].reset_at - self.now
-            for key, limit in self.rules
-            if key in counters and counters[key].count >= limit.limit
-        ]
-        throttled = counters.get(self.throttle_key or "")
-        self.throttle_seen = throttled is not None
-        if throttled is not None and throttled.blocked_until > self.now:
-            waits.append(throttled.blocked_until - self.now)
-        if waits:
+        reservation = await (await self.storage()).reserve(self.hits, now=self.now)
+        if not reservation.granted:
+            waits = [
+                self._wait(hit, reservation.counters[hit.key]) for hit in self.hits if hit.key in reservation.refused
+            ]
             raise rate_limited(max(waits))
+        self.reservation = reservation
+
+    def _wait(self, hit: Hit, counter: Counter) -> float:
+        if counter.blocked_until > self.now:
+            return counter.blocked_until - self.now
+        return counter.reset_at - self.now
 
     async def count_failure(self) -> None:
-        if self.flow not in _REQUEST_COUNTED:
-            await self._hit_rules(refuse=False)
-        if self.throttle is None or self.throttle_key is None:
+        """The attempt failed: its reservation stands; the login throttle's delay starts when due."""
+        if self.reservation is None or self.throttle is None or self.throttle_key is None:
             return
-        storage = await self.storage()
-        counter = await storage.hit(self.throttle_key, now=self.now, window=self.throttle.window_seconds, sliding=True)
+        counter = self.reservation.counters[self.throttle_key]
         delay = self.throttle.delay_after(counter.count)
         if delay > 0:
             # Keep the failures ``window`` seconds past the delay: the next failure grows it.
-            await storage.block(
+            await (await self.storage()).block(
                 self.throttle_key, now=self.now, until=self.now + delay, keep=self.throttle.window_seconds
             )
             await self._emit_lockout(delay, counter)
 
-    async def forget_login(self, account: str | None) -> None:
-        if self.settings.login_account is None or not account:
-            return
-        await (await self.storage()).clear(account_key("login", account))
+    async def give_back(self, *, succeeded: bool) -> None:
+        """The attempt was no failure: give its reservation back (requests-counted flows keep it).
 
-    async def _hit_rules(self, *, refuse: bool) -> None:
-        if not self.rules:
+        A success also forgets the account's login failures (a right password resets them).
+        """
+        if self.reservation is None or self.flow in _REQUEST_COUNTED:
             return
-        storage = await self.storage()
-        waits: list[float] = []
-        for key, limit in self.rules:
-            counter = await storage.hit(key, now=self.now, window=limit.window_seconds, sliding=False)
-            if counter.count > limit.limit:
-                waits.append(counter.reset_at - self.now)
-        if refuse and waits:
-            raise rate_limited(max(waits))
+        forget = [self.throttle_key] if succeeded and self.throttle_key is not None else []
+        keys = [hit.key for hit in self.hits if hit.key not in forget]
+        await (await self.storage()).release(keys, now=self.now, forget=forget)
+
+    async def forget_login(self, account: str) -> None:
+        if self.settings.login_account is None:
+            return
+        await (await self.storage()).release([], now=self.now, forget=[account_key("login", account)])
 
     async def _emit_lockout(self, delay: float, counter: Counter) -> None:
         emit = getattr(self.user_manager, "emit_security_event", None)

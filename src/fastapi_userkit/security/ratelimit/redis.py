@@ -4,6 +4,11 @@ Each counter is a hash (``count``, ``reset_at``, ``blocked_until``, integer mill
 limiter's clock) updated by a Lua script, which Redis runs atomically: no other command sees a
 half-done update, so every worker shares exact counts. Keys also get a Redis TTL slightly beyond
 their window, so Redis forgets idle counters by itself.
+
+A reservation runs one script per key, all sent in one pipeline (one round trip): each script
+counts its key or refuses it atomically. The keys of one attempt may live on different nodes of
+a Redis Cluster, so no script touches two of them; when one key refuses, the keys that counted
+are given back in a second round trip, which only a refused attempt pays.
 """
 
 from __future__ import annotations
@@ -11,7 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fastapi_userkit.security.ratelimit.backend import Counter, RateLimitStorage, RateLimitStorageError
+from fastapi_userkit.security.ratelimit.backend import (
+    Counter,
+    Hit,
+    RateLimitStorage,
+    RateLimitStorageError,
+    Reservation,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -36,6 +47,39 @@ redis.call('HSET', KEYS[1], 'count', count, 'reset_at', string.format('%d', rese
            'blocked_until', string.format('%d', blocked))
 redis.call('PEXPIRE', KEYS[1], string.format('%d', reset_at - now + tonumber(ARGV[4])))
 return {count, string.format('%d', reset_at), string.format('%d', blocked)}
+"""
+
+# ARGV: now, window end, sliding, limit (-1: none), hold_from (-1: none), hold end, TTL margin.
+_RESERVE = """
+local now = tonumber(ARGV[1])
+local finish = tonumber(ARGV[2])
+local v = redis.call('HMGET', KEYS[1], 'count', 'reset_at', 'blocked_until')
+local count, reset_at, blocked = tonumber(v[1]), tonumber(v[2]), tonumber(v[3]) or 0
+if count == nil or reset_at == nil or reset_at <= now then
+  count, reset_at, blocked = 0, finish, 0
+end
+local limit, hold_from = tonumber(ARGV[4]), tonumber(ARGV[5])
+if blocked > now or (limit >= 0 and count >= limit) then
+  return {0, count, string.format('%d', reset_at), string.format('%d', blocked)}
+end
+count = count + 1
+if ARGV[3] == '1' and finish > reset_at then reset_at = finish end
+if hold_from >= 0 and count >= hold_from then
+  blocked = math.max(blocked, tonumber(ARGV[6]))
+  reset_at = math.max(reset_at, blocked)
+end
+redis.call('HSET', KEYS[1], 'count', count, 'reset_at', string.format('%d', reset_at),
+           'blocked_until', string.format('%d', blocked))
+redis.call('PEXPIRE', KEYS[1], string.format('%d', reset_at - now + tonumber(ARGV[7])))
+return {1, count, string.format('%d', reset_at), string.format('%d', blocked)}
+"""
+
+_RELEASE = """
+local v = redis.call('HMGET', KEYS[1], 'count', 'reset_at')
+local count, reset_at = tonumber(v[1]), tonumber(v[2])
+if count == nil or reset_at == nil or reset_at <= tonumber(ARGV[1]) or count <= 0 then return 0 end
+redis.call('HSET', KEYS[1], 'count', count - 1)
+return 1
 """
 
 _BLOCK = """
@@ -76,6 +120,8 @@ class RedisRateLimitBackend(RateLimitStorage):
         self.prefix = prefix
         self._hit = redis.register_script(_HIT)
         self._block = redis.register_script(_BLOCK)
+        self._reserve = redis.register_script(_RESERVE)
+        self._release = redis.register_script(_RELEASE)
 
     async def storage_for(self, user_manager: Any) -> RateLimitStorage:
         """Return this backend: Redis does not depend on the request."""
@@ -91,6 +137,61 @@ class RedisRateLimitBackend(RateLimitStorage):
         result = await self._call(self._hit, key, args)
         count, reset_at, blocked = result
         return Counter(count=int(count), reset_at=_number(reset_at) / 1000, blocked_until=_number(blocked) / 1000)
+
+    async def reserve(self, hits: Sequence[Hit], *, now: float) -> Reservation:
+        """Count one attempt on every key of ``hits``, all or none (see :class:`RateLimitStorage`).
+
+        Raises:
+            RateLimitStorageError: Redis failed.
+        """
+        from redis.exceptions import RedisError
+
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for hit in hits:
+                    args = [
+                        _ms(now),
+                        _ms(now + hit.window),
+                        "1" if hit.sliding else "0",
+                        -1 if hit.limit is None else hit.limit,
+                        -1 if hit.hold_from is None else hit.hold_from,
+                        _ms(now + hit.hold),
+                        _TTL_MARGIN_MS,
+                    ]
+                    await self._reserve(keys=[self.prefix + hit.key], args=args, client=pipe)
+                results = await pipe.execute()
+        except RedisError as exc:
+            raise RateLimitStorageError(f"Rate-limit reservation failed: {exc.__class__.__name__}") from exc
+        counters = {
+            hit.key: Counter(count=int(count), reset_at=_number(reset_at) / 1000, blocked_until=_number(blocked) / 1000)
+            for hit, (_, count, reset_at, blocked) in zip(hits, results, strict=True)
+        }
+        taken = [hit.key for hit, result in zip(hits, results, strict=True) if int(result[0]) == 1]
+        if len(taken) == len(hits):
+            return Reservation(granted=True, counters=counters)
+        await self.release(taken, now=now)
+        refused = frozenset(hit.key for hit in hits if hit.key not in taken)
+        return Reservation(granted=False, counters=counters, refused=refused)
+
+    async def release(self, keys: Sequence[str], *, now: float, forget: Sequence[str] = ()) -> None:
+        """Give back one attempt on each of ``keys`` and forget ``forget`` (see :class:`RateLimitStorage`).
+
+        Raises:
+            RateLimitStorageError: Redis failed.
+        """
+        from redis.exceptions import RedisError
+
+        if not keys and not forget:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    await self._release(keys=[self.prefix + key], args=[_ms(now)], client=pipe)
+                for key in forget:
+                    pipe.delete(self.prefix + key)
+                await pipe.execute()
+        except RedisError as exc:
+            raise RateLimitStorageError(f"Rate-limit release failed: {exc.__class__.__name__}") from exc
 
     async def block(self, key: str, *, now: float, until: float, keep: float) -> None:
         """Block ``key`` until ``until`` (see :class:`RateLimitStorage`).

@@ -4,12 +4,19 @@ The counters live in a table of their own (``userkit_rate_limit``): a key (a SHA
 account, or the client's address; never an e-mail address), a count, the end of the window and a
 block time, in integer milliseconds. Each hit is one atomic upsert, in the dialect's own form
 (``INSERT .. ON CONFLICT`` on SQLite and PostgreSQL, ``ON DUPLICATE KEY UPDATE`` on MariaDB and
-MySQL), so workers sharing the database share the counters exactly.
+MySQL), so workers sharing the database share the counters exactly. A reservation (see
+:mod:`~fastapi_userkit.security.ratelimit.backend`) is one transaction: an upsert per key, in
+key order, that starts an expired window again and takes the row's lock (SQLite's write lock),
+then one locking ``SELECT``, the decision, and an ``UPDATE`` per key when granted. Concurrent
+reservations of one key therefore run one after the other, each seeing the counts before it.
 
-The table is created on first use per database (``CREATE TABLE`` only if it is missing), so no
-set-up step is needed. An app managing its schema with migrations adds the same table to its own
-metadata with :func:`rate_limit_table`, and may call :meth:`SQLRateLimitBackend.create_table` at
-start-up so a missing permission shows there rather than in a log line at the first login.
+The user mixins declare the table in the metadata of the app's user table (issue 16, item 5), so
+``create_all``, ``drop_all``, truncation and Alembic autogenerate treat it as one of the app's
+tables, and an app test suite that drops its tables between tests drops the counters with them.
+For a schema that lacks it, the table is still created on first use per database (``CREATE
+TABLE`` only if it is missing). An app managing its schema by hand adds it with
+:func:`rate_limit_table`, and may call :meth:`SQLRateLimitBackend.create_table` at start-up so a
+missing permission shows there rather than in a log line at the first login.
 
 Counters are written outside the request's session and its transaction, on a connection the
 app's pool can hand over without waiting (an idle one, or room for one more); when it cannot, on
@@ -33,7 +40,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.pool import NullPool, QueuePool
 
-from fastapi_userkit.security.ratelimit.backend import Counter, RateLimitStorage, RateLimitStorageError
+from fastapi_userkit.security.ratelimit.backend import (
+    Counter,
+    Hit,
+    RateLimitStorage,
+    RateLimitStorageError,
+    Reservation,
+    counted,
+    refuses,
+)
 
 __all__ = ["DEFAULT_TABLE_NAME", "SQLRateLimitBackend", "rate_limit_table"]
 
@@ -134,6 +149,81 @@ class _SQLStorage(RateLimitStorage):
         except SQLAlchemyError as exc:
             raise RateLimitStorageError(f"Rate-limit hit failed: {exc.__class__.__name__}") from exc
         return self._counter(row)
+
+    async def reserve(self, hits: Sequence[Hit], *, now: float) -> Reservation:
+        # Keys are locked in one order, so two reservations never wait on each other in a cycle.
+        ordered = sorted(hits, key=lambda hit: hit.key)
+        keys = [hit.key for hit in ordered]
+        try:
+            async with self.engine.begin() as connection:
+                for hit in ordered:
+                    await connection.execute(self._touch(connection.dialect.name, hit, now))
+                rows = (await connection.execute(self._select(keys).with_for_update())).all()
+                before = {row.key: self._counter(row) for row in rows}
+                refused = frozenset(hit.key for hit in ordered if refuses(hit, before[hit.key], now))
+                if refused:
+                    return Reservation(granted=False, counters=before, refused=refused)
+                after = {hit.key: counted(hit, before[hit.key], now) for hit in ordered}
+                for key, counter in after.items():
+                    await connection.execute(
+                        update(self.table)
+                        .where(self.table.c.key == key)
+                        .values(
+                            count=counter.count,
+                            reset_at=_ms(counter.reset_at),
+                            blocked_until=_ms(counter.blocked_until),
+                        )
+                    )
+        except SQLAlchemyError as exc:
+            raise RateLimitStorageError(f"Rate-limit reservation failed: {exc.__class__.__name__}") from exc
+        if secrets.randbelow(_PURGE_ONE_IN) == 0:
+            # A transaction of its own: deleting expired rows while holding this reservation's
+            # locks could wait on another reservation that waits on ours.
+            await self._run(delete(self.table).where(self.table.c.reset_at <= _ms(now)))
+        return Reservation(granted=True, counters=after)
+
+    async def release(self, keys: Sequence[str], *, now: float, forget: Sequence[str] = ()) -> None:
+        table = self.table
+        forgotten = set(forget)
+        try:
+            async with self.engine.begin() as connection:
+                # One statement per key, in the reservations' key order: a multi-row UPDATE
+                # locks rows in no set order and could deadlock with a reservation.
+                for key in sorted(set(keys) | forgotten):
+                    if key in forgotten:
+                        await connection.execute(delete(table).where(table.c.key == key))
+                    else:
+                        await connection.execute(
+                            update(table)
+                            .where(table.c.key == key, table.c.reset_at > _ms(now), table.c.count > 0)
+                            .values(count=table.c.count - 1)
+                        )
+        except SQLAlchemyError as exc:
+            raise RateLimitStorageError(f"Rate-limit release failed: {exc.__class__.__name__}") from exc
+
+    def _touch(self, dialect: str, hit: Hit, now: float) -> Any:
+        """An upsert that creates ``hit``'s row or starts its expired window again, and locks it."""
+        table = self.table
+        now_ms, end_ms = _ms(now), _ms(now + hit.window)
+        expired = table.c.reset_at <= now_ms
+        values = {"key": hit.key, "count": 0, "reset_at": end_ms, "blocked_until": 0}
+        count = case((expired, 0), else_=table.c.count)
+        blocked = case((expired, 0), else_=table.c.blocked_until)
+        reset_at = case((expired, end_ms), else_=table.c.reset_at)
+        if dialect in {"mysql", "mariadb"}:
+            # Assignments apply left to right, each seeing the previous: reset_at goes last.
+            statement: Any = mysql.insert(table).values(values)
+            return statement.on_duplicate_key_update(
+                [("count", count), ("blocked_until", blocked), ("reset_at", reset_at)]
+            )
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        return (
+            insert(table)
+            .values(values)
+            .on_conflict_do_update(
+                index_elements=[table.c.key], set_={"count": count, "blocked_until": blocked, "reset_at": reset_at}
+            )
+        )
 
     async def block(self, key: str, *, now: float, until: float, keep: float) -> None:
         table = self.table

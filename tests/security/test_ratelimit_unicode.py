@@ -1,0 +1,154 @@
+"""Per-account limits hold across Unicode spellings of one address (issue 16, item 2).
+
+On SQLite, PostgreSQL and MariaDB alike: every spelling that a database may match to an
+account shares that account's budget, login finds an account typed in NFD, and registration
+refuses look-alike spellings the databases would tell apart differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from fastapi_userkit._email_forms import account_skeleton, login_email, lookalike_problem
+from fastapi_userkit.security import SQLRateLimitBackend
+from fastapi_userkit.security.ratelimit import RateLimitBackend
+from tests.app_factory import make_app
+from tests.conftest import EngineFactory, reset_schema
+from tests.security.test_ratelimit_http import PASSWORD, WRONG, Env, client_for, login, register
+
+VICTIM = "victim@example.com"
+# Spellings that some database's lookup matches to VICTIM: U+0130 (PostgreSQL's lower()), and
+# zero-width, word-joiner, mathematical, circled and full-width letters (MariaDB's collation).
+SPELLINGS = [
+    "v\u0130ctim@example.com",
+    "vic\u200btim@example.com",
+    "v\u200bic\u200btim@example.com",
+    "victim\u2060@example.com",
+    "\U0001d42fictim@example.com",
+    "\u24e5ictim@example.com",
+    "\uff56ictim@example.com",
+    "VICTIM@example.com",
+    " victim@example.com ",
+]
+
+
+@pytest.fixture
+async def env(any_backend: str, engine_for: EngineFactory) -> AsyncIterator[Env]:
+    """The test app on each database, counters in the same database."""
+    from tests.models import Base
+
+    engine = await engine_for(any_backend)
+    await reset_schema(engine, Base.metadata)
+    backends: list[SQLRateLimitBackend] = []
+
+    def new_sql() -> RateLimitBackend:
+        backends.append(SQLRateLimitBackend())
+        return backends[-1]
+
+    yield Env(async_sessionmaker(engine, expire_on_commit=False), new_sql)
+    for backend in backends:
+        await backend.aclose()
+
+
+async def test_a_locked_account_is_locked_in_every_spelling(env: Env) -> None:
+    """After five failures, the right password in any look-alike spelling of the address gets 429."""
+    app = make_app(env.session_maker, security=env.settings())
+    await register(app, VICTIM)
+
+    async with client_for(app) as client:
+        for _ in range(5):
+            assert (await login(client, WRONG, VICTIM)).status_code == 400
+        answers = {spelling: (await login(client, PASSWORD, spelling)).status_code for spelling in SPELLINGS}
+
+    assert answers == dict.fromkeys(SPELLINGS, 429)
+
+
+async def test_failures_in_different_spellings_share_one_budget(env: Env) -> None:
+    """Five failures, each in another spelling, start the delay of the account itself."""
+    app = make_app(env.session_maker, security=env.settings())
+    await register(app, VICTIM)
+
+    async with client_for(app) as client:
+        failures = [(await login(client, WRONG, spelling)).status_code for spelling in SPELLINGS[:5]]
+        response = await login(client, PASSWORD, VICTIM)
+
+    assert failures == [400] * 5
+    assert response.status_code == 429
+
+
+async def test_forgot_password_limit_holds_across_spellings(env: Env) -> None:
+    """Forgot-password's 5 requests per address per minute count every spelling of the address."""
+    app = make_app(env.session_maker, security=env.settings())
+    await register(app, VICTIM)
+    spellings = [VICTIM, "v\u0130ctim@example.com", "\U0001d42fictim@example.com", "\u24e5ictim@example.com"]
+    spellings += ["\uff56ictim@example.com", "Victim@example.com"]
+
+    async with client_for(app) as client:
+        statuses = [
+            (await client.post("/auth/forgot-password", json={"email": spelling})).status_code for spelling in spellings
+        ]
+
+    assert statuses == [202] * 5 + [429]
+
+
+async def test_login_finds_an_account_typed_in_nfd(env: Env) -> None:
+    """An address registered in NFC logs in when typed in NFD (combining accent), as registration normalises."""
+    app = make_app(env.session_maker, security=env.settings())
+    await register(app, "jos\u00e9@example.com")
+
+    async with client_for(app) as client:
+        response = await login(client, PASSWORD, "jose\u0301@example.com")
+
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["al\u0130ce@example.com", "\u24e5ictim@example.com", "\U0001d42fictim@example.com", "stra\u00dfe@example.com"],
+)
+async def test_registration_refuses_lookalike_spellings(env: Env, spelling: str) -> None:
+    """Addresses the databases would match to accounts differently are refused (422) on every database."""
+    app = make_app(env.session_maker, security=env.settings())
+    await register(app, "alice@example.com")
+
+    async with client_for(app) as client:
+        response = await client.post("/auth/register", json={"email": spelling, "password": PASSWORD})
+
+    assert response.status_code == 422, response.text
+    assert "e-mail address contains" in response.text
+
+
+async def test_registration_of_another_case_is_taken_on_every_database(env: Env) -> None:
+    """An address differing from an account's only in ASCII case is already taken (400)."""
+    app = make_app(env.session_maker, security=env.settings())
+    await register(app, "alice@example.com")
+
+    async with client_for(app) as client:
+        response = await client.post("/auth/register", json={"email": "ALICE@Example.com", "password": PASSWORD})
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "REGISTER_USER_ALREADY_EXISTS"}
+
+
+def test_skeleton_merges_every_lookalike() -> None:
+    """Every spelling above has the skeleton of the plain address; accents and NFD fold too."""
+    assert {account_skeleton(spelling) for spelling in SPELLINGS} == {VICTIM}
+    assert account_skeleton("jos\u00e9@example.com") == account_skeleton("JOSE\u0301@example.com") == "jose@example.com"
+    assert account_skeleton("\u0131\u115f@x") == "i@x"
+
+
+def test_lookalike_rule_accepts_lower_case_and_accents() -> None:
+    """ASCII in any case, accented and lower-case non-ASCII letters register; the rest is explained."""
+    assert lookalike_problem("Jos\u00e9@b\u00fccher.de") is None
+    assert lookalike_problem("\u0434\u0438\u043c\u0430@example.ru") is None
+    assert lookalike_problem("\u0414\u0438\u043c\u0430@example.ru") is not None
+    assert lookalike_problem("\uff56ictim@example.com") is not None
+
+
+def test_login_email_normalises_like_registration() -> None:
+    """A valid address gets email-validator's form; anything else is looked up in NFC."""
+    assert login_email("jose\u0301@EXAMPLE.com") == "jos\u00e9@example.com"
+    assert login_email("not an address e\u0301") == "not an address \u00e9"
