@@ -105,9 +105,9 @@ _schemas: dict[str, MetaData] = {}
 async def reset_schema(engine: AsyncEngine, metadata: MetaData) -> None:
     """Drop and recreate ``metadata``'s tables (a previous run may have left them).
 
-    The library's own rate-limit counters go too: an earlier test's failures must not limit this one.
+    The library's own rate-limit counters go too (their table is in the user table's metadata):
+    an earlier test's failures must not limit this one.
     """
-    from fastapi_userkit.security.ratelimit import rate_limit_table
     from tests.models import Base, IntBase
 
     key = engine.url.render_as_string(hide_password=False)
@@ -119,7 +119,6 @@ async def reset_schema(engine: AsyncEngine, metadata: MetaData) -> None:
             async with engine.begin() as connection:
                 for table in reversed(metadata.sorted_tables):
                     await connection.execute(table.delete())
-                await connection.run_sync(rate_limit_table(MetaData()).drop, checkfirst=True)
             return
         except Exception:  # noqa: BLE001 - any doubt about the schema means: rebuild it
             _schemas.pop(key, None)
@@ -130,7 +129,6 @@ async def reset_schema(engine: AsyncEngine, metadata: MetaData) -> None:
         for known in (Base.metadata, IntBase.metadata, metadata):
             await connection.run_sync(known.drop_all)
         await connection.run_sync(metadata.create_all)
-        await connection.run_sync(rate_limit_table(MetaData()).drop, checkfirst=True)
     if engine.dialect.name != "sqlite":  # SQLite files are new for every test
         _schemas[key] = metadata
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any, Generic
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, event, func
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint, event, func
 from sqlalchemy.orm import Mapped, Mapper, declared_attr, mapped_column
 
 from fastapi_userkit.db._types import GUID, UUID_ID, EmailType
@@ -82,6 +82,23 @@ def _add_email_index(mapper: Mapper[Any], _class: type) -> None:
         return
     Index(name, func.lower(table.c.email), unique=True).ddl_if(callable_=_not_on_mysql)
     Index(f"{name}_ci", table.c.email, unique=True).ddl_if(callable_=_on_mysql)
+    _add_rate_limit_table(table.metadata)
+
+
+def _add_rate_limit_table(metadata: MetaData) -> None:
+    """Declare the rate-limit counter table beside the user table (issue 16, item 5).
+
+    The SQL rate-limit backend keeps its counters in the user's database. In the user table's
+    metadata, they follow the app's schema: ``create_all``, ``drop_all``, truncation and Alembic
+    autogenerate see them, so an app test suite that recreates its tables per test starts each
+    test with no counters (with the table created on first use, outside the metadata, the
+    counters of earlier tests outlived them and answered ``429``).
+    """
+    # Imported here: the security package imports the database layer.
+    from fastapi_userkit.security.ratelimit.sql import DEFAULT_TABLE_NAME, rate_limit_table
+
+    if DEFAULT_TABLE_NAME not in metadata.tables:
+        rate_limit_table(metadata)
 
 
 class SQLAlchemyBaseUserTableUUID(SQLAlchemyBaseUserTable[UUID_ID]):
