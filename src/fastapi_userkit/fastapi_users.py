@@ -145,10 +145,23 @@ class FastAPIUsers(Generic[UP, ID]):
         user_schema: type[schemas.U],
         user_update_schema: type[schemas.UU],
         requires_verification: bool = False,
+        *,
+        require_current_password: bool = False,
     ) -> APIRouter:
-        """Return the router with ``/me`` and ``/{id}``."""
+        """Return the router with ``/me`` and ``/{id}``.
+
+        ``require_current_password`` (new, off by default): ``PATCH /me`` changes the e-mail or
+        the password only with the right ``current_password`` in the body (see
+        :func:`fastapi_userkit.router.get_users_router`).
+        """
         return get_users_router(
-            self.get_user_manager, user_schema, user_update_schema, self.authenticator, requires_verification
+            self.get_user_manager,
+            user_schema,
+            user_update_schema,
+            self.authenticator,
+            requires_verification,
+            require_current_password=require_current_password,
+            security=self.security,
         )
 
     def get_oauth_router(

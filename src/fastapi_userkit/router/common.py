@@ -70,6 +70,10 @@ class ErrorCode(StrEnum):
     OAUTH_PROVIDER_ERROR = "OAUTH_PROVIDER_ERROR"
     OAUTH_REDIRECT_NOT_ALLOWED = "OAUTH_REDIRECT_NOT_ALLOWED"
     USER_DATA_INVALID = "USER_DATA_INVALID"
+    # ``get_users_router(require_current_password=True)``: PATCH /users/me changing the e-mail
+    # or the password without the current password, or with a wrong one.
+    UPDATE_USER_CURRENT_PASSWORD_REQUIRED = "UPDATE_USER_CURRENT_PASSWORD_REQUIRED"
+    UPDATE_USER_CURRENT_PASSWORD_INVALID = "UPDATE_USER_CURRENT_PASSWORD_INVALID"
     LOGOUT_ALL_NOT_SUPPORTED = "LOGOUT_ALL_NOT_SUPPORTED"
     # Rate limiting and CSRF (values defined in fastapi_userkit.security, which must not import routers)
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"

@@ -9,8 +9,14 @@ from fastapi_userkit.authentication import Authenticator, CookieTransport
 from fastapi_userkit.authentication._context import auth_context
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
+from fastapi_userkit.router._current_password import (
+    check_current_password,
+    with_current_password,
+    without_current_password,
+)
 from fastapi_userkit.router._route import UserkitRoute
-from fastapi_userkit.router.common import openapi_errors, translate
+from fastapi_userkit.router.common import ErrorCode, openapi_errors, translate
+from fastapi_userkit.security.settings import SecuritySettings
 from fastapi_userkit.sessions.flow import renew_cookie_login
 
 __all__ = ["get_users_router"]
@@ -36,14 +42,34 @@ def get_users_router(
     user_update_schema: type[schemas.UU],
     authenticator: Authenticator[UP, ID],
     requires_verification: bool = False,
+    *,
+    require_current_password: bool = False,
+    security: SecuritySettings | None = None,
 ) -> APIRouter:
     """Build the users router.
 
     ``/me`` routes need an active (and, with ``requires_verification``, verified) user;
     ``/{id}`` routes need a superuser as well. An id that does not parse is a 404, like an
     unknown one.
+
+    Args:
+        get_user_manager: The user-manager dependency.
+        user_schema: The read schema.
+        user_update_schema: The update schema of ``PATCH /me`` and ``PATCH /{id}``.
+        authenticator: Resolves the current user.
+        requires_verification: Only verified users may use the routes.
+        require_current_password: ``PATCH /me`` changes the e-mail or the password only with
+            the right ``current_password`` in the body (new; off by default, as in FastAPI
+            Users): without it ``400 UPDATE_USER_CURRENT_PASSWORD_REQUIRED``, wrong ``400
+            UPDATE_USER_CURRENT_PASSWORD_INVALID``, counted as a failed login of the account.
+        security: The login throttle that counts wrong current passwords (``None``: the
+            defaults, see :class:`~fastapi_userkit.security.SecuritySettings`).
     """
     router = APIRouter(route_class=UserkitRoute)
+    login_guard = (security if security is not None else SecuritySettings()).flow_guard("login")
+    body_schema: type[Any] = (
+        with_current_password(user_update_schema) if require_current_password else user_update_schema
+    )
     get_current_active_user = authenticator.current_user(active=True, verified=requires_verification)
     get_current_superuser = authenticator.current_user(active=True, verified=requires_verification, superuser=True)
 
@@ -51,6 +77,13 @@ def get_users_router(
     if requires_verification:
         auth_errors[status.HTTP_403_FORBIDDEN] = ["Forbidden"]
     superuser_errors: dict[int, list[Any]] = {**auth_errors, status.HTTP_403_FORBIDDEN: ["Forbidden"]}
+    me_update_errors: dict[int, list[Any]] = dict(auth_errors)
+    if require_current_password:
+        me_update_errors[status.HTTP_400_BAD_REQUEST] = [
+            ErrorCode.UPDATE_USER_CURRENT_PASSWORD_REQUIRED.value,
+            ErrorCode.UPDATE_USER_CURRENT_PASSWORD_INVALID.value,
+        ]
+        me_update_errors.update(login_guard.openapi_errors())
 
     async def get_user_or_404(
         id: str,
@@ -74,15 +107,18 @@ def get_users_router(
         "/me",
         response_model=user_schema,
         name="users:patch_current_user",
-        responses=openapi_errors("update", extra=auth_errors),
+        responses=openapi_errors("update", extra=me_update_errors),
     )
     async def update_me(
         request: Request,
         response: Response,
-        user_update: user_update_schema,  # type: ignore[valid-type]  # the app's schema, known at wiring time
+        user_update: body_schema,  # type: ignore[valid-type]  # the app's schema, known at wiring time
         user: Annotated[UP, Depends(get_current_active_user)],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
     ) -> schemas.BaseUser[ID]:
+        if require_current_password:
+            await check_current_password(login_guard, request, user_manager, user, user_update)
+            user_update = without_current_password(user_update, user_update_schema)
         old_hash = user.hashed_password
         with translate("update"):
             updated = await user_manager.update(user_update, user, safe=True, request=request)
