@@ -62,9 +62,9 @@ class Limit:
 class LoginThrottle:
     """Per-account throttling of failed logins: free failures, then growing delays, then a cap.
 
-    The failures of one account (the e-mail, lower-cased, whoever sends them) are counted until
-    ``window_seconds`` pass without a failure after the last delay, or a login succeeds, or the
-    password is reset. From the ``free_failures``-th failure on, the account waits
+    The failures of one account (the e-mail in every spelling that can reach it, whoever sends
+    them) are counted until ``window_seconds`` pass without a failure after the last delay, or a
+    login succeeds, or the password is reset. From the ``free_failures``-th failure on, the account waits
     ``first_delay_seconds``, doubling at each further failure up to ``max_delay_seconds``; from
     ``lockout_failures`` failures on it waits ``max_delay_seconds`` every time (the hard cap).
     While it waits, every login (the right password included) gets ``429`` with
@@ -138,7 +138,9 @@ class RateLimitSettings:
     What a flow counts: login, register, reset-password and verify count *failures* (answers
     ``400``), so an app's own test suite, logging in or registering many times from one client,
     is never limited; forgot-password and request-verify-token count *every request*, since each
-    may send an e-mail. The defaults follow django-allauth's.
+    may send an e-mail. Each attempt is reserved on its counters before it is checked and given
+    back unless it failed, so concurrent attempts never get more than a budget through (issue 16).
+    The defaults follow django-allauth's.
 
     Raises:
         ConfigurationError: A value out of range (see :class:`Limit`, :class:`LoginThrottle`).
