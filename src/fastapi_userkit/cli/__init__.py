@@ -8,6 +8,7 @@
     userkit purge-tokens --lifetime-seconds 3600
     userkit import-users users.csv [--skip-existing]
     userkit db init | revision -m MSG | upgrade [REV] | downgrade REV | current | check
+    userkit db preflight [--fix [--yes]]
     userkit check --deploy [--workers N]
     userkit migrate-from-fastapi-users PATH... [--write]
 

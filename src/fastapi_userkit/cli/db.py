@@ -13,10 +13,14 @@ import typer
 
 from fastapi_userkit.cli._errors import CLIError
 from fastapi_userkit.cli._state import CLIState, get_state, guard
+from fastapi_userkit.cli.preflight import preflight_command
 
 __all__ = ["db_app"]
 
-db_app = typer.Typer(help="Database migrations (Alembic): init, revision, upgrade, downgrade, current, check.")
+db_app = typer.Typer(
+    help="Database migrations (Alembic): init, revision, upgrade, downgrade, current, check, preflight."
+)
+db_app.command("preflight")(preflight_command)
 
 IniOption = Annotated[Path, typer.Option("--ini", help="The Alembic configuration file.")]
 
