@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest pytest-no-fastpaths bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,14 @@ typecheck: $(STAMP_DEV)
 pytest: $(STAMP_DEV)
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The tests of the per-request reads once more with the fast paths off (src/fastapi_userkit/db/
+# _fast_paths.py): the public-API fallback must give the same results on every database. The
+# main run measures coverage; this one does not (`make test` runs it after pytest).
+FASTPATH_TESTS := tests/db tests/compat tests/strategies/test_storage.py tests/router/test_auth.py
+pytest-no-fastpaths: $(STAMP_DEV)
+	USERKIT_FAST_PATHS=0 $(BIN)/pytest $(FASTPATH_TESTS) -q --no-cov
+
+test: lint typecheck pytest pytest-no-fastpaths
 
 # Side-by-side benchmark against FastAPI Users (bench/README.md); e.g. `make bench BENCH_ARGS=--quick`.
 bench: $(STAMP_DEV)

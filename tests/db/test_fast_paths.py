@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import sqlite3
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,15 @@ import pytest
 import sqlalchemy
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.util import await_only, greenlet_spawn
 
-from fastapi_userkit.db import _fast_paths
+from fastapi_userkit.db import SQLAlchemyUserDatabase, _fast_paths
 from fastapi_userkit.db._fast_paths import WOULD_WAIT, holds_connection, read_on_the_loop
 from fastapi_userkit.db._row_reader import NOT_READ, read_by_primary_key
-from tests.conftest import EngineFactory
-from tests.db.test_row_reader import _pooled, _seeded_sessions
-from tests.models import AccessToken
+from tests.conftest import EngineFactory, SessionMaker
+from tests.db.test_row_reader import _pooled, _seed, _seeded_sessions
+from tests.models import AccessToken, User
 
 # The versions this pin was written against; an upgrade that breaks a pin below fails here first.
 _SQLALCHEMY = tuple(int(part) for part in sqlalchemy.__version__.split(".")[:2])
@@ -173,3 +174,32 @@ async def test_public_connections_agree_with_the_private_dict(engine_for: Engine
             return [*seen, (holds_connection(transaction), _fast_paths._private_holds_connection(transaction))]
 
     assert await greenlet_spawn(answers) == [(False, False), (True, True)]
+
+
+class _PlainBase(DeclarativeBase):
+    pass
+
+
+class _PlainUser(_PlainBase):
+    """The test app's ``user`` table without its OAuth relationship, mapped as the documented app maps its user."""
+
+    __table__ = User.__table__
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["on", "off"])
+async def test_plain_user_reads_what_the_orm_reads(
+    db: SessionMaker, request: pytest.FixtureRequest, enabled: bool
+) -> None:
+    """A plain user (no relationship) reads the ORM's values through the adapter, switch on or off."""
+    request.getfixturevalue("fast_paths_on" if enabled else "fast_paths_off")
+    user_id = await _seed(db)
+    async with db() as session:
+        direct = await read_by_primary_key(session, _PlainUser, user_id)
+        dialect = session.get_bind().dialect.name
+    async with db() as session:
+        user = await SQLAlchemyUserDatabase[Any, uuid.UUID](session, _PlainUser).get(user_id)
+    async with db() as session:
+        orm = (await session.execute(select(_PlainUser).where(User.__table__.c.id == user_id))).scalar_one()
+    assert (direct is NOT_READ) == (dialect == "mysql")
+    keys = [column.key for column in User.__table__.columns]
+    assert [getattr(user, key) for key in keys] == [getattr(orm, key) for key in keys]
