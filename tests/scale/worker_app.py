@@ -1,0 +1,89 @@
+"""The app the multi-worker tests serve with real uvicorn processes (configured by environment).
+
+``USERKIT_SCALE_MODE=redis``: opaque Redis tokens, Redis rate-limit counters, Redis sessions.
+``USERKIT_SCALE_MODE=sql``: database tokens, SQL counters, SQL sessions. Both modes add a ``jwt``
+backend whose logouts go to the SQL revocation table. The rate limiter trusts one proxy, so each
+test picks its own client address with ``X-Forwarded-For`` and does not share budgets with others.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import redis.asyncio
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from fastapi_userkit.authentication import (
+    AuthenticationBackend,
+    BearerTransport,
+    DatabaseStrategy,
+    JWTStrategy,
+    RedisStrategy,
+    Strategy,
+)
+from fastapi_userkit.db.access_token import SQLAlchemyAccessTokenDatabase
+from fastapi_userkit.db.revoked_token import SQLAlchemyRevokedTokenDatabase
+from fastapi_userkit.db.sessions import SQLAlchemySessionStore
+from fastapi_userkit.security import RateLimitSettings, SecuritySettings
+from fastapi_userkit.security.ratelimit import RateLimitBackend, RedisRateLimitBackend, SQLRateLimitBackend
+from fastapi_userkit.sessions import RedisSessionStore, RefreshSettings, SessionStore
+from tests.app_factory import SECRET, SessionDependency, make_app
+from tests.models import AccessToken, RefreshToken, RevokedToken, User, UserSession
+
+LIFETIME = 3600
+_mode = os.environ["USERKIT_SCALE_MODE"]
+_prefix = os.environ.get("USERKIT_SCALE_REDIS_PREFIX", "userkit_scale:")
+_engine = create_async_engine(os.environ["USERKIT_SCALE_DATABASE_URL"], pool_pre_ping=True)
+_session_maker = async_sessionmaker(_engine, expire_on_commit=False)
+
+
+def _redis_client() -> redis.asyncio.Redis:
+    # A Redis Cluster (issue 22) is given by its startup nodes; the client finds the others.
+    if os.environ.get("USERKIT_SCALE_REDIS_CLUSTER") == "1":
+        cluster: redis.asyncio.Redis = redis.asyncio.RedisCluster.from_url(  # type: ignore[assignment]
+            os.environ["USERKIT_SCALE_REDIS_URL"], decode_responses=True
+        )
+        return cluster
+    return redis.asyncio.from_url(os.environ["USERKIT_SCALE_REDIS_URL"], decode_responses=True)
+
+
+_redis = _redis_client() if _mode == "redis" else None
+_store: SessionStore = (
+    RedisSessionStore(_redis, key_prefix=f"{_prefix}sessions:")
+    if _redis is not None
+    else SQLAlchemySessionStore(_session_maker, UserSession, RefreshToken)
+)
+_counters: RateLimitBackend = (
+    RedisRateLimitBackend(_redis, prefix=f"{_prefix}rl:") if _redis is not None else SQLRateLimitBackend()
+)
+_refresh = RefreshSettings(store=_store, secret=SECRET)
+
+
+def _backends(get_session: SessionDependency) -> dict[str, AuthenticationBackend[User, uuid.UUID]]:
+    async def get_strategy(
+        session: AsyncSession = Depends(get_session),  # noqa: B008 - FastAPI's documented style
+    ) -> Strategy[User, uuid.UUID]:
+        if _redis is not None:
+            return RedisStrategy(_redis, LIFETIME, key_prefix=f"{_prefix}token:")
+        return DatabaseStrategy(SQLAlchemyAccessTokenDatabase(session, AccessToken), LIFETIME)
+
+    async def get_jwt_strategy(
+        session: AsyncSession = Depends(get_session),  # noqa: B008
+    ) -> Strategy[User, uuid.UUID]:
+        return JWTStrategy(SECRET, LIFETIME, revoked_tokens=SQLAlchemyRevokedTokenDatabase(session, RevokedToken))
+
+    return {
+        "bearer": AuthenticationBackend("bearer", BearerTransport("auth/bearer/login"), get_strategy, refresh=_refresh),
+        "jwt": AuthenticationBackend("jwt", BearerTransport("auth/jwt/login"), get_jwt_strategy),
+    }
+
+
+_test_app = make_app(
+    _session_maker,
+    backends_factory=_backends,
+    security=SecuritySettings(rate_limit=RateLimitSettings(backend=_counters), trusted_proxy_count=1),
+)
+_test_app.app.include_router(_test_app.fastapi_users.get_sessions_router())
+app = _test_app.app
