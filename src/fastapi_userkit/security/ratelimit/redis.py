@@ -8,7 +8,10 @@ their window, so Redis forgets idle counters by itself.
 A reservation runs one script per key, all sent in one pipeline (one round trip): each script
 counts its key or refuses it atomically. The keys of one attempt may live on different nodes of
 a Redis Cluster, so no script touches two of them; when one key refuses, the keys that counted
-are given back in a second round trip, which only a refused attempt pays.
+are given back in a second round trip, which only a refused attempt pays. Pipelined scripts go
+as ``EVAL`` (the script's text), not ``EVALSHA``: a Redis Cluster pipeline loads no script first,
+and a node that never saw the script, or lost it in a restart, would refuse the whole pipeline
+(issue 22). Redis caches the compiled script either way.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from fastapi_userkit.security.ratelimit.backend import (
 )
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
 
 __all__ = ["RedisRateLimitBackend"]
 
@@ -107,7 +110,8 @@ class RedisRateLimitBackend(RateLimitStorage):
     """Counters in Redis.
 
     Args:
-        redis: A ``redis.asyncio.Redis`` client (``decode_responses`` either way).
+        redis: A ``redis.asyncio.Redis`` or ``redis.asyncio.RedisCluster`` client
+            (``decode_responses`` either way).
         prefix: Prepended to every key this backend writes.
 
     Example::
@@ -115,13 +119,11 @@ class RedisRateLimitBackend(RateLimitStorage):
         RateLimitSettings(backend=RedisRateLimitBackend(redis.asyncio.from_url("redis://localhost")))
     """
 
-    def __init__(self, redis: Redis, *, prefix: str = "userkit:ratelimit:") -> None:
+    def __init__(self, redis: Redis | RedisCluster, *, prefix: str = "userkit:ratelimit:") -> None:
         self.redis = redis
         self.prefix = prefix
         self._hit = redis.register_script(_HIT)
         self._block = redis.register_script(_BLOCK)
-        self._reserve = redis.register_script(_RESERVE)
-        self._release = redis.register_script(_RELEASE)
 
     async def storage_for(self, user_manager: Any) -> RateLimitStorage:
         """Return this backend: Redis does not depend on the request."""
@@ -158,7 +160,7 @@ class RedisRateLimitBackend(RateLimitStorage):
                         _ms(now + hit.hold),
                         _TTL_MARGIN_MS,
                     ]
-                    await self._reserve(keys=[self.prefix + hit.key], args=args, client=pipe)
+                    pipe.eval(_RESERVE, 1, self.prefix + hit.key, *args)
                 results = await pipe.execute()
         except RedisError as exc:
             raise RateLimitStorageError(f"Rate-limit reservation failed: {exc.__class__.__name__}") from exc
@@ -186,7 +188,7 @@ class RedisRateLimitBackend(RateLimitStorage):
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in keys:
-                    await self._release(keys=[self.prefix + key], args=[_ms(now)], client=pipe)
+                    pipe.eval(_RELEASE, 1, self.prefix + key, _ms(now))
                 for key in forget:
                     pipe.delete(self.prefix + key)
                 await pipe.execute()
