@@ -79,12 +79,13 @@ async def check_current_password(
         # The login's own check: one Argon2 run in a worker thread, the hash upgraded if due.
         credentials = OAuth2PasswordRequestForm(username=user.email, password=current.get_secret_value())
         verified = await user_manager.authenticate(credentials)
-        if verified is None or verified.id != user.id:
-            await user_manager.emit_security_event(
-                SecurityEventType.LOGIN_FAILED,
-                request,
-                user_id=user.id,
-                outcome=SecurityEventOutcome.FAILURE,
-                details={"reason": "current_password"},
-            )
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=ErrorCode.UPDATE_USER_CURRENT_PASSWORD_INVALID)
+        if verified is not None and verified.id == user.id:
+            return
+        await user_manager.emit_security_event(
+            SecurityEventType.LOGIN_FAILED,
+            request,
+            user_id=user.id,
+            outcome=SecurityEventOutcome.FAILURE,
+            details={"reason": "current_password"},
+        )
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=ErrorCode.UPDATE_USER_CURRENT_PASSWORD_INVALID)
