@@ -31,11 +31,18 @@ from fastapi_userkit.security.ratelimit import RateLimitBackend, RedisRateLimitB
 from fastapi_userkit.sessions import RedisSessionStore, RefreshSettings, SessionStore
 from tests.app_factory import SECRET, SessionDependency, make_app
 from tests.models import AccessToken, RefreshToken, RevokedToken, User, UserSession
+from tests.scale.store_errors import add_store_error_handlers
 
 LIFETIME = 3600
 _mode = os.environ["USERKIT_SCALE_MODE"]
 _prefix = os.environ.get("USERKIT_SCALE_REDIS_PREFIX", "userkit_scale:")
-_engine = create_async_engine(os.environ["USERKIT_SCALE_DATABASE_URL"], pool_pre_ping=True)
+# Bounded waits (issue 22): a database that is down fails a request within seconds, never hangs it.
+_engine = create_async_engine(
+    os.environ["USERKIT_SCALE_DATABASE_URL"],
+    pool_pre_ping=True,
+    pool_timeout=5,
+    connect_args={"timeout": 3, "command_timeout": 10},
+)
 _session_maker = async_sessionmaker(_engine, expire_on_commit=False)
 
 
@@ -46,7 +53,9 @@ def _redis_client() -> redis.asyncio.Redis:
             os.environ["USERKIT_SCALE_REDIS_URL"], decode_responses=True
         )
         return cluster
-    return redis.asyncio.from_url(os.environ["USERKIT_SCALE_REDIS_URL"], decode_responses=True)
+    return redis.asyncio.from_url(
+        os.environ["USERKIT_SCALE_REDIS_URL"], decode_responses=True, socket_timeout=3, socket_connect_timeout=3
+    )
 
 
 _redis = _redis_client() if _mode == "redis" else None
@@ -84,6 +93,8 @@ _test_app = make_app(
     _session_maker,
     backends_factory=_backends,
     security=SecuritySettings(rate_limit=RateLimitSettings(backend=_counters), trusted_proxy_count=1),
+    hook_delay_seconds=float(os.environ.get("USERKIT_SCALE_HOOK_DELAY", "0")),
 )
+add_store_error_handlers(_test_app.app)
 _test_app.app.include_router(_test_app.fastapi_users.get_sessions_router())
 app = _test_app.app
