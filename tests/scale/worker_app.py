@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 import redis.asyncio
 from fastapi import Depends
@@ -96,5 +97,22 @@ _test_app = make_app(
     hook_delay_seconds=float(os.environ.get("USERKIT_SCALE_HOOK_DELAY", "0")),
 )
 add_store_error_handlers(_test_app.app)
+
+
+class _HookFile(list[tuple[str, dict[str, Any]]]):
+    """The hook log, also written to a file: a test sees which mail hooks ran before the worker stopped."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def append(self, call: tuple[str, dict[str, Any]]) -> None:
+        super().append(call)
+        with open(self.path, "a") as log:
+            log.write(f"{call[0]}\n")
+
+
+if "USERKIT_SCALE_HOOK_FILE" in os.environ:
+    _test_app.hooks.calls = _HookFile(os.environ["USERKIT_SCALE_HOOK_FILE"])
 _test_app.app.include_router(_test_app.fastapi_users.get_sessions_router())
 app = _test_app.app
