@@ -1,0 +1,52 @@
+"""A pytest plugin for an application's own tests: ``pytest_plugins = ["fastapi_userkit.testing"]``.
+
+The application hands the plugin what it needs by overriding one fixture (the plugin assumes no
+module names), in its ``conftest.py``::
+
+    @pytest.fixture
+    def userkit_app() -> UserkitTestApp:
+        return UserkitTestApp(app=app, fastapi_users=fastapi_users, account_mailer=account_mailer, engine=engine)
+
+Fixtures:
+
+- ``make_user``: ``await make_user(email=..., password=..., is_active=..., is_verified=...,
+  is_superuser=...)`` creates a user through the app's own user-manager dependency;
+- ``auth_client``: ``await auth_client(user, backend="cookie")`` an ``httpx.AsyncClient`` logged
+  in through the app's login route (bearer header, or cookies with the CSRF headers a browser sends);
+- ``outbox``: every e-mail the account mailer sends, with ``links``, ``verify_token`` and ``reset_token``;
+- ``clock``: a :class:`FrozenClock` with ``advance()``, for the app's strategies and settings;
+- ``reset_throttling``: empties the rate-limit counters (SQL table or Redis keys) before the test,
+  and again when awaited.
+"""
+
+from fastapi_userkit.testing._app import UserkitTestApp, resolve_dependency
+from fastapi_userkit.testing._clock import FrozenClock
+from fastapi_userkit.testing._outbox import CapturedEmail, Outbox
+from fastapi_userkit.testing.plugin import (
+    AuthClientFactory,
+    ThrottleReset,
+    UserFactory,
+    auth_client,
+    clock,
+    make_user,
+    outbox,
+    reset_throttling,
+    userkit_app,
+)
+
+__all__ = [
+    "AuthClientFactory",
+    "CapturedEmail",
+    "FrozenClock",
+    "Outbox",
+    "ThrottleReset",
+    "UserFactory",
+    "UserkitTestApp",
+    "auth_client",
+    "clock",
+    "make_user",
+    "outbox",
+    "reset_throttling",
+    "resolve_dependency",
+    "userkit_app",
+]

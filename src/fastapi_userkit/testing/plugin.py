@@ -1,0 +1,160 @@
+"""The fixtures of ``pytest_plugins = ["fastapi_userkit.testing"]``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import inspect
+
+from fastapi_userkit import schemas
+from fastapi_userkit.security.ratelimit import RedisRateLimitBackend, SQLRateLimitBackend
+from fastapi_userkit.testing._app import UserkitTestApp, resolve_dependency
+from fastapi_userkit.testing._clock import FrozenClock
+from fastapi_userkit.testing._outbox import Outbox
+
+__all__ = [
+    "AuthClientFactory",
+    "ThrottleReset",
+    "UserFactory",
+    "auth_client",
+    "clock",
+    "make_user",
+    "outbox",
+    "reset_throttling",
+    "userkit_app",
+]
+
+DEFAULT_PASSWORD = "userkit-testing-password-42"  # noqa: S105 - a test fixture's password
+UserFactory = Callable[..., Awaitable[Any]]
+"""``await make_user(email=..., password=..., is_active=..., is_verified=..., is_superuser=..., **fields)``."""
+ThrottleReset = Callable[[], Awaitable[None]]
+"""``await reset_throttling()``: empty the rate-limit counters."""
+AuthClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
+"""``await auth_client(user, backend=None, password=None)``: a client logged in as ``user``."""
+
+
+@pytest.fixture
+def userkit_app() -> UserkitTestApp:
+    """Override this fixture in the app's ``conftest.py`` to return its :class:`UserkitTestApp`."""
+    raise pytest.UsageError(
+        "fastapi_userkit.testing: override the 'userkit_app' fixture in your conftest.py to return "
+        "UserkitTestApp(app=..., fastapi_users=...)"
+    )
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A :class:`FrozenClock` at the current time; inject it where the app builds its strategies."""
+    return FrozenClock()
+
+
+@pytest.fixture
+def outbox(userkit_app: UserkitTestApp, monkeypatch: pytest.MonkeyPatch) -> Outbox:
+    """Every e-mail the app's account mailer sends during the test, with links and tokens parsed.
+
+    The account mailer's delivery backend is swapped for an in-memory one for the test's duration.
+    """
+    mailer = userkit_app.account_mailer
+    if mailer is None:
+        raise pytest.UsageError("the outbox fixture needs UserkitTestApp(account_mailer=...)")
+    captured = Outbox(verify_url=mailer.verify_url, reset_url=mailer.reset_url)
+    monkeypatch.setattr(mailer, "mailer", captured.mailer)
+    return captured
+
+
+@pytest.fixture
+def make_user(userkit_app: UserkitTestApp) -> UserFactory:
+    """Create users through the app's own user manager (its policy, hashing and hooks).
+
+    Passwords are remembered, so :func:`auth_client` can log the user in.
+    """
+    passwords: dict[Any, str] = {}
+
+    async def make(
+        email: str = "user@example.com",
+        password: str = DEFAULT_PASSWORD,
+        *,
+        is_active: bool = True,
+        is_verified: bool = False,
+        is_superuser: bool = False,
+        **fields: Any,
+    ) -> Any:
+        schema = userkit_app.user_create or schemas.BaseUserCreate
+        create = schema(
+            email=email,
+            password=password,
+            is_active=is_active,
+            is_verified=is_verified,
+            is_superuser=is_superuser,
+            **fields,
+        )
+        async with AsyncExitStack() as stack:
+            manager = await resolve_dependency(userkit_app.app, userkit_app.fastapi_users.get_user_manager, stack)
+            user = await manager.create(create, safe=False)
+        passwords[user.id] = password
+        return user
+
+    make.passwords = passwords  # type: ignore[attr-defined]  # read by auth_client
+    return make
+
+
+@pytest.fixture
+async def auth_client(userkit_app: UserkitTestApp, make_user: UserFactory) -> AsyncIterator[AuthClientFactory]:
+    """Clients logged in through the app's own login route, one per call; closed after the test.
+
+    A bearer backend's client sends the ``Authorization`` header; a cookie backend's client keeps
+    the cookies and, on state-changing requests, sends ``Origin``/``Sec-Fetch-Site`` and (token
+    mode) the CSRF header, as a same-origin browser page does.
+    """
+    clients: list[httpx.AsyncClient] = []
+    passwords: dict[Any, str] = make_user.passwords  # type: ignore[attr-defined]
+
+    async def login(user: Any, backend: str | None = None, password: str | None = None) -> httpx.AsyncClient:
+        chosen = userkit_app.backend(backend)
+        client = userkit_app.client()
+        clients.append(client)
+        path = userkit_app.app.url_path_for(f"auth:{chosen.name}.login")
+        secret = password if password is not None else passwords[user.id]
+        response = await client.post(path, data={"username": user.email, "password": secret})
+        if response.status_code not in {200, 204}:
+            raise AssertionError(
+                f"login of {user.email} on {chosen.name!r} answered {response.status_code}: {response.text}"
+            )
+        if response.status_code == 200 and "access_token" in response.json():
+            client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        return client
+
+    yield login
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def reset_throttling(userkit_app: UserkitTestApp) -> ThrottleReset:
+    """Empty the rate-limit counters (the SQL table, or the Redis keys) before the test.
+
+    The fixture's value empties them again when awaited: ``await reset_throttling()``.
+    """
+
+    async def reset() -> None:
+        settings = userkit_app.fastapi_users.security.rate_limit
+        backend = settings.backend if settings is not None else None
+        if isinstance(backend, SQLRateLimitBackend):
+            engine = backend.engine or userkit_app.engine
+            if engine is None:
+                raise pytest.UsageError("reset_throttling needs UserkitTestApp(engine=...) for SQL rate limits")
+            table = backend.table
+            async with engine.begin() as connection:
+                if await connection.run_sync(lambda sync: inspect(sync).has_table(table.name)):
+                    await connection.execute(table.delete())
+        elif isinstance(backend, RedisRateLimitBackend):
+            keys = [key async for key in backend.redis.scan_iter(match=f"{backend.prefix}*")]
+            if keys:
+                await backend.redis.delete(*keys)
+
+    await reset()
+    return reset
