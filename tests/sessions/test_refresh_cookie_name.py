@@ -8,10 +8,14 @@ from http.cookies import SimpleCookie
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.requests import Request
 
 from fastapi_userkit.authentication import AuthenticationBackend, CookieTransport, JWTStrategy
 from fastapi_userkit.db.sessions import SQLAlchemySessionStore
 from fastapi_userkit.sessions import RefreshSettings
+from fastapi_userkit.sessions.errors import DuplicateRefreshCookie
 from tests.app_factory import SECRET, make_app
 from tests.conftest import SessionMaker
 from tests.models import RefreshToken, User, UserSession
@@ -106,3 +110,25 @@ def test_cookie_names_by_transport() -> None:
     assert CookieTransport().refresh_cookie_name("r") == "__Secure-r"
     assert CookieTransport(cookie_host_prefix=True).refresh_cookie_name("r") == "__Host-r"
     assert CookieTransport(cookie_host_prefix=True).refresh_cookie_name("__Secure-r") == "__Secure-r"
+
+
+_NAMES = st.sampled_from(["__Secure-fastapiusersrefresh", "webauth", "other", "fastapiusersrefresh"])
+_VALUES = st.text(alphabet="abcXYZ0123456789-_.", max_size=12)
+
+
+@given(pairs=st.lists(st.tuples(_NAMES, _VALUES), max_size=6), split=st.booleans())
+def test_refresh_cookie_is_read_only_when_sent_once(pairs: list[tuple[str, str]], split: bool) -> None:
+    """For any Cookie header(s): two or more refresh cookies are refused, one is returned, none gives None."""
+    transport = CookieTransport()
+    pieces = [f"{name}={value}" for name, value in pairs]
+    headers = [("cookie", piece) for piece in pieces] if split else [("cookie", "; ".join(pieces))] * bool(pieces)
+    scope = {"type": "http", "headers": [(key.encode(), value.encode()) for key, value in headers]}
+    request = Request(scope)
+    sent = [value for name, value in pairs if name == "__Secure-fastapiusersrefresh"]
+
+    if len(sent) > 1:
+        with pytest.raises(DuplicateRefreshCookie):
+            transport.get_refresh_token(request, None, "fastapiusersrefresh")
+    else:
+        found = transport.get_refresh_token(request, None, "fastapiusersrefresh")
+        assert found == (sent[0] if sent else None)

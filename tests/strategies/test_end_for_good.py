@@ -19,7 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from fastapi_userkit import BaseUserManager
 from fastapi_userkit.authentication import DatabaseStrategy, JWTStrategy, RedisStrategy
 from fastapi_userkit.authentication.strategy._opaque import digest
-from fastapi_userkit.db import GUID, SQLAlchemyBaseUserTableUUID, SQLAlchemyUserDatabase
+from fastapi_userkit.db import GUID, BaseUserDatabase, SQLAlchemyBaseUserTableUUID, SQLAlchemyUserDatabase
 from fastapi_userkit.db.access_token import SQLAlchemyAccessTokenDatabase
 from fastapi_userkit.db.revoked_token import SQLAlchemyRevokedTokenDatabase
 from fastapi_userkit.db.sessions import SQLAlchemySessionStore
@@ -236,3 +236,41 @@ async def test_sqlite_cascade_emulation_follows_app_tables_and_stops_at_cycles(e
 
         remaining = (await session.execute(select(_Node.id))).scalars().all()
     assert remaining == [3]
+
+
+class _CountingStrategy:
+    """A strategy that only counts how often the manager ends all of a user's tokens."""
+
+    def __init__(self) -> None:
+        self.ended: list[uuid.UUID] = []
+
+    async def destroy_all_tokens(self, user: User) -> None:
+        self.ended.append(user.id)
+
+
+class _PlainUserDatabase(BaseUserDatabase[User, uuid.UUID]):
+    """A user storage of the FastAPI Users kind: it cannot end sessions itself."""
+
+    def __init__(self, inner: SQLAlchemyUserDatabase[User, uuid.UUID]) -> None:
+        self.inner = inner
+
+    async def get(self, id: uuid.UUID) -> User | None:
+        return await self.inner.get(id)
+
+    async def update(self, user: User, update_dict: dict[str, Any]) -> User:
+        return await self.inner.update(user, update_dict)
+
+
+async def test_manager_ends_each_strategy_once_and_needs_no_session_capable_storage(db: SessionMaker) -> None:
+    """A strategy given twice is ended once; a user storage without delete_user_sessions keeps its token rows."""
+    user = await _user(db)
+    await _seed_rows(db, user)
+    strategy = _CountingStrategy()
+
+    async with db() as session:
+        user_db = _PlainUserDatabase(SQLAlchemyUserDatabase(session, User))
+        manager = make_user_manager_class(HookLog())(user_db, fast_password_helper(), session_strategies=[strategy] * 2)
+        await manager.update(BaseUserUpdate(is_active=False), await manager.get(user.id), safe=False)
+
+    assert strategy.ended == [user.id]
+    assert await _count(db, AccessToken) == 1
