@@ -43,6 +43,18 @@ def test_an_app_that_declared_the_table_keeps_its_own() -> None:
     assert metadata.tables[DEFAULT_TABLE_NAME] is declared
 
 
+def test_declaring_the_table_again_after_the_user_model_returns_the_same_table() -> None:
+    """An app that still calls ``rate_limit_table(Base.metadata)`` after its user model gets the mixin's table."""
+
+    class Base(DeclarativeBase):
+        pass
+
+    class User(SQLAlchemyBaseUserTable[int], Base):
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    assert rate_limit_table(Base.metadata) is Base.metadata.tables[DEFAULT_TABLE_NAME]
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgresql", "mariadb"])
 async def test_a_suite_that_recreates_its_tables_per_test_is_never_limited(
     database: str, engine_for: EngineFactory

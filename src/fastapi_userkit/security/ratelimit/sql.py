@@ -62,12 +62,18 @@ _KEY_LENGTH = 191
 def rate_limit_table(metadata: MetaData, name: str = DEFAULT_TABLE_NAME) -> Table:
     """Declare the counter table in ``metadata`` (for ``create_all`` or Alembic autogenerate).
 
+    The user table mixins already declare it in the user table's metadata; there this returns
+    the table they declared, so an app that calls it too (as earlier releases asked) keeps working.
+
     Example::
 
         class Base(DeclarativeBase): ...
 
         rate_limit_table(Base.metadata)  # created with the app's own tables
     """
+    existing = metadata.tables.get(name)
+    if existing is not None:
+        return existing
     return Table(
         name,
         metadata,
