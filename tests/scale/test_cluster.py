@@ -8,12 +8,18 @@ token, its session and the session's token set) hash to one slot, as Redis Clust
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
+from fastapi_userkit.security import RateLimitSettings
 from fastapi_userkit.security.ratelimit import Hit, RedisRateLimitBackend
+from fastapi_userkit.sessions import RedisSessionStore, SessionRecord
+from fastapi_userkit.sessions.tokens import digest
+from tests.readme_examples import run_examples
 from tests.scale.conftest import Deployment, deployment
 from tests.scale.redis_cluster import redis_cluster
 from tests.scale.test_workers import (
@@ -27,6 +33,7 @@ from tests.scale.test_workers import (
 
 pytestmark = pytest.mark.slow
 CLUSTER_PREFIX = "{userkit}:"
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 __all__ = [
     "test_a_revoked_jwt_is_refused_by_every_worker",
     "test_ending_one_session_is_seen_by_every_worker",
@@ -83,3 +90,35 @@ async def test_rate_limit_reservations_work_on_a_cluster(cluster_client: RedisCl
 
     assert (first.granted, second.granted, third.granted, fourth.granted) == (True, True, False, True)
     assert fourth.counters[hits[0].key].count == 2
+
+
+async def test_the_readme_cluster_configuration_works(
+    cluster_ports: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's cluster objects: a session rotates and lists, the limiter counts, on three nodes."""
+    monkeypatch.setenv("REDIS_CLUSTER_URL", f"redis://127.0.0.1:{cluster_ports[1]}")
+    namespace = run_examples("redis-cluster")
+    store: RedisSessionStore = namespace["session_store"]
+    settings: RateLimitSettings = namespace["rate_limits"]
+    record = SessionRecord(
+        id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        created_at=NOW,
+        last_used_at=NOW,
+        expires_at=NOW + timedelta(hours=1),
+        ip_address=None,
+        user_agent=None,
+        credential="c",
+    )
+    await store.create(record, digest("parent"))
+    rotated = await store.rotate(
+        record.id, digest("parent"), digest("child"), now=NOW, ip_address=None, user_agent=None
+    )
+    again = await store.rotate(record.id, digest("parent"), digest("other"), now=NOW, ip_address=None, user_agent=None)
+    listed = await store.list_for_user(record.user_id)
+    reservation = await settings.backend.reserve([Hit("login:ip:x", 60, limit=1)], now=1000.0)  # type: ignore[attr-defined]
+    await namespace["cluster"].aclose()
+
+    assert (rotated, again) == (True, False)
+    assert [row.id for row in listed] == [record.id]
+    assert reservation.granted

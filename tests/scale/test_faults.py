@@ -2,7 +2,7 @@
 
 Three workers run on a private PostgreSQL and a private Redis that these tests stop and start
 (never the shared servers). While a store is down, requests answer ``503 STORE_UNAVAILABLE``
-(the app-level handler of ``tests/scale/store_errors.py``, as the README shows) within a bounded
+(the app-level handler the README shows, run from the README by the workers) within a bounded
 time; once it is back, the same processes serve again.
 """
 

@@ -32,7 +32,7 @@ from fastapi_userkit.security.ratelimit import RateLimitBackend, RedisRateLimitB
 from fastapi_userkit.sessions import RedisSessionStore, RefreshSettings, SessionStore
 from tests.app_factory import SECRET, SessionDependency, make_app
 from tests.models import AccessToken, RefreshToken, RevokedToken, User, UserSession
-from tests.scale.store_errors import add_store_error_handlers
+from tests.readme_examples import run_examples
 
 LIFETIME = 3600
 _mode = os.environ["USERKIT_SCALE_MODE"]
@@ -47,13 +47,10 @@ _engine = create_async_engine(
 _session_maker = async_sessionmaker(_engine, expire_on_commit=False)
 
 
-def _redis_client() -> redis.asyncio.Redis:
+def _redis_client() -> redis.asyncio.Redis | redis.asyncio.RedisCluster:
     # A Redis Cluster (issue 22) is given by its startup nodes; the client finds the others.
     if os.environ.get("USERKIT_SCALE_REDIS_CLUSTER") == "1":
-        cluster: redis.asyncio.Redis = redis.asyncio.RedisCluster.from_url(  # type: ignore[assignment]
-            os.environ["USERKIT_SCALE_REDIS_URL"], decode_responses=True
-        )
-        return cluster
+        return redis.asyncio.RedisCluster.from_url(os.environ["USERKIT_SCALE_REDIS_URL"], decode_responses=True)
     return redis.asyncio.from_url(
         os.environ["USERKIT_SCALE_REDIS_URL"], decode_responses=True, socket_timeout=3, socket_connect_timeout=3
     )
@@ -96,7 +93,8 @@ _test_app = make_app(
     security=SecuritySettings(rate_limit=RateLimitSettings(backend=_counters), trusted_proxy_count=1),
     hook_delay_seconds=float(os.environ.get("USERKIT_SCALE_HOOK_DELAY", "0")),
 )
-add_store_error_handlers(_test_app.app)
+# The README's handler, executed from the README itself: 503 STORE_UNAVAILABLE for a store that is down.
+run_examples("store-errors")["add_store_error_handlers"](_test_app.app)
 
 
 class _HookFile(list[tuple[str, dict[str, Any]]]):

@@ -57,11 +57,15 @@ class RedisSessionStore:
     """A :class:`~fastapi_userkit.sessions.SessionStore` in Redis (7 or later).
 
     Args:
-        redis: An asyncio Redis client (``decode_responses=True`` or not, both work).
+        redis: An asyncio Redis client (``decode_responses=True`` or not, both work), or a
+            ``RedisCluster``: then give ``key_prefix`` a hash tag, such as ``"{userkit}:..."``,
+            so the keys written together share a slot (issue 22).
         key_prefix: Prefix of every key the store writes.
     """
 
-    def __init__(self, redis: redis.asyncio.Redis, *, key_prefix: str = "fastapi_userkit_session:") -> None:
+    def __init__(
+        self, redis: redis.asyncio.Redis | redis.asyncio.RedisCluster, *, key_prefix: str = "fastapi_userkit_session:"
+    ) -> None:
         self.redis = redis
         self.key_prefix = key_prefix
         self._rotate_script = redis.register_script(_ROTATE)

@@ -35,7 +35,9 @@ class RedisStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP,
     :mod:`~fastapi_userkit.authentication.strategy._opaque`).
 
     Args:
-        redis: An asyncio Redis client (``decode_responses=True`` or not, both work).
+        redis: An asyncio Redis client (``decode_responses=True`` or not, both work), or a
+            ``RedisCluster``: then give ``key_prefix`` a hash tag, such as ``"{userkit}:..."``,
+            so the keys written together share a slot (issue 22).
         lifetime_seconds: Seconds a token stays valid; ``None`` for no limit. ``0`` is refused.
         key_prefix: Prefix of every key the strategy writes.
 
@@ -45,7 +47,7 @@ class RedisStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP,
 
     def __init__(
         self,
-        redis: redis.asyncio.Redis,
+        redis: redis.asyncio.Redis | redis.asyncio.RedisCluster,
         lifetime_seconds: int | None = None,
         *,
         key_prefix: str = "fastapi_users_token:",
