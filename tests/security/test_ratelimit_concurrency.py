@@ -140,3 +140,19 @@ async def test_parallel_forgot_password_requests_stop_at_the_account_budget(env:
         )
 
     assert tally(list(responses)) == {202: 5, 429: 15}
+
+
+async def test_parallel_bad_reset_and_verify_tokens_stop_at_the_ip_budget(env: Env) -> None:
+    """30 simultaneous bad reset tokens and 30 bad verify tokens from one IP, budget 20 each: at most 20 get 400."""
+    limits = FlowLimits(per_ip=Limit(20, 60))
+    app = make_app(env.session_maker, security=env.settings(reset_password=limits, verify=limits))
+
+    async with client_for(app) as client:
+        resets = await asyncio.gather(
+            *(client.post("/auth/reset-password", json={"token": f"bad{n}", "password": PASSWORD}) for n in range(30))
+        )
+        verifies = await asyncio.gather(*(client.post("/auth/verify", json={"token": f"bad{n}"}) for n in range(30)))
+
+    for statuses in (tally(list(resets)), tally(list(verifies))):
+        assert statuses[400] <= 20
+        assert statuses[400] + statuses[429] == 30
