@@ -116,6 +116,9 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
     user_db: BaseUserDatabase[UP, ID]
     password_helper: PasswordHelperProtocol
     security_event_db: SecurityEventDatabase | None
+    # Class-level defaults too: a subclass whose ``__init__`` predates these keeps working.
+    session_strategies: Sequence[Any] = ()
+    session_stores: Sequence[Any] = ()
 
     def __init__(
         self,
@@ -129,8 +132,8 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
         self.user_db = user_db
         self.password_helper = password_helper if password_helper is not None else PasswordHelper()
         self.security_event_db = security_event_db
-        self.session_strategies: list[Any] = list(session_strategies)
-        self.session_stores: list[Any] = list(session_stores)
+        self.session_strategies = tuple(session_strategies)
+        self.session_stores = tuple(session_stores)
 
     def parse_id(self, value: Any) -> ID:
         """Parse a value into a user id; the ID mixins implement it.

@@ -102,5 +102,5 @@ async def test_config_hands_its_strategies_and_stores_to_the_manager(db: Session
 
     assert manager.session_strategies[0] is redis_strategy
     assert manager.session_strategies[1].database.session is session
-    assert manager.session_stores == [store]
-    assert (plain_manager.session_strategies, plain_manager.session_stores) == ([], [])
+    assert manager.session_stores == (store,)
+    assert (plain_manager.session_strategies, plain_manager.session_stores) == ((), ())

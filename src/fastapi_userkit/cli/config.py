@@ -128,8 +128,8 @@ class UserkitCLIConfig:
         """
         manager = self._build_user_manager(user_db)
         if self.session_strategies is not None:
-            manager.session_strategies.extend(self.session_strategies(user_db.session))
-        manager.session_stores.extend(self.session_stores)
+            manager.session_strategies = (*manager.session_strategies, *self.session_strategies(user_db.session))
+        manager.session_stores = (*manager.session_stores, *self.session_stores)
         return manager
 
     def _build_user_manager(self, user_db: SQLAlchemyUserDatabase[Any, Any]) -> BaseUserManager[Any, Any]:
