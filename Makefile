@@ -32,7 +32,7 @@ typecheck: $(STAMP_DEV)
 pytest: $(STAMP_DEV)
 	$(BIN)/pytest
 
-# The tests of the per-request reads once more with the fast paths off (src/fastapi_userkit/db/
+# The tests of the per-request reads once more with the fast paths off (src/fastapi_userkit/
 # _fast_paths.py): the public-API fallback must give the same results on every database. The
 # main run measures coverage; this one does not (`make test` runs it after pytest).
 FASTPATH_TESTS := tests/db tests/compat tests/strategies/test_storage.py tests/router/test_auth.py

@@ -15,6 +15,16 @@ that no public API offers (issue 17, review item 5):
   own adapter reads too), used on the event loop's thread with the busy timeout at 0. Off:
   the statement goes to aiosqlite's thread through its public ``execute_fetchall``.
 
+The SQL rate-limit backend (:mod:`fastapi_userkit.security.ratelimit.sql`) uses two more:
+
+* ``QueuePool._max_overflow``: whether the app's pool can open one more connection without
+  waiting. Off: only an idle connection (public ``checkedin()``) counts, and otherwise the
+  backend writes on a connection of its own (more CPU per login, same counts).
+* ``Pool._creator``, ``_reset_on_return``, ``_dialect`` and the ``_dispatch`` argument: a
+  ``NullPool`` that connects as the app's pool does but keeps no connection idle. Off: the
+  public ``Pool.recreate()`` (the same kind of pool with the same arguments), whose idle
+  connections stay open until the backend's ``aclose()``.
+
 Each function here answers the same question both ways and gives the same result; only the
 CPU spent differs (``bench/RESULTS.md``, "Fast paths on and off"). The switch is
 process-wide and on by default: :func:`set_fast_paths` turns it off, for instance when a
@@ -31,7 +41,7 @@ from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.orm import SessionTransaction
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.pool import NullPool, Pool, PoolProxiedConnection, QueuePool
 from sqlalchemy.pool.base import _ConnectionFairy
 
 __all__ = [
@@ -39,6 +49,8 @@ __all__ = [
     "check_in",
     "fast_paths_enabled",
     "holds_connection",
+    "pool_hands_over_without_waiting",
+    "pool_keeping_no_idle_connection",
     "read_on_the_loop",
     "set_fast_paths",
 ]
@@ -170,3 +182,36 @@ def read_on_the_loop(driver: aiosqlite.Connection, sql: str, parameter: Any) -> 
         if timeout:
             database.execute(f"PRAGMA busy_timeout = {int(timeout)}")
     return rows[0] if rows else None
+
+
+def pool_hands_over_without_waiting(pool: Pool) -> bool:
+    """Whether ``pool`` gives a connection now: an idle one, or room to open one.
+
+    ``QueuePool`` waits only when it has reached ``pool_size + max_overflow``; below that, a
+    checkout takes an idle connection or opens a new one. The limit is private; without it (the
+    switch off, or a version that drops it) only an idle connection counts. Any other pool
+    class answers no, and the caller opens its own connection.
+    """
+    if not isinstance(pool, QueuePool):
+        return False
+    if pool.checkedin() > 0:
+        return True
+    limit = getattr(pool, "_max_overflow", None) if _SWITCH.enabled else None
+    return isinstance(limit, int) and (limit < 0 or pool.overflow() < limit)
+
+
+def pool_keeping_no_idle_connection(pool: Pool) -> Pool:
+    """A pool that connects as ``pool`` does (connect function, reset, dialect, pool events) and keeps none idle.
+
+    The switch off gives ``pool.recreate()``: the same connections, but idle ones stay open
+    until the caller disposes of the pool.
+    """
+    if not _SWITCH.enabled:
+        return pool.recreate()
+    private: Any = pool
+    return NullPool(
+        private._creator,
+        reset_on_return=private._reset_on_return,
+        _dispatch=pool.dispatch,
+        dialect=private._dialect,
+    )

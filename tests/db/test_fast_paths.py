@@ -14,11 +14,20 @@ import pytest
 import sqlalchemy
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.util import await_only, greenlet_spawn
 
-from fastapi_userkit.db import SQLAlchemyUserDatabase, _fast_paths
-from fastapi_userkit.db._fast_paths import WOULD_WAIT, holds_connection, read_on_the_loop
+from fastapi_userkit import _fast_paths
+from fastapi_userkit._fast_paths import (
+    WOULD_WAIT,
+    holds_connection,
+    pool_hands_over_without_waiting,
+    pool_keeping_no_idle_connection,
+    read_on_the_loop,
+)
+from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.db._row_reader import NOT_READ, read_by_primary_key
 from tests.conftest import EngineFactory, SessionMaker
 from tests.db.test_row_reader import _pooled, _seed, _seeded_sessions
@@ -203,3 +212,63 @@ async def test_plain_user_reads_what_the_orm_reads(
     assert (direct is NOT_READ) == (dialect == "mysql")
     keys = [column.key for column in User.__table__.columns]
     assert [getattr(user, key) for key in keys] == [getattr(orm, key) for key in keys]
+
+
+async def test_pinned_pool_attributes(tmp_path: Path) -> None:
+    """Pools keep ``_max_overflow`` ``_creator``, ``_reset_on_return``, ``_dialect``; take ``_dispatch``."""
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}", pool_size=1, max_overflow=3)
+    try:
+        pool: Any = engine.sync_engine.pool
+        assert isinstance(pool, QueuePool)
+        assert pool._max_overflow == 3
+        assert callable(pool._creator)
+        assert pool._reset_on_return is not None
+        assert pool._dialect is engine.sync_engine.dialect
+        assert "_dispatch" in inspect.signature(NullPool).parameters
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["on", "off"])
+async def test_pool_room_with_the_switch(tmp_path: Path, request: pytest.FixtureRequest, enabled: bool) -> None:
+    """On, room under ``max_overflow`` counts; off, only an idle connection does; a ``NullPool`` never has room."""
+    request.getfixturevalue("fast_paths_on" if enabled else "fast_paths_off")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}"
+    engine = create_async_engine(url, pool_size=1, max_overflow=0)
+    unpooled = create_async_engine(url, poolclass=NullPool)
+    try:
+        pool = engine.sync_engine.pool
+        answers = [pool_hands_over_without_waiting(pool)]  # nothing opened yet
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            answers.append(pool_hands_over_without_waiting(pool))  # the only connection is out
+        answers.append(pool_hands_over_without_waiting(pool))  # and back, idle
+        assert pool_hands_over_without_waiting(unpooled.sync_engine.pool) is False
+    finally:
+        await engine.dispose()
+        await unpooled.dispose()
+    assert answers == [enabled, False, True]  # room to open one counts only with the switch on
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["on", "off"])
+async def test_pool_keeping_no_idle_connection(tmp_path: Path, request: pytest.FixtureRequest, enabled: bool) -> None:
+    """On, a ``NullPool`` that connects through the app's pool events; off, the public ``recreate()``; both connect."""
+    request.getfixturevalue("fast_paths_on" if enabled else "fast_paths_off")
+    app = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}", pool_size=2)
+    connects: list[object] = []
+    event.listen(app.sync_engine, "connect", lambda *args: connects.append(args))
+    pool = pool_keeping_no_idle_connection(app.sync_engine.pool)
+    other = AsyncEngine(Engine(pool, app.sync_engine.dialect, app.sync_engine.url))
+    try:
+        async with other.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+        if enabled:
+            assert type(pool) is NullPool
+        else:  # the app's kind of pool, which keeps the connection
+            assert type(pool) is type(app.sync_engine.pool)
+            assert isinstance(pool, QueuePool)
+            assert pool.checkedin() == 1
+        assert len(connects) == 1
+    finally:
+        await other.dispose()
+        await app.dispose()

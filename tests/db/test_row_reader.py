@@ -13,7 +13,7 @@ from sqlalchemy import event, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
-from fastapi_userkit.db._fast_paths import check_in
+from fastapi_userkit._fast_paths import check_in
 from fastapi_userkit.db._row_reader import NOT_READ, read_by_primary_key
 from tests.conftest import EngineFactory, SessionMaker, reset_schema
 from tests.models import AccessToken, Base, User

@@ -5,7 +5,7 @@ turns off, for the whole process, the per-request reads that rely on private att
 SQLAlchemy and aiosqlite (on by default; same results through public APIs when off).
 """
 
-from fastapi_userkit.db._fast_paths import fast_paths_enabled, set_fast_paths
+from fastapi_userkit._fast_paths import fast_paths_enabled, set_fast_paths
 from fastapi_userkit.db._types import GUID, UUID_ID, TIMESTAMPAware, now_utc
 from fastapi_userkit.db.base import BaseUserDatabase, UserDatabaseDependency
 from fastapi_userkit.db.sqlalchemy import (

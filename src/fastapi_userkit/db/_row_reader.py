@@ -32,7 +32,7 @@ different answer or someone expects to see the query:
   (the connection is then invalidated and the ORM path reports the error the usual way).
 
 On aiosqlite the statement runs on the event loop's thread, not the connection's
-(:func:`~fastapi_userkit.db._fast_paths.read_on_the_loop`): an indexed one-row read costs less
+(:func:`~fastapi_userkit._fast_paths.read_on_the_loop`): an indexed one-row read costs less
 there than the hand-off to that thread and back. It never waits on the loop: a read that meets a
 lock goes to the connection's thread, which waits as any aiosqlite statement does. The request
 still yields to the loop once after the read, as it did during the hand-off (see
@@ -40,12 +40,12 @@ still yields to the loop once after the read, as it did during the hand-off (see
 
 Reads in flight at once are capped at the pool's size, first come first served (:class:`_Gate`),
 and a connection goes back without the reset's no-op ``ROLLBACK`` when the driver shows no
-transaction (:func:`~fastapi_userkit.db._fast_paths.check_in`): under 64 concurrent requests on
+transaction (:func:`~fastapi_userkit._fast_paths.check_in`): under 64 concurrent requests on
 SQLite that took the p99 of ``GET /users/me`` from 1.35 s to 0.30 s (``bench/RESULTS.md``).
 
 This module uses public APIs of SQLAlchemy, asyncpg and aiosqlite only. What needs a private
 attribute (the on-loop SQLite read, the check-in without ``ROLLBACK``, and on SQLAlchemy before
-2.1.7 whether the session holds a connection) is in :mod:`fastapi_userkit.db._fast_paths`,
+2.1.7 whether the session holds a connection) is in :mod:`fastapi_userkit._fast_paths`,
 behind its switch: off, the same rows are read through public APIs only.
 
 No result is cached: every call reads the row, so a deactivated user or a deleted token fails
@@ -70,7 +70,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import await_only, greenlet_spawn
 
-from fastapi_userkit.db._fast_paths import WOULD_WAIT, check_in, holds_connection, read_on_the_loop
+from fastapi_userkit._fast_paths import WOULD_WAIT, check_in, holds_connection, read_on_the_loop
 
 __all__ = ["NOT_READ", "read_by_primary_key"]
 
