@@ -21,9 +21,9 @@ INVALID = {"detail": "UPDATE_USER_CURRENT_PASSWORD_INVALID"}
 
 
 @pytest.fixture
-def strict_app(db: SessionMaker) -> TestApp:
-    """The documented app, plus a users router with the opt-in at ``/strict``, on every database."""
-    test_app = make_app(db)
+def strict_app(http_db: SessionMaker) -> TestApp:
+    """The documented app, plus a users router with the opt-in at ``/strict``, on SQLite and PostgreSQL."""
+    test_app = make_app(http_db)
     router = test_app.fastapi_users.get_users_router(UserRead, UserUpdate, require_current_password=True)
     test_app.app.include_router(router, prefix=STRICT)
     return test_app
@@ -155,3 +155,18 @@ def test_openapi_lists_the_field_and_the_codes(strict_app: TestApp) -> None:
     assert current["anyOf"][0] == {"type": "string", "format": "password", "writeOnly": True}
     assert "current_password" not in schema["components"]["schemas"][default_body]["properties"]
     assert "429" in strict["responses"]
+
+
+@pytest.mark.parametrize("current", ['"\\ud800x"', '"' + "x" * 5000 + '"'], ids=["lone-surrogate", "over-the-cap"])
+async def test_unusable_current_password_is_invalid_not_an_error(
+    strict_app: TestApp, strict_client: httpx.AsyncClient, current: str
+) -> None:
+    """A current password no hasher can take (a lone surrogate, past the byte cap) is 400 ..._INVALID, never a 500."""
+    headers = await _headers(strict_app, strict_client)
+    body = '{"email": "new@example.com", "current_password": ' + current + "}"
+
+    response = await strict_client.patch(
+        f"{STRICT}/me", content=body, headers={**headers, "Content-Type": "application/json"}
+    )
+
+    assert (response.status_code, response.json()) == (400, INVALID)
