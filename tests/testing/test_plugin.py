@@ -122,3 +122,11 @@ async def test_clock_moves_the_rate_limit_window(
 
     assert blocked.status_code == 429
     assert again.status_code == 400
+
+
+async def test_auth_client_reports_a_refused_login(make_user: UserFactory, auth_client: AuthClientFactory) -> None:
+    """A login the app refuses fails the test with the backend, the status and the body."""
+    user = await make_user(email="dagonet@camelot.bt")
+
+    with pytest.raises(AssertionError, match=r"login of dagonet@camelot\.bt on 'jwt' answered 400"):
+        await auth_client(user, password="not-the-password")
