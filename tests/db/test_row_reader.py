@@ -379,6 +379,24 @@ async def test_failed_driver_read_invalidates_its_connection(engine_for: EngineF
         await engine.dispose()
 
 
+async def _until_a_statement_waits_on_a_lock(db: SessionMaker) -> None:
+    """Return once PostgreSQL shows a statement of this test's database waiting on a lock.
+
+    A fixed pause let a loaded machine cancel the read before it reached the server (still
+    connecting), so nothing was invalidated and the test failed for the wrong reason.
+    """
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with db() as watcher:
+        for _ in range(2000):
+            if (await watcher.execute(query)).scalar_one():
+                return
+            await watcher.rollback()  # pg_stat_activity is a snapshot per transaction
+            await asyncio.sleep(0.01)
+    raise AssertionError("the read never waited on the table lock")
+
+
 async def test_cancelled_driver_read_invalidates_its_connection(engine_for: EngineFactory) -> None:
     """A read cancelled while the server holds it back gives its connection up, and the gate reopens.
 
@@ -394,7 +412,7 @@ async def test_cancelled_driver_read_invalidates_its_connection(engine_for: Engi
         async with db() as locker:
             await locker.execute(text("LOCK TABLE accesstoken IN ACCESS EXCLUSIVE MODE"))
             task = asyncio.create_task(_read_seeded_token(pooled))
-            await asyncio.sleep(0.3)
+            await _until_a_statement_waits_on_a_lock(db)
             assert not task.done()  # waiting on the server, behind the lock
             task.cancel()
             done, _ = await asyncio.wait([task], timeout=10)
