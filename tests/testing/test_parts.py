@@ -1,7 +1,7 @@
 """The plugin's parts on their own: clock, outbox parsing, dependency resolution, and its usage errors.
 
-As in ``test_plugin.py``, :mod:`fastapi_userkit.testing` is imported inside the tests only:
-``pytest_plugins`` must be the first to import it.
+Here :mod:`fastapi_userkit.testing` is imported inside the tests, the other way an application
+may write it (``test_plugin.py`` imports it at the top).
 """
 
 from __future__ import annotations

@@ -1,27 +1,23 @@
 """The pytest plugin, used as an application's suite uses it, on SQLite and PostgreSQL.
 
-Nothing here imports :mod:`fastapi_userkit.testing` at module level: ``pytest_plugins`` loads it
-after the module's own imports, and pytest (warnings as errors) refuses a plugin module that was
-imported before it could rewrite its assertions. An application's test module has the same rule.
+The plugin is imported above ``pytest_plugins``, as an application's ``conftest.py`` does: its
+``PYTEST_DONT_REWRITE`` marker keeps pytest (warnings as errors) from refusing it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
 
+from fastapi_userkit.testing import (
+    AuthClientFactory,
+    FrozenClock,
+    Outbox,
+    ThrottleReset,
+    UserFactory,
+    UserkitTestApp,
+)
 from tests.conftest import SessionMaker
-
-if TYPE_CHECKING:
-    from fastapi_userkit.testing import (
-        AuthClientFactory,
-        FrozenClock,
-        Outbox,
-        ThrottleReset,
-        UserFactory,
-        UserkitTestApp,
-    )
+from tests.testing import shop
 
 pytest_plugins = ["fastapi_userkit.testing"]
 
@@ -31,8 +27,6 @@ PASSWORD = "guinevere-and-the-grail"
 @pytest.fixture
 def userkit_app(http_db: SessionMaker, clock: FrozenClock) -> UserkitTestApp:
     """The shop application, handed to the plugin."""
-    from tests.testing import shop
-
     return shop.build(http_db, clock)
 
 

@@ -17,6 +17,11 @@ Fixtures:
 - ``clock``: a :class:`FrozenClock` with ``advance()``, for the app's strategies and settings;
 - ``reset_throttling``: empties the rate-limit counters (SQL table or Redis keys) before the test,
   and again when awaited.
+
+PYTEST_DONT_REWRITE: pytest rewrites the asserts of a plugin module it imports itself, and
+warns (an error under ``filterwarnings = error``) when the module was imported first, as an
+app's ``conftest.py`` does when it imports :class:`UserkitTestApp` above its ``pytest_plugins``.
+The plugin raises its own ``AssertionError`` messages, so it has nothing to rewrite.
 """
 
 from fastapi_userkit.testing._app import UserkitTestApp, resolve_dependency
