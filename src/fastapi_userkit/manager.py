@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any, Generic
+from typing import Any, Generic, overload
 
 import jwt
 from fastapi import Request
@@ -35,7 +35,7 @@ from fastapi_userkit._id_mixins import IntegerIDMixin, UUIDIDMixin
 from fastapi_userkit._manager_hooks import UserManagerHooks
 from fastapi_userkit._oauth_accounts import has_usable_password
 from fastapi_userkit.db import BaseUserDatabase
-from fastapi_userkit.db.base import UserSessionsDatabase
+from fastapi_userkit.db.base import ConditionalUserUpdate, UserSessionsDatabase
 from fastapi_userkit.jwt import SecretType, decode_jwt, generate_jwt
 from fastapi_userkit.mail.account import AccountMailer
 from fastapi_userkit.models import ID, UP
@@ -254,7 +254,10 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
             raise exceptions.InvalidVerifyToken()
         if user.is_verified:
             raise exceptions.UserAlreadyVerified()
-        verified_user = await self.user_db.update(user, {"is_verified": True})
+        # Only if still unverified: of simultaneous uses of the token, one wins (issue 22).
+        verified_user = await self._update(user, {"is_verified": True}, expected={"is_verified": False})
+        if verified_user is None:
+            raise exceptions.UserAlreadyVerified()
         await self.emit_security_event(SecurityEventType.VERIFICATION_COMPLETED, request, user_id=verified_user.id)
         await self.on_after_verify(verified_user, request)
         return verified_user
@@ -306,7 +309,13 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
             raise exceptions.InvalidResetPasswordToken()
         if not user.is_active:
             raise exceptions.UserInactive()
-        updated_user = await self._update(user, {"password": password})
+        # Only if the password is still the one the token was made for: of simultaneous uses
+        # of the token, one wins (issue 22).
+        updated_user = await self._update(
+            user, {"password": password}, expected={"hashed_password": user.hashed_password}
+        )
+        if updated_user is None:
+            raise exceptions.InvalidResetPasswordToken()
         await self._end_sessions(updated_user, request)
         await self.emit_security_event(SecurityEventType.PASSWORD_RESET_COMPLETED, request, user_id=updated_user.id)
         await self.on_after_reset_password(updated_user, request)
@@ -353,7 +362,20 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
         await self.emit_security_event(SecurityEventType.USER_DELETED, request, user_id=user.id)
         await self.on_after_delete(user, request)
 
-    async def _update(self, user: UP, update_dict: dict[str, Any]) -> UP:
+    @overload
+    async def _update(self, user: UP, update_dict: dict[str, Any]) -> UP: ...
+
+    @overload
+    async def _update(self, user: UP, update_dict: dict[str, Any], *, expected: dict[str, Any]) -> UP | None: ...
+
+    async def _update(
+        self, user: UP, update_dict: dict[str, Any], *, expected: dict[str, Any] | None = None
+    ) -> UP | None:
+        """Validate and write ``update_dict``; with ``expected``, only if those columns still hold it.
+
+        ``None``: ``expected`` no longer held (a storage without
+        :class:`~fastapi_userkit.db.base.ConditionalUserUpdate` writes unconditionally).
+        """
         validated: dict[str, Any] = {}
         for field, value in update_dict.items():
             if field in _NON_NULLABLE and value is None:
@@ -372,6 +394,9 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
                 validated["hashed_password"] = await hash_normalized_password(self.password_helper, value)
             else:
                 validated[field] = value
+        if expected is not None and isinstance(self.user_db, ConditionalUserUpdate):
+            updated: UP | None = await self.user_db.update_if(user, expected, validated)
+            return updated
         return await self.user_db.update(user, validated)
 
     # -- sessions ----------------------------------------------------------------------------

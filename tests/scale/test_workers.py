@@ -16,7 +16,8 @@ import pytest
 from tests.scale.client import SpreadClient, Tokens, http_client, mailed_token, make_superuser
 from tests.scale.conftest import Deployment
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs the module, so its processes start once (pyproject: --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scale-workers")]
 
 
 async def test_per_account_and_per_ip_budgets_hold_in_total(deployed: Deployment) -> None:
@@ -160,14 +161,6 @@ async def test_twenty_concurrent_refreshes_have_one_winner(deployed: Deployment)
     assert len([row for row in sessions.json() if not row["current"]]) <= 1
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "issue 22: reset-password and verify check the token, then write (no compare-and-set): "
-        "concurrent uses on separate connections all pass the check; seen 7 of 10 resets and 3 of "
-        "10 verifications succeed. Needs a conditional update in the user database protocol."
-    ),
-)
 async def test_reset_and_verification_tokens_work_once_in_total(deployed: Deployment) -> None:
     """Ten simultaneous uses of one reset token and of one verification token over three workers: one each."""
     async with http_client() as http:

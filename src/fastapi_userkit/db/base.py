@@ -69,4 +69,19 @@ class UserSessionsDatabase(Protocol):
         ...  # pragma: no cover - protocol
 
 
+@runtime_checkable
+class ConditionalUserUpdate(Protocol):
+    """A user storage that can update a user only if columns still hold what was read (new in fastapi-userkit).
+
+    Reset and verification tokens are checked against the user (its password hash, its
+    ``is_verified``), then the user is written. The manager makes that write conditional on what
+    the check saw, so simultaneous uses of one token, on separate connections or workers,
+    succeed once (issue 22). A storage without it keeps the plain check-then-write.
+    """
+
+    async def update_if(self, user: Any, expected: dict[str, Any], update_dict: dict[str, Any]) -> Any | None:
+        """Apply ``update_dict`` if the user's columns still equal ``expected``; else ``None``."""
+        ...  # pragma: no cover - protocol
+
+
 UserDatabaseDependency = DependencyCallable[BaseUserDatabase[UP, ID]]

@@ -178,6 +178,32 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         await self.session.refresh(user)
         return user
 
+    async def update_if(self, user: UP, expected: dict[str, Any], update_dict: dict[str, Any]) -> UP | None:
+        """Update ``user`` only if its columns still equal ``expected``: one conditional ``UPDATE``.
+
+        The database serialises concurrent updates of the row, so of several callers that read
+        the same values exactly one matches (issue 22: single-use reset and verification tokens).
+
+        Returns:
+            The refreshed user, or ``None`` when another transaction changed those columns first.
+
+        Raises:
+            InvalidUserData: The database refused a value.
+        """
+        columns = self._table.__table__.c
+        statement = (
+            update(self._table.__table__)
+            .where(columns.id == user.id, *(columns[key] == value for key, value in expected.items()))
+            .values(update_dict)
+        )
+        result = await self.session.execute(statement)
+        if result.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+            await self.session.rollback()
+            return None
+        await self._commit(None, exclude=user)
+        await self.session.refresh(user)
+        return user
+
     async def delete(self, user: UP) -> None:
         """Delete a user with every row that references it with ``ON DELETE CASCADE``.
 
