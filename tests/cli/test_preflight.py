@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
+import redis.asyncio
 from sqlalchemy import MetaData, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,7 +19,7 @@ from fastapi_userkit.cli._preflight_checks import Account, DuplicateGroup, Prefl
 from fastapi_userkit.cli.app import app
 from tests.cli import fastapi_users_schema as fu
 from tests.cli.cliapp import URL_VARIABLE
-from tests.conftest import EngineFactory
+from tests.conftest import REDIS_PREFIX, REDIS_URL, EngineFactory, require_service
 
 T = TypeVar("T")
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -209,3 +210,31 @@ def test_apply_refuses_a_plan_gone_stale(engine: AsyncEngine) -> None:
     with pytest.raises(CLIError, match="changed since the plan was made"):
         run(apply())
     assert run(_emails(engine)) == ["percival@camelot.bt"]
+
+
+async def _redis_keys(prefix: str, *keys: str) -> None:
+    client = redis.asyncio.from_url(REDIS_URL)
+    try:
+        if keys:
+            await client.mset({f"{prefix}{key}": "user-id" for key in keys})
+        else:
+            await client.delete(*[key async for key in client.scan_iter(match=f"{prefix}*")])
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("any_backend", ["sqlite"])
+def test_redis_tokens_are_counted(engine: AsyncEngine) -> None:
+    """--redis-url counts the token keys under the prefix, not fastapi-userkit's per-user sets nor other keys."""
+    require_service("redis")
+    prefix = f"{REDIS_PREFIX}preflight:"
+    run(_redis_keys(prefix, TOKEN, "B" * 43, "user:1234"))
+    run(_redis_keys(f"{REDIS_PREFIX}other:", TOKEN))
+    try:
+        result = preflight("--redis-url", REDIS_URL, "--redis-prefix", prefix)
+    finally:
+        run(_redis_keys(prefix))
+        run(_redis_keys(f"{REDIS_PREFIX}other:"))
+
+    assert result.exit_code == 0, result.output
+    assert f"Redis tokens: 2 keys under '{prefix}', stored in plain text" in result.stdout

@@ -87,6 +87,8 @@ class PreflightReport:
     token_rows: int = 0
     odd_token_rows: int = 0
     schema_changes: list[str] | None = None
+    redis_tokens: int | None = None
+    redis_prefix: str = ""
 
     @property
     def blocking(self) -> bool:

@@ -6,7 +6,8 @@ item 3). It lists, on SQLite, PostgreSQL and MariaDB:
 - **case duplicates** (blocking): addresses one case-insensitive unique index would merge,
   grouped, with their ids;
 - **look-alike addresses** the new registration rules refuse (their owners still log in);
-- **access tokens** FastAPI Users stored in plain text, which stop working after the move
+- **access tokens** FastAPI Users stored in plain text (rows of the access-token table, and
+  with ``--redis-url`` the keys of its ``RedisStrategy``), which stop working after the move
   unless migrated;
 - **schema changes** the upgrade makes (tables, columns, indexes), as ``userkit db check`` sees them.
 
@@ -28,7 +29,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import inspect
 
-from fastapi_userkit.cli._errors import EXIT_ERROR
+from fastapi_userkit.cli._errors import EXIT_ERROR, CLIError
 from fastapi_userkit.cli._preflight_checks import (
     DUPLICATE_MARK,
     Account,
@@ -40,7 +41,7 @@ from fastapi_userkit.cli._preflight_checks import (
 from fastapi_userkit.cli._state import get_state, run_async
 from fastapi_userkit.cli.config import UserkitCLIConfig
 
-__all__ = ["preflight", "preflight_command"]
+__all__ = ["count_redis_tokens", "preflight", "preflight_command"]
 
 
 def _table_names(config: UserkitCLIConfig) -> tuple[str, str | None]:
@@ -55,6 +56,30 @@ def _compare_schema() -> bool:
     except ImportError:  # pragma: no cover - the test environment installs the migrations extra
         return False
     return True
+
+
+async def count_redis_tokens(url: str, prefix: str) -> int:
+    """Count the token keys FastAPI Users' ``RedisStrategy`` wrote under ``prefix`` (``{prefix}{token}``).
+
+    The per-user sets fastapi-userkit keeps beside its digests (``{prefix}user:{id}``) are not tokens.
+
+    Raises:
+        CLIError: The ``redis`` extra is not installed.
+        OSError: Redis cannot be reached (reported as exit code 3).
+    """
+    try:
+        import redis.asyncio
+    except ImportError as exc:  # pragma: no cover - the test environment installs the redis extra
+        raise CLIError("--redis-url needs the redis extra: pip install 'fastapi-userkit[redis]'") from exc
+    client = redis.asyncio.from_url(url)
+    try:
+        count = 0
+        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            name = key.decode() if isinstance(key, bytes) else str(key)
+            count += not name.startswith(f"{prefix}user:")
+        return count
+    finally:
+        await client.aclose()
 
 
 async def preflight(config: UserkitCLIConfig, *, apply: bool = False) -> tuple[PreflightReport, int]:
@@ -134,6 +159,11 @@ def _print_report(report: PreflightReport) -> None:
         )
         if report.odd_token_rows:
             typer.echo(f"  {report.odd_token_rows} of them are not 43-character base64url values")
+    if report.redis_tokens is not None:
+        typer.echo(
+            f"Redis tokens: {report.redis_tokens} keys under {report.redis_prefix!r}, stored in plain text by"
+            " FastAPI Users; they stop working after the upgrade unless migrated first"
+        )
     if report.schema_changes is None:  # pragma: no cover - the test environment installs Alembic
         typer.echo("Schema changes: not compared (install the 'migrations' extra)")
     else:
@@ -146,10 +176,24 @@ def preflight_command(
     ctx: typer.Context,
     fix: Annotated[bool, typer.Option("--fix", help="Print a plan that renames case-duplicate addresses.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="With --fix: apply the plan.")] = False,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", help="Also count the tokens FastAPI Users' RedisStrategy stored here.")
+    ] = None,
+    redis_prefix: Annotated[
+        str, typer.Option("--redis-prefix", help="The RedisStrategy's key_prefix.")
+    ] = "fastapi_users_token:",
 ) -> None:
     """List what would stop or change the first upgrade of a FastAPI Users database; exit 1 if blocked."""
     state = get_state(ctx)
-    report, renamed = run_async(state, lambda config: preflight(config, apply=fix and yes))
+
+    async def run(config: UserkitCLIConfig) -> tuple[PreflightReport, int]:
+        report, renamed = await preflight(config, apply=fix and yes)
+        if redis_url is not None:
+            report.redis_tokens = await count_redis_tokens(redis_url, redis_prefix)
+            report.redis_prefix = redis_prefix
+        return report, renamed
+
+    report, renamed = run_async(state, run)
     if renamed:
         typer.echo(f"Renamed {renamed} addresses.")
     _print_report(report)
