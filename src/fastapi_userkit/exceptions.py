@@ -16,6 +16,8 @@
     ├── OAuthAccountNotLinked             the user has no such provider account to unlink
     ├── OAuthLastLoginMethod              unlinking would leave the user no way to log in
     ├── LogoutEverywhereNotSupported      a backend of the app cannot end every token of a user
+    ├── InvalidCredentials                a sign-in failed: unknown e-mail, wrong secret or inactive user
+    ├── UserNotVerified                   the right credentials, but the app requires a verified e-mail
     └── ConfigurationError                the application wired the library wrongly;
                                           raised at construction, never at a request
 
@@ -31,6 +33,7 @@ __all__ = [
     "ConfigurationError",
     "FastAPIUserkitError",
     "FastAPIUsersException",
+    "InvalidCredentials",
     "InvalidID",
     "InvalidPasswordException",
     "InvalidResetPasswordToken",
@@ -44,6 +47,7 @@ __all__ = [
     "UserAlreadyVerified",
     "UserInactive",
     "UserNotExists",
+    "UserNotVerified",
 ]
 
 
@@ -169,6 +173,20 @@ class LogoutEverywhereNotSupported(FastAPIUsersException):
 
     default_message = "A backend of this app cannot end every session of a user."
     code = "LOGOUT_ALL_NOT_SUPPORTED"
+
+
+class InvalidCredentials(FastAPIUsersException):
+    """A sign-in failed. Unknown e-mail, wrong password and inactive user are one error (ASVS 5.0 6.3.8)."""
+
+    default_message = "The credentials are not valid."
+    code = "LOGIN_BAD_CREDENTIALS"
+
+
+class UserNotVerified(FastAPIUsersException):
+    """The credentials were right, but the app signs in verified users only."""
+
+    default_message = "The user's e-mail address is not verified."
+    code = "LOGIN_USER_NOT_VERIFIED"
 
 
 class ConfigurationError(FastAPIUsersException, ValueError):

@@ -11,10 +11,10 @@ the e-mails open a page whose button ``POST``s the token.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from fastapi_userkit import exceptions
+from fastapi_userkit._services.sign_in import SignIn
 from fastapi_userkit.authentication._context import auth_context
 from fastapi_userkit.pages._messages import (
     INVALID_EMAIL,
@@ -26,7 +26,7 @@ from fastapi_userkit.pages._messages import (
 )
 from fastapi_userkit.pages._site import Site
 from fastapi_userkit.router._background import after_response
-from fastapi_userkit.router.common import ErrorCode, translate
+from fastapi_userkit.router.common import translate
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 from fastapi_userkit.security.password_hashing import hash_normalized_password
 
@@ -63,22 +63,12 @@ def add_public_pages(router: APIRouter, site: Site) -> None:
     _add_token_forms(router, site)
 
 
-async def _login_failed(site: Site, user_manager: Any, request: Request, user: Any, reason: str, code: str) -> None:
-    await user_manager.emit_security_event(
-        SecurityEventType.LOGIN_FAILED,
-        request,
-        user_id=None if user is None else user.id,
-        outcome=SecurityEventOutcome.FAILURE,
-        details={"backend": site.backend.name, "reason": reason},
-    )
-    raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=code)
-
-
 def _add_sign_in(router: APIRouter, site: Site) -> None:
     UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
     Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias
     Strategy = Annotated[Any, Depends(site.backend.strategy_dependency)]  # noqa: N806 - a type alias, named like one
     backend = site.backend
+    signing_in: SignIn[Any, Any] = SignIn(backend, site.guards["login"], site.requires_verification)
 
     @router.get("/sign-in", name="pages:sign_in")
     async def sign_in_page(request: Request, current: Current) -> Response:
@@ -95,27 +85,17 @@ def _add_sign_in(router: APIRouter, site: Site) -> None:
             return site.refused(request, exc)
         email = form.get("email", "").strip()
         next_url = site.next_url(request, form.get("next", ""))
-        credentials = OAuth2PasswordRequestForm(username=email, password=form.get("password", ""))
         try:
-            # The login route's guard: failures count per account and per IP (ASVS 5.0 6.3.1).
-            async with site.guards["login"].attempt(request, user_manager, email) as attempt:
-                user = await user_manager.authenticate(credentials)
-                # Unknown address, wrong password and inactive user read the same (ASVS 5.0 6.3.8).
-                if user is None or not user.is_active:
-                    await _login_failed(
-                        site, user_manager, request, user, "bad_credentials", ErrorCode.LOGIN_BAD_CREDENTIALS
-                    )
-                attempt.mark_succeeded()
-                if site.requires_verification and not user.is_verified:
-                    await _login_failed(
-                        site, user_manager, request, user, "not_verified", ErrorCode.LOGIN_USER_NOT_VERIFIED
-                    )
-                login = await backend.login_for_request(strategy, user, request)
-                response = site.redirect(next_url, cookies_from=login)
-                await user_manager.emit_security_event(
-                    SecurityEventType.LOGIN_SUCCEEDED, request, user_id=user.id, details={"backend": backend.name}
+            # The login route's sequence and guard: the same checks, counts and answers.
+            with translate("login", "login-verified"):
+                user = await signing_in.check_password(request, user_manager, email, form.get("password", ""))
+                response = await signing_in.complete(
+                    request,
+                    user_manager,
+                    strategy,
+                    user,
+                    respond=lambda login: site.redirect(next_url, cookies_from=login),
                 )
-                await user_manager.on_after_login(user, request, response)
         except HTTPException as exc:
             if exc.status_code != status.HTTP_400_BAD_REQUEST:
                 return site.refused(request, exc)

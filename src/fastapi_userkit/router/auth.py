@@ -2,9 +2,10 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from fastapi_userkit._services.sign_in import SignIn
 from fastapi_userkit.authentication import AuthenticationBackend, Authenticator, Strategy
 from fastapi_userkit.authentication._context import request_backend_strategies
 from fastapi_userkit.exceptions import LogoutEverywhereNotSupported
@@ -12,9 +13,9 @@ from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.router._refresh import add_refresh_route, login_openapi_success
 from fastapi_userkit.router._route import UserkitRoute
-from fastapi_userkit.router.common import ErrorCode, openapi_errors, translate
+from fastapi_userkit.router.common import openapi_errors, translate
 from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, is_cookie_transport
-from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
+from fastapi_userkit.security.events import SecurityEventType
 from fastapi_userkit.security.settings import SecuritySettings
 
 __all__ = ["get_auth_router"]
@@ -41,6 +42,7 @@ def get_auth_router(
     router = APIRouter(route_class=UserkitRoute)
     security = security if security is not None else SecuritySettings()
     login_guard = security.flow_guard("login")
+    sign_in: SignIn[UP, ID] = SignIn(backend, login_guard, requires_verification)
     # Login CSRF (ASVS 5.0 3.5.1): only a cookie login plants a session in the browser.
     csrf = security.csrf_protection() if is_cookie_transport(backend.transport) else None
     get_current_user_token = authenticator.current_user_token(active=True, verified=requires_verification)
@@ -49,11 +51,8 @@ def get_auth_router(
     login_responses: dict[int | str, dict[str, Any]] = {
         **openapi_errors(
             "login",
+            *(("login-verified",) if requires_verification else ()),
             extra={
-                status.HTTP_400_BAD_REQUEST: [
-                    ErrorCode.LOGIN_BAD_CREDENTIALS.value,
-                    *([ErrorCode.LOGIN_USER_NOT_VERIFIED.value] if requires_verification else []),
-                ],
                 **({status.HTTP_403_FORBIDDEN: [CSRF_CROSS_SITE_REQUEST]} if csrf is not None else {}),
                 **login_guard.openapi_errors(),
             },
@@ -77,35 +76,9 @@ def get_auth_router(
     ) -> Response:
         if csrf is not None:
             csrf.check_origin(request)
-        # Failures count per account and per IP; while the account waits, even the right
-        # password gets 429 (ASVS 5.0 6.3.1, NIST SP 800-63B 5.2.2).
-        async with login_guard.attempt(request, user_manager, credentials.username) as attempt:
-            user = await user_manager.authenticate(credentials)
-            # Unknown e-mail, wrong password and inactive user get the same answer (ASVS 5.0 6.3.8).
-            if user is None or not user.is_active:
-                await user_manager.emit_security_event(
-                    SecurityEventType.LOGIN_FAILED,
-                    request,
-                    user_id=None if user is None else user.id,
-                    outcome=SecurityEventOutcome.FAILURE,
-                    details={"backend": backend.name, "reason": "bad_credentials"},
-                )
-                raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=ErrorCode.LOGIN_BAD_CREDENTIALS)
-            attempt.mark_succeeded()
-            if requires_verification and not user.is_verified:
-                await user_manager.emit_security_event(
-                    SecurityEventType.LOGIN_FAILED,
-                    request,
-                    user_id=user.id,
-                    outcome=SecurityEventOutcome.FAILURE,
-                    details={"backend": backend.name, "reason": "not_verified"},
-                )
-                raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=ErrorCode.LOGIN_USER_NOT_VERIFIED)
-            response = await backend.login_for_request(strategy, user, request)
-            await user_manager.emit_security_event(
-                SecurityEventType.LOGIN_SUCCEEDED, request, user_id=user.id, details={"backend": backend.name}
-            )
-            await user_manager.on_after_login(user, request, response)
+        with translate("login", "login-verified"):
+            user = await sign_in.check_password(request, user_manager, credentials.username, credentials.password)
+            response = await sign_in.complete(request, user_manager, strategy, user)
         if csrf is not None:
             csrf.set_token_cookie(response, backend.transport)
         return response

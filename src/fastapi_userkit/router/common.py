@@ -82,7 +82,17 @@ class ErrorCode(StrEnum):
 
 
 Flow = Literal[
-    "login", "register", "reset", "verify", "update", "user", "oauth", "oauth-associate", "oauth-unlink", "logout-all"
+    "login",
+    "login-verified",
+    "register",
+    "reset",
+    "verify",
+    "update",
+    "user",
+    "oauth",
+    "oauth-associate",
+    "oauth-unlink",
+    "logout-all",
 ]
 
 
@@ -104,7 +114,13 @@ _PLAIN_DETAILS = {status.HTTP_400_BAD_REQUEST: "Bad Request", status.HTTP_404_NO
 _400 = status.HTTP_400_BAD_REQUEST
 
 ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
-    "login": {},
+    "login": {
+        exceptions.InvalidCredentials: _Answer(_400, ErrorCode.LOGIN_BAD_CREDENTIALS),
+    },
+    # Only where the backend signs in verified users only, so OpenAPI lists it only there.
+    "login-verified": {
+        exceptions.UserNotVerified: _Answer(_400, ErrorCode.LOGIN_USER_NOT_VERIFIED),
+    },
     "register": {
         exceptions.UserAlreadyExists: _Answer(_400, ErrorCode.REGISTER_USER_ALREADY_EXISTS),
         exceptions.InvalidPasswordException: _Answer(_400, ErrorCode.REGISTER_INVALID_PASSWORD, with_reason=True),

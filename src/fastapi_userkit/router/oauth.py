@@ -28,7 +28,8 @@ from fastapi.responses import RedirectResponse
 from httpx_oauth.oauth2 import BaseOAuth2
 from pydantic import BaseModel
 
-from fastapi_userkit import schemas
+from fastapi_userkit import exceptions, schemas
+from fastapi_userkit._services.sign_in import SignIn
 from fastapi_userkit.authentication import AuthenticationBackend, Authenticator, Strategy
 from fastapi_userkit.authentication.transport.cookie import CookieTransport
 from fastapi_userkit.exceptions import ConfigurationError
@@ -157,6 +158,7 @@ def get_oauth_router(
     flow = _flow(oauth_client, state_secret, redirect_url, callback_route_name, cookie)
     allowed_redirects = _check_redirect_urls(post_login_redirect_urls, backend)
     router = APIRouter(route_class=UserkitRoute)
+    signing_in: SignIn[UP, ID] = SignIn(backend)
 
     authorize_errors = {status.HTTP_400_BAD_REQUEST: [ErrorCode.OAUTH_REDIRECT_NOT_ALLOWED.value]}
 
@@ -231,15 +233,19 @@ def get_oauth_router(
                     is_verified_by_default=is_verified_by_default,
                 )
             if not user.is_active:
-                raise HTTPException(status.HTTP_400_BAD_REQUEST, ErrorCode.LOGIN_BAD_CREDENTIALS)
-        # Through the request: with refresh on, an OAuth login opens a session like a password login.
-        response = await backend.login_for_request(strategy, user, request)
+                with translate("login"):
+                    raise exceptions.InvalidCredentials()
         target = state_data.get(_NEXT_CLAIM)
-        if allowed_redirects and target in allowed_redirects:
-            response = _redirect_with_cookies(str(target), response)
-        cookie.delete(response)
-        await user_manager.on_after_login(user, request, response)
-        return response
+
+        def respond(login: Response) -> Response:
+            response = login
+            if allowed_redirects and target in allowed_redirects:
+                response = _redirect_with_cookies(str(target), login)
+            cookie.delete(response)
+            return response
+
+        # The password login's completion: with refresh on, an OAuth login opens a session too.
+        return await signing_in.complete(request, user_manager, strategy, user, respond=respond)
 
     return router
 

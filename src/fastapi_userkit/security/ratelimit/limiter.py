@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from fastapi import HTTPException, Request, status
 
 from fastapi_userkit._email_forms import account_skeleton
+from fastapi_userkit.exceptions import ConfigurationError, FastAPIUsersException
 from fastapi_userkit.security.ratelimit.backend import (
     Counter,
     Hit,
@@ -161,8 +162,8 @@ class FlowGuard:
         await run.protect(run.enter)
         try:
             yield attempt
-        except HTTPException as exc:
-            if exc.status_code == status.HTTP_400_BAD_REQUEST and not attempt.succeeded:
+        except (HTTPException, FastAPIUsersException) as exc:
+            if _is_client_failure(exc) and not attempt.succeeded:
                 await run.protect(run.count_failure)
             else:
                 await run.protect(run.give_back, succeeded=attempt.succeeded)
@@ -174,6 +175,17 @@ class FlowGuard:
         await run.protect(run.give_back, succeeded=True)
         if attempt.forget_login_of is not None:
             await run.protect(run.forget_login, attempt.forget_login_of)
+
+
+def _is_client_failure(exc: HTTPException | FastAPIUsersException) -> bool:
+    """Whether the attempt failed on what the client sent: a domain refusal, or a ``400`` already translated.
+
+    Domain errors are judged by their type (the sign-in service raises ``InvalidCredentials``);
+    the library's own faults (configuration, the counter store) are not the client's failures.
+    """
+    if isinstance(exc, HTTPException):
+        return exc.status_code == status.HTTP_400_BAD_REQUEST
+    return not isinstance(exc, ConfigurationError | RateLimitStorageError)
 
 
 class _Run:
