@@ -37,6 +37,7 @@ from fastapi_userkit.testing.plugin import (
     outbox,
     reset_throttling,
     userkit_app,
+    userkit_passwords,
 )
 
 __all__ = [
@@ -54,4 +55,5 @@ __all__ = [
     "reset_throttling",
     "resolve_dependency",
     "userkit_app",
+    "userkit_passwords",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "outbox",
     "reset_throttling",
     "userkit_app",
+    "userkit_passwords",
 ]
 
 DEFAULT_PASSWORD = "userkit-testing-password-42"  # noqa: S105 - a test fixture's password
@@ -67,12 +68,17 @@ def outbox(userkit_app: UserkitTestApp, monkeypatch: pytest.MonkeyPatch) -> Outb
 
 
 @pytest.fixture
-def make_user(userkit_app: UserkitTestApp) -> UserFactory:
+def userkit_passwords() -> dict[Any, str]:
+    """The password of each user ``make_user`` created in this test, by user id (for ``auth_client``)."""
+    return {}
+
+
+@pytest.fixture
+def make_user(userkit_app: UserkitTestApp, userkit_passwords: dict[Any, str]) -> UserFactory:
     """Create users through the app's own user manager (its policy, hashing and hooks).
 
     Passwords are remembered, so :func:`auth_client` can log the user in.
     """
-    passwords: dict[Any, str] = {}
 
     async def make(
         email: str = "user@example.com",
@@ -95,15 +101,16 @@ def make_user(userkit_app: UserkitTestApp) -> UserFactory:
         async with AsyncExitStack() as stack:
             manager = await resolve_dependency(userkit_app.app, userkit_app.fastapi_users.get_user_manager, stack)
             user = await manager.create(create, safe=False)
-        passwords[user.id] = password
+        userkit_passwords[user.id] = password
         return user
 
-    make.passwords = passwords  # type: ignore[attr-defined]  # read by auth_client
     return make
 
 
 @pytest.fixture
-async def auth_client(userkit_app: UserkitTestApp, make_user: UserFactory) -> AsyncIterator[AuthClientFactory]:
+async def auth_client(
+    userkit_app: UserkitTestApp, userkit_passwords: dict[Any, str]
+) -> AsyncIterator[AuthClientFactory]:
     """Clients logged in through the app's own login route, one per call; closed after the test.
 
     A bearer backend's client sends the ``Authorization`` header; a cookie backend's client keeps
@@ -111,14 +118,13 @@ async def auth_client(userkit_app: UserkitTestApp, make_user: UserFactory) -> As
     mode) the CSRF header, as a same-origin browser page does.
     """
     clients: list[httpx.AsyncClient] = []
-    passwords: dict[Any, str] = make_user.passwords  # type: ignore[attr-defined]
 
     async def login(user: Any, backend: str | None = None, password: str | None = None) -> httpx.AsyncClient:
         chosen = userkit_app.backend(backend)
         client = userkit_app.client()
         clients.append(client)
         path = userkit_app.app.url_path_for(f"auth:{chosen.name}.login")
-        secret = password if password is not None else passwords[user.id]
+        secret = password if password is not None else userkit_passwords[user.id]
         response = await client.post(path, data={"username": user.email, "password": secret})
         if response.status_code not in {200, 204}:
             raise AssertionError(
