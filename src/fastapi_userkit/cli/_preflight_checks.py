@@ -115,15 +115,19 @@ def _users(user_table: str) -> TableClause:
 
 
 async def _last_tokens(connection: AsyncConnection, token_table: str | None, ids: list[Any]) -> dict[str, str]:
+    """The newest access-token time of each of ``ids``, as text (in chunks: one scan each, bound parameters capped)."""
     if token_table is None:
         return {}
     tokens = table(token_table, column("user_id"), column("created_at"))
-    statement = (
-        select(tokens.c.user_id, func.max(tokens.c.created_at))
-        .where(tokens.c.user_id.in_(ids))
-        .group_by(tokens.c.user_id)
-    )
-    return {str(row[0]): str(row[1]) for row in await connection.execute(statement)}
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        statement = (
+            select(tokens.c.user_id, func.max(tokens.c.created_at))
+            .where(tokens.c.user_id.in_(ids[start : start + 500]))
+            .group_by(tokens.c.user_id)
+        )
+        found.update({str(row[0]): str(row[1]) for row in await connection.execute(statement)})
+    return found
 
 
 async def _address_taken(connection: AsyncConnection, users: TableClause, email: str) -> bool:
@@ -166,18 +170,28 @@ async def _plan(connection: AsyncConnection, users: TableClause, accounts: tuple
 async def _duplicates(connection: AsyncConnection, user_table: str, token_table: str | None) -> list[DuplicateGroup]:
     users = _users(user_table)
     key = _email_key(connection, users.c.email)
-    representatives = await connection.execute(
-        select(func.min(users.c.email)).group_by(key).having(func.count() > 1).order_by(func.min(users.c.email))
+    # One scan: each row with its group's size and label (window functions: SQLite 3.25,
+    # PostgreSQL, MariaDB 10.2). The label is the group's smallest address, so rows that the
+    # database's own comparison merges (MariaDB's collation) share it whatever their spelling.
+    ranked = select(
+        users.c.id,
+        users.c.email,
+        users.c.is_active,
+        users.c.is_verified,
+        func.count().over(partition_by=key).label("size"),
+        func.min(users.c.email).over(partition_by=key).label("label"),
+    ).subquery()
+    rows = await connection.execute(
+        select(ranked.c.id, ranked.c.email, ranked.c.is_active, ranked.c.is_verified, ranked.c.label)
+        .where(ranked.c.size > 1)
+        .order_by(ranked.c.label, ranked.c.email)
     )
+    members: dict[str, list[Account]] = {}
+    for row in rows:
+        members.setdefault(row[4], []).append(Account(row[0], row[1], bool(row[2]), bool(row[3])))
+    last = await _last_tokens(connection, token_table, [a.id for found in members.values() for a in found])
     groups: list[DuplicateGroup] = []
-    for (representative,) in representatives.all():
-        rows = await connection.execute(
-            select(users.c.id, users.c.email, users.c.is_active, users.c.is_verified)
-            .where(key == _email_key(connection, _bound(representative)))
-            .order_by(users.c.email)
-        )
-        found = [Account(row[0], row[1], bool(row[2]), bool(row[3])) for row in rows]
-        last = await _last_tokens(connection, token_table, [account.id for account in found])
+    for found in members.values():
         accounts = tuple(Account(a.id, a.email, a.is_active, a.is_verified, last.get(str(a.id))) for a in found)
         groups.append(await _plan(connection, users, accounts))
     return groups
@@ -185,7 +199,9 @@ async def _duplicates(connection: AsyncConnection, user_table: str, token_table:
 
 async def _lookalikes(connection: AsyncConnection, user_table: str) -> list[tuple[Account, str]]:
     users = _users(user_table)
-    rows = await connection.stream(select(users.c.id, users.c.email, users.c.is_active, users.c.is_verified))
+    rows = await connection.stream(
+        select(users.c.id, users.c.email, users.c.is_active, users.c.is_verified).execution_options(yield_per=1000)
+    )
     found: list[tuple[Account, str]] = []
     async for row in rows:
         problem = lookalike_problem(row[1])
@@ -198,7 +214,7 @@ async def _tokens(connection: AsyncConnection, token_table: str) -> tuple[int, i
     tokens = table(token_table, column("token"))
     total = odd = 0
     # Read in a stream and never printed: each value is a live credential.
-    async for (token,) in await connection.stream(select(tokens.c.token)):
+    async for (token,) in await connection.stream(select(tokens.c.token).execution_options(yield_per=1000)):
         total += 1
         odd += not _TOKEN_FORM.fullmatch(str(token))
     return total, odd
