@@ -19,14 +19,13 @@ from FastAPI Users (contract section 4.9):
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi import Request
 
 from fastapi_userkit import exceptions
-
-if TYPE_CHECKING:
-    from fastapi_userkit.manager import BaseUserManager
+from fastapi_userkit._contracts import creates_with_oauth_account, removes_oauth_account
+from fastapi_userkit.db.base import BaseUserDatabase
 
 __all__ = [
     "UNUSABLE_PASSWORD_PREFIX",
@@ -55,6 +54,27 @@ def has_usable_password(hashed_password: str) -> bool:
     return not hashed_password.startswith(UNUSABLE_PASSWORD_PREFIX)
 
 
+class _OAuthManager(Protocol):
+    """What these flows need of the user manager: its storage and two hooks.
+
+    Declared here rather than importing :class:`~fastapi_userkit.manager.BaseUserManager`, which
+    imports this module: no import cycle (issue 17).
+    """
+
+    @property
+    def user_db(self) -> BaseUserDatabase[Any, Any]:
+        """The user storage."""
+        ...  # pragma: no cover - protocol
+
+    async def on_after_register(self, user: Any, request: Request | None = None) -> None:
+        """The registration hook."""
+        ...  # pragma: no cover - protocol
+
+    async def on_after_update(self, user: Any, update_dict: dict[str, Any], request: Request | None = None) -> None:
+        """The update hook."""
+        ...  # pragma: no cover - protocol
+
+
 def _find_account(user: Any, oauth_name: str, account_id: str) -> Any | None:
     for account in getattr(user, "oauth_accounts", []):
         if account.oauth_name == oauth_name and account.account_id == account_id:
@@ -63,7 +83,7 @@ def _find_account(user: Any, oauth_name: str, account_id: str) -> Any | None:
 
 
 async def oauth_callback(
-    manager: BaseUserManager[Any, Any],
+    manager: _OAuthManager,
     oauth_name: str,
     access_token: str,
     account_id: str,
@@ -84,7 +104,7 @@ async def oauth_callback(
         "expires_at": expires_at,
         "refresh_token": refresh_token,
     }
-    user_db: Any = manager.user_db
+    user_db = manager.user_db
 
     user = await user_db.get_by_oauth_account(oauth_name, account_id)
     if user is not None:
@@ -104,9 +124,8 @@ async def oauth_callback(
         "hashed_password": make_unusable_password(),
         "is_verified": is_verified_by_default,
     }
-    create_with_account = getattr(user_db, "create_with_oauth_account", None)
-    if create_with_account is not None:
-        user = await create_with_account(user_dict, oauth_account_dict)
+    if creates_with_oauth_account(user_db):
+        user = await user_db.create_with_oauth_account(user_dict, oauth_account_dict)
     else:
         user = await user_db.create(user_dict)
         user = await user_db.add_oauth_account(user, oauth_account_dict)
@@ -115,7 +134,7 @@ async def oauth_callback(
 
 
 async def oauth_associate_callback(
-    manager: BaseUserManager[Any, Any],
+    manager: _OAuthManager,
     user: Any,
     oauth_name: str,
     access_token: str,
@@ -138,7 +157,7 @@ async def oauth_associate_callback(
         "expires_at": expires_at,
         "refresh_token": refresh_token,
     }
-    user_db: Any = manager.user_db
+    user_db = manager.user_db
     owner = await user_db.get_by_oauth_account(oauth_name, account_id)
     if owner is not None and owner.id != user.id:
         raise exceptions.OAuthAccountAlreadyLinked()
@@ -152,7 +171,7 @@ async def oauth_associate_callback(
 
 
 async def oauth_unlink(
-    manager: BaseUserManager[Any, Any],
+    manager: _OAuthManager,
     user: Any,
     oauth_name: str,
     account_id: str,
@@ -171,10 +190,9 @@ async def oauth_unlink(
     account = _find_account(user, oauth_name, account_id)
     if account is None:
         raise exceptions.OAuthAccountNotLinked()
-    user_db: Any = manager.user_db
-    remove = getattr(user_db, "remove_oauth_account", None)
-    if remove is None:
+    user_db = manager.user_db
+    if not removes_oauth_account(user_db):
         raise NotImplementedError(f"{type(user_db).__name__} cannot remove OAuth accounts")
-    user = await remove(user, account, unless_last=not has_usable_password(user.hashed_password))
+    user = await user_db.remove_oauth_account(user, account, unless_last=not has_usable_password(user.hashed_password))
     await manager.on_after_update(user, {}, request)
     return user

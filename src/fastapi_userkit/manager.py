@@ -29,6 +29,7 @@ from fastapi import Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from fastapi_userkit import exceptions
+from fastapi_userkit._contracts import StrategyDestroyNotSupportedError, destroys_all_tokens, releases_connection
 from fastapi_userkit._email_forms import login_email
 from fastapi_userkit._fingerprint import fingerprint, fingerprints_match
 from fastapi_userkit._id_mixins import IntegerIDMixin, UUIDIDMixin
@@ -423,16 +424,16 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
         Refresh sessions and their token families are deleted.
         """
         await self.end_refresh_sessions(user, request, session_stores=session_stores)
-        # Imported here: the authentication package imports this module.
+        # Imported here: the authentication package's __init__ imports this module (the
+        # _context module itself is a leaf, so there is no import cycle).
         from fastapi_userkit.authentication._context import request_strategies
-        from fastapi_userkit.authentication.strategy.base import StrategyDestroyNotSupportedError
 
         for strategy in strategies if strategies is not None else request_strategies(request):
-            destroy_all = getattr(strategy, "destroy_all_tokens", None)
-            if destroy_all is None:
+            # The declared capability (AllTokensDestroying), not a getattr probe (issue 17).
+            if not destroys_all_tokens(strategy):
                 continue
             with contextlib.suppress(StrategyDestroyNotSupportedError):
-                await destroy_all(user)
+                await strategy.destroy_all_tokens(user)
         await self.emit_security_event(SecurityEventType.SESSIONS_REVOKED, request, user_id=user.id)
         await self.on_after_logout_everywhere(user, request)
 
@@ -448,8 +449,9 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
         from fastapi_userkit.authentication._context import request_backends
 
         if session_stores is None:
-            settings = [getattr(backend, "refresh", None) for backend in request_backends(request)]
-            session_stores = [refresh.store for refresh in settings if refresh is not None]
+            session_stores = [
+                backend.refresh.store for backend in request_backends(request) if backend.refresh is not None
+            ]
         done: list[Any] = []
         for store in session_stores:
             if all(store is not seen for seen in done):
@@ -529,9 +531,8 @@ class BaseUserManager(UserManagerHooks[UP, ID], Generic[UP, ID]):
 
     async def _release_storage(self) -> None:
         """Give the database connection back before a slow hash (when the adapter can)."""
-        release = getattr(self.user_db, "release_connection", None)
-        if release is not None:
-            await release()
+        if releases_connection(self.user_db):
+            await self.user_db.release_connection()
 
     def _check_password_size(self, password: str) -> None:
         # Applies even when the app overrides validate_password: it protects the hasher.

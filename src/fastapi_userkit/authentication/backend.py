@@ -8,6 +8,7 @@ from typing import Any, Generic, cast
 from fastapi import Response, status
 from starlette.requests import HTTPConnection
 
+from fastapi_userkit._contracts import carries_refresh
 from fastapi_userkit.authentication._dependency import strategy_dependency
 from fastapi_userkit.authentication.strategy import Strategy, StrategyDestroyNotSupportedError
 from fastapi_userkit.authentication.strategy._bound import backend_tag, can_revoke_all, is_backend_bound
@@ -64,7 +65,7 @@ class AuthenticationBackend(Generic[UP, ID]):
         self.sessions = SessionService(refresh) if refresh is not None else None
         self.tag = backend_tag(name)
         """Written into every token this backend issues; only this backend accepts such a token."""
-        if refresh is not None and not callable(getattr(transport, "get_login_response_with_refresh", None)):
+        if refresh is not None and not carries_refresh(transport):
             raise ConfigurationError(f"Transport {type(transport).__name__} cannot carry refresh tokens.")
 
     @property

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any, TypeGuard, cast
+from typing import Any, TypeGuard
 
-from fastapi_userkit.authentication.strategy.base import BackendBoundStrategy, RevokeAllStrategy
+from fastapi_userkit._contracts import RevokeAllStrategy, revokes_all
+from fastapi_userkit.authentication.strategy.base import BackendBoundStrategy
 
 __all__ = ["backend_tag", "can_revoke_all", "is_backend_bound"]
 
 # One answer per strategy class: a runtime-checkable protocol is checked attribute by attribute,
 # which is too slow for every request; a class does not change what it implements.
 _BOUND: dict[type, bool] = {}
-_REVOKE_ALL: dict[type, bool] = {}
 
 
 def backend_tag(name: str) -> str:
@@ -37,8 +37,4 @@ def is_backend_bound(strategy: object) -> TypeGuard[BackendBoundStrategy[Any, An
 
 def can_revoke_all(strategy: object) -> TypeGuard[RevokeAllStrategy]:
     """Whether ``strategy``, as configured, can end every token of a user."""
-    kind = type(strategy)
-    known = _REVOKE_ALL.get(kind)
-    if known is None:
-        known = _REVOKE_ALL[kind] = isinstance(strategy, RevokeAllStrategy)
-    return known and cast(RevokeAllStrategy, strategy).can_destroy_all_tokens
+    return revokes_all(strategy) and strategy.can_destroy_all_tokens

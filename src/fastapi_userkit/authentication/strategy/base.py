@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Protocol, runtime_checkable
+from typing import Generic, Protocol, runtime_checkable
 
+# Declared in the package's leaf module of capabilities, which the manager imports without a cycle.
+from fastapi_userkit._contracts import RevokeAllStrategy, StrategyDestroyNotSupportedError
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
 
 __all__ = ["BackendBoundStrategy", "RevokeAllStrategy", "Strategy", "StrategyDestroyNotSupportedError"]
-
-
-class StrategyDestroyNotSupportedError(Exception):
-    """The strategy cannot destroy a single token (a JWT without a revocation table)."""
 
 
 class Strategy(Protocol, Generic[UP, ID]):
@@ -55,22 +53,4 @@ class BackendBoundStrategy(Strategy[UP, ID], Protocol):
 
     def backend_tag_of(self, token: str) -> str | None:
         """The tag of the backend that issued a token :meth:`read_token` has just accepted, or ``None``."""
-        ...  # pragma: no cover - protocol
-
-
-@runtime_checkable
-class RevokeAllStrategy(Protocol):
-    """A strategy that may be able to end every token of a user ("log out everywhere")."""
-
-    @property
-    def can_destroy_all_tokens(self) -> bool:
-        """Whether :meth:`destroy_all_tokens` ends every token of a user with this configuration."""
-        ...  # pragma: no cover - protocol
-
-    async def destroy_all_tokens(self, user: Any) -> None:
-        """End every token of ``user``.
-
-        Raises:
-            StrategyDestroyNotSupportedError: The configuration keeps no state to end them.
-        """
         ...  # pragma: no cover - protocol

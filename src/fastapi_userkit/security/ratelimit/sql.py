@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, case, delete, select, text, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -274,22 +274,43 @@ class _SQLStorage(RateLimitStorage):
             raise RateLimitStorageError(f"Rate-limit write failed: {exc.__class__.__name__}") from exc
 
 
-def _sync_engine_of(user_manager: Any) -> Engine:
-    session = getattr(getattr(user_manager, "user_db", None), "session", None)
+@runtime_checkable
+class _SessionBacked(Protocol):
+    """A user database holding the request's SQLAlchemy session (``SQLAlchemyUserDatabase`` does)."""
+
+    session: AsyncSession
+
+
+@runtime_checkable
+class _HasUserDatabase(Protocol):
+    """A user manager and its storage (every ``BaseUserManager`` is one)."""
+
+    user_db: object
+
+
+def _sync_engine_of(user_manager: object) -> Engine:
+    """The engine behind the user database's session, found through declared protocols and public API.
+
+    ``AsyncSession.get_bind()`` is SQLAlchemy's public way to ask a session for its engine; an
+    unbound session raises ``UnboundExecutionError`` there, a ``SQLAlchemyError`` that becomes a
+    storage error which ``fail_open`` handles (issue 17: reading ``session.bind`` of an unbound
+    session raised an ``AttributeError`` on SQLAlchemy 2.0.58, a 500).
+    """
+    user_db = user_manager.user_db if isinstance(user_manager, _HasUserDatabase) else None
+    session = user_db.session if isinstance(user_db, _SessionBacked) else None
     if not isinstance(session, AsyncSession):
         raise RateLimitStorageError(
             "SQL rate limiting found no SQLAlchemy AsyncSession at user_manager.user_db.session: "
             "pass SQLRateLimitBackend(engine) or a RedisRateLimitBackend in RateLimitSettings.backend."
         )
-    bind = session.bind
-    if isinstance(bind, AsyncEngine):
-        return bind.sync_engine
-    if isinstance(bind, AsyncConnection):
-        return bind.engine.sync_engine
-    raise RateLimitStorageError(
-        "SQL rate limiting needs the user database's session bound to one engine or connection: "
-        "pass SQLRateLimitBackend(engine) in RateLimitSettings.backend."
-    )
+    try:
+        bind = session.get_bind()
+    except SQLAlchemyError as exc:
+        raise RateLimitStorageError(
+            "SQL rate limiting needs the user database's session bound to one engine or connection: "
+            "pass SQLRateLimitBackend(engine) in RateLimitSettings.backend."
+        ) from exc
+    return bind.engine if isinstance(bind, Connection) else bind
 
 
 class SQLRateLimitBackend:

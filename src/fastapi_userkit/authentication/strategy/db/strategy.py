@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, runtime_checkable
 
 from fastapi_userkit import exceptions
+from fastapi_userkit._contracts import purges_expired_tokens
 from fastapi_userkit.authentication.strategy._opaque import (
     backend_tag_of,
     digest,
@@ -129,11 +130,10 @@ class DatabaseStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[
         max_age = self._max_age()
         if max_age is None:
             return 0
-        delete_expired = getattr(self.database, "delete_expired", None)
-        if delete_expired is None:
+        database = self.database
+        if not purges_expired_tokens(database):
             raise StrategyDestroyNotSupportedError("This access-token database cannot purge expired tokens.")
-        purged: int = await delete_expired(max_age)
-        return purged
+        return await database.delete_expired(max_age)
 
     def _create_access_token_dict(self, user: UP, token_digest: str) -> dict[str, Any]:
         """The new row; override to add columns (the documented extension point)."""
