@@ -18,6 +18,10 @@
     ├── LogoutEverywhereNotSupported      a backend of the app cannot end every token of a user
     ├── InvalidCredentials                a sign-in failed: unknown e-mail, wrong secret or inactive user
     ├── UserNotVerified                   the right credentials, but the app requires a verified e-mail
+    ├── CurrentPasswordRequired           a protected change came without the current password
+    ├── CurrentPasswordInvalid            a protected change came with a wrong current password
+    ├── OAuthEmailNotAvailable            the provider gave no e-mail address for the account
+    ├── OAuthRedirectNotAllowed           the requested ``next`` URL is not in the allowed list
     └── ConfigurationError                the application wired the library wrongly;
                                           raised at construction, never at a request
 
@@ -31,6 +35,8 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ConfigurationError",
+    "CurrentPasswordInvalid",
+    "CurrentPasswordRequired",
     "FastAPIUserkitError",
     "FastAPIUsersException",
     "InvalidCredentials",
@@ -42,7 +48,9 @@ __all__ = [
     "LogoutEverywhereNotSupported",
     "OAuthAccountAlreadyLinked",
     "OAuthAccountNotLinked",
+    "OAuthEmailNotAvailable",
     "OAuthLastLoginMethod",
+    "OAuthRedirectNotAllowed",
     "UserAlreadyExists",
     "UserAlreadyVerified",
     "UserInactive",
@@ -187,6 +195,34 @@ class UserNotVerified(FastAPIUsersException):
 
     default_message = "The user's e-mail address is not verified."
     code = "LOGIN_USER_NOT_VERIFIED"
+
+
+class CurrentPasswordRequired(FastAPIUsersException):
+    """A change of e-mail or password needs the current password (``require_current_password``)."""
+
+    default_message = "The current password is required for this change."
+    code = "UPDATE_USER_CURRENT_PASSWORD_REQUIRED"
+
+
+class CurrentPasswordInvalid(FastAPIUsersException):
+    """The current password given for a protected change is wrong (counted as a failed login)."""
+
+    default_message = "The current password is not correct."
+    code = "UPDATE_USER_CURRENT_PASSWORD_INVALID"
+
+
+class OAuthEmailNotAvailable(FastAPIUsersException):
+    """The OAuth provider did not give an e-mail address for the account."""
+
+    default_message = "The OAuth provider gave no e-mail address."
+    code = "OAUTH_NOT_AVAILABLE_EMAIL"
+
+
+class OAuthRedirectNotAllowed(FastAPIUsersException):
+    """The ``next`` URL asked of an OAuth login is not one the app allows."""
+
+    default_message = "This redirect URL is not allowed."
+    code = "OAUTH_REDIRECT_NOT_ALLOWED"
 
 
 class ConfigurationError(FastAPIUsersException, ValueError):

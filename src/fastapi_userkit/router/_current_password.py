@@ -13,14 +13,14 @@ instance of the app's own schema without it, so the password reaches neither the
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request, status
+from fastapi import Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field, SecretStr, create_model
 
 from fastapi_userkit import schemas
+from fastapi_userkit.exceptions import CurrentPasswordInvalid, CurrentPasswordRequired
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
-from fastapi_userkit.router.common import ErrorCode
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 from fastapi_userkit.security.ratelimit.limiter import FlowGuard
 
@@ -65,16 +65,17 @@ async def check_current_password(
     """Refuse a change of e-mail or password without the right current password.
 
     Raises:
-        HTTPException: ``400 UPDATE_USER_CURRENT_PASSWORD_REQUIRED`` when the body changes the
-            e-mail or the password without ``current_password``; ``400
-            UPDATE_USER_CURRENT_PASSWORD_INVALID`` when it is wrong (counted as a failed login);
-            the login guard's ``429`` while the account waits out its failures.
+        CurrentPasswordRequired: The body changes the e-mail or the password without
+            ``current_password`` (``400 UPDATE_USER_CURRENT_PASSWORD_REQUIRED`` through the table).
+        CurrentPasswordInvalid: It is wrong (counted as a failed login; ``400
+            UPDATE_USER_CURRENT_PASSWORD_INVALID``).
+        HTTPException: The login guard's ``429`` while the account waits out its failures.
     """
     if not changes_protected_fields(body):
         return
     current: SecretStr | None = getattr(body, CURRENT_PASSWORD_FIELD)
     if current is None:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=ErrorCode.UPDATE_USER_CURRENT_PASSWORD_REQUIRED)
+        raise CurrentPasswordRequired()
     async with guard.attempt(request, user_manager, user.email):
         # The login's own check: one Argon2 run in a worker thread, the hash upgraded if due.
         credentials = OAuth2PasswordRequestForm(username=user.email, password=current.get_secret_value())
@@ -88,4 +89,4 @@ async def check_current_password(
             outcome=SecurityEventOutcome.FAILURE,
             details={"reason": "current_password"},
         )
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=ErrorCode.UPDATE_USER_CURRENT_PASSWORD_INVALID)
+        raise CurrentPasswordInvalid()

@@ -93,6 +93,9 @@ Flow = Literal[
     "oauth-associate",
     "oauth-unlink",
     "logout-all",
+    "current-password",
+    "oauth-email",
+    "oauth-redirect",
 ]
 
 
@@ -160,6 +163,16 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
     },
     "logout-all": {
         exceptions.LogoutEverywhereNotSupported: _Answer(_400, ErrorCode.LOGOUT_ALL_NOT_SUPPORTED),
+    },
+    "current-password": {
+        exceptions.CurrentPasswordRequired: _Answer(_400, ErrorCode.UPDATE_USER_CURRENT_PASSWORD_REQUIRED),
+        exceptions.CurrentPasswordInvalid: _Answer(_400, ErrorCode.UPDATE_USER_CURRENT_PASSWORD_INVALID),
+    },
+    "oauth-email": {
+        exceptions.OAuthEmailNotAvailable: _Answer(_400, ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL),
+    },
+    "oauth-redirect": {
+        exceptions.OAuthRedirectNotAllowed: _Answer(_400, ErrorCode.OAUTH_REDIRECT_NOT_ALLOWED),
     },
 }
 

@@ -23,7 +23,7 @@ Requires the ``oauth`` extra (``pip install fastapi-userkit[oauth]``).
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from httpx_oauth.oauth2 import BaseOAuth2
 from pydantic import BaseModel
@@ -185,7 +185,8 @@ def get_oauth_router(
         if allowed_redirects:
             target = allowed_redirects[0] if next_url is None else next_url
             if target not in allowed_redirects:
-                raise HTTPException(status.HTTP_400_BAD_REQUEST, ErrorCode.OAUTH_REDIRECT_NOT_ALLOWED)
+                with translate("oauth-redirect"):
+                    raise exceptions.OAuthRedirectNotAllowed()
             state_data[_NEXT_CLAIM] = target
         url = await flow.authorization_url(request, response, scopes, state_data)
         return OAuth2AuthorizeResponse(authorization_url=url)
@@ -219,7 +220,8 @@ def get_oauth_router(
             token, state_data = await flow.callback(request, code, state, error)
             account_id, account_email = await flow.get_id_email(token)
             if account_email is None:
-                raise HTTPException(status.HTTP_400_BAD_REQUEST, ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL)
+                with translate("oauth-email"):
+                    raise exceptions.OAuthEmailNotAvailable()
             with translate("oauth"):
                 user = await user_manager.oauth_callback(
                     oauth_client.name,
@@ -353,7 +355,8 @@ def get_oauth_associate_router(
             token, _ = await flow.callback(request, code, state, error, subject=str(user.id))
             account_id, account_email = await flow.get_id_email(token)
             if account_email is None:
-                raise HTTPException(status.HTTP_400_BAD_REQUEST, ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL)
+                with translate("oauth-email"):
+                    raise exceptions.OAuthEmailNotAvailable()
             with translate("oauth-associate"):
                 user = await user_manager.oauth_associate_callback(
                     user,

@@ -15,7 +15,7 @@ from fastapi_userkit.router._current_password import (
     without_current_password,
 )
 from fastapi_userkit.router._route import UserkitRoute
-from fastapi_userkit.router.common import ErrorCode, openapi_errors, translate
+from fastapi_userkit.router.common import Flow, openapi_errors, translate
 from fastapi_userkit.security.settings import SecuritySettings
 from fastapi_userkit.sessions.flow import renew_cookie_login
 
@@ -78,11 +78,9 @@ def get_users_router(
         auth_errors[status.HTTP_403_FORBIDDEN] = ["Forbidden"]
     superuser_errors: dict[int, list[Any]] = {**auth_errors, status.HTTP_403_FORBIDDEN: ["Forbidden"]}
     me_update_errors: dict[int, list[Any]] = dict(auth_errors)
+    me_update_flows: tuple[Flow, ...] = ("update",)
     if require_current_password:
-        me_update_errors[status.HTTP_400_BAD_REQUEST] = [
-            ErrorCode.UPDATE_USER_CURRENT_PASSWORD_REQUIRED.value,
-            ErrorCode.UPDATE_USER_CURRENT_PASSWORD_INVALID.value,
-        ]
+        me_update_flows = ("current-password", "update")
         me_update_errors.update(login_guard.openapi_errors())
 
     async def get_user_or_404(
@@ -107,7 +105,7 @@ def get_users_router(
         "/me",
         response_model=user_schema,
         name="users:patch_current_user",
-        responses=openapi_errors("update", extra=me_update_errors),
+        responses=openapi_errors(*me_update_flows, extra=me_update_errors),
     )
     async def update_me(
         request: Request,
@@ -117,7 +115,8 @@ def get_users_router(
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
     ) -> schemas.BaseUser[ID]:
         if require_current_password:
-            await check_current_password(login_guard, request, user_manager, user, user_update)
+            with translate("current-password"):
+                await check_current_password(login_guard, request, user_manager, user, user_update)
             user_update = without_current_password(user_update, user_update_schema)
         old_hash = user.hashed_password
         with translate("update"):
