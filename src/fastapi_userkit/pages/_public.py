@@ -14,6 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request,
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from fastapi_userkit import exceptions
+from fastapi_userkit._services.registration import register as register_user
 from fastapi_userkit._services.sign_in import SignIn
 from fastapi_userkit.authentication._context import auth_context
 from fastapi_userkit.pages._messages import (
@@ -27,10 +28,9 @@ from fastapi_userkit.pages._messages import (
 from fastapi_userkit.pages._site import Site
 from fastapi_userkit.router._background import after_response
 from fastapi_userkit.router.common import translate
-from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
-from fastapi_userkit.security.password_hashing import hash_normalized_password
+from fastapi_userkit.security.events import SecurityEventType
 
-__all__ = ["add_public_pages", "parse_email", "registration_conflict", "validation_errors"]
+__all__ = ["add_public_pages", "parse_email", "validation_errors"]
 
 _PRIVILEGED = frozenset({"is_active", "is_superuser", "is_verified", "id"})
 _EMAIL = TypeAdapter(EmailStr)
@@ -138,12 +138,14 @@ def _add_sign_up(router: APIRouter, site: Site) -> None:
         try:
             async with site.guards["register"].attempt(request, user_manager, user_create.email):
                 with translate("register"):
-                    try:
-                        user = await user_manager.create(user_create, safe=True, request=request)
-                    except exceptions.UserAlreadyExists:
-                        if not site.hide_existing_users:
-                            raise
-                        await registration_conflict(user_manager, user_create, request, background_tasks)
+                    registration = await register_user(
+                        user_manager,
+                        user_create,
+                        request,
+                        background_tasks,
+                        hide_existing_users=site.hide_existing_users,
+                    )
+                    user = registration.user
         except HTTPException as exc:
             if exc.status_code != status.HTTP_400_BAD_REQUEST:
                 return site.refused(request, exc)
@@ -188,23 +190,6 @@ def _add_sign_out(router: APIRouter, site: Site) -> None:
         if site.api_csrf is not None:
             site.api_csrf.clear_token_cookie(response, backend.transport)
         return response
-
-
-async def registration_conflict(
-    user_manager: Any, user_create: Any, request: Request, background_tasks: BackgroundTasks
-) -> None:
-    """Answer a taken address like a new one: same hashing cost, owner told after the response."""
-    existing = await user_manager.user_db.get_by_email(user_create.email)
-    await hash_normalized_password(user_manager.password_helper, user_create.password)
-
-    async def notify() -> None:
-        await user_manager.emit_security_event(
-            SecurityEventType.REGISTRATION_CONFLICT, request, user_id=existing.id, outcome=SecurityEventOutcome.FAILURE
-        )
-        await user_manager.on_registration_conflict(existing, request)
-
-    if existing is not None:
-        background_tasks.add_task(notify)
 
 
 def _add_link_forms(router: APIRouter, site: Site) -> None:

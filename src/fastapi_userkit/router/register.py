@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 
-from fastapi_userkit import exceptions, schemas
+from fastapi_userkit import schemas
+from fastapi_userkit._services.registration import register as register_user
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
-from fastapi_userkit.router._registration_conflict import answer_registration_conflict
+from fastapi_userkit.router._registration_conflict import look_alike_user
 from fastapi_userkit.router._route import UserkitRoute
 from fastapi_userkit.router.common import openapi_errors, translate
 from fastapi_userkit.security.settings import SecuritySettings
@@ -57,14 +58,11 @@ def get_register_router(
     ) -> schemas.BaseUser[ID]:
         async with guard.attempt(request, user_manager, getattr(user_create, "email", None)):
             with translate("register"):
-                try:
-                    created_user = await user_manager.create(user_create, safe=True, request=request)
-                except exceptions.UserAlreadyExists:
-                    if not hide_existing_users:
-                        raise
-                    return await answer_registration_conflict(
-                        user_manager, user_create, user_schema, request, background_tasks
-                    )
-        return user_schema.model_validate(created_user)
+                registration = await register_user(
+                    user_manager, user_create, request, background_tasks, hide_existing_users=hide_existing_users
+                )
+        if registration.user is None:
+            return look_alike_user(user_create, user_schema, registration.existing)
+        return user_schema.model_validate(registration.user)
 
     return router
