@@ -16,8 +16,7 @@ import pytest
 from tests.scale.client import SpreadClient, Tokens, http_client, mailed_token, make_superuser
 from tests.scale.conftest import Deployment
 
-# One xdist worker runs the module, so its processes start once (pyproject: --dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scale-workers")]
+pytestmark = pytest.mark.slow
 
 
 async def test_per_account_and_per_ip_budgets_hold_in_total(deployed: Deployment) -> None:
