@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import CrossSlotTransactionError
 
 from fastapi_userkit.security import RateLimitSettings
 from fastapi_userkit.security.ratelimit import Hit, RedisRateLimitBackend
@@ -122,3 +123,24 @@ async def test_the_readme_cluster_configuration_works(
     assert (rotated, again) == (True, False)
     assert [row.id for row in listed] == [record.id]
     assert reservation.granted
+
+
+async def test_the_session_store_needs_a_hash_tag_on_a_cluster(cluster_client: RedisCluster) -> None:
+    """Without a hash tag in the prefix, a session's keys land on different slots and its creation is refused.
+
+    What the README asks for (a tagged prefix) is needed: a transaction may not span slots.
+    """
+    store = RedisSessionStore(cluster_client, key_prefix="untagged:session:")
+    record = SessionRecord(
+        id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        created_at=NOW,
+        last_used_at=NOW,
+        expires_at=NOW + timedelta(hours=1),
+        ip_address=None,
+        user_agent=None,
+        credential="c",
+    )
+
+    with pytest.raises(CrossSlotTransactionError):
+        await store.create(record, digest("parent"))
