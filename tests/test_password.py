@@ -199,17 +199,20 @@ async def test_dummy_hash_is_made_once_per_parameter_set() -> None:
     assert "m=4096," in other
 
 
-async def test_dummy_hash_of_a_protocol_helper_is_made_once_per_helper() -> None:
-    """A helper that only follows the protocol hashes one random password, at its first use, and reuses it."""
-    helper, other = PlainHelper(), PlainHelper()
+async def test_dummy_hash_of_a_protocol_helper_is_made_once_per_class() -> None:
+    """Protocol helpers made per request hash one random password, at the first use, and every instance reuses it."""
+
+    class PerRequestHelper(PlainHelper):
+        """A helper class of its own, so no earlier test has filled its cache."""
+
+    helper, other = PerRequestHelper(), PerRequestHelper()
 
     first = await dummy_hash(helper)
     second = await dummy_hash(helper)
     others = await dummy_hash(other)
 
-    assert first == second
-    assert others != first
-    assert (helper.hashed, other.hashed) == (1, 1)
+    assert first == second == others
+    assert (helper.hashed, other.hashed) == (1, 0)
 
 
 class CountingSubclass(PasswordHelper):
@@ -290,15 +293,22 @@ class SlottedHelper:
     __hash__ = None  # type: ignore[assignment]  # unhashable too, like a dataclass with eq=True
 
 
-async def test_dummy_hash_of_a_helper_that_cannot_be_remembered_is_fresh() -> None:
-    """A helper that cannot be a weak dictionary key still gets a usable dummy hash, made each time."""
-    helper = SlottedHelper()
+async def test_dummy_hash_of_a_helper_that_cannot_be_a_weak_key_is_kept_by_its_class() -> None:
+    """An unhashable helper (like a dataclass with ``eq=True``) reuses its class's dummy hash: one Argon2 run in all."""
+
+    class UnhashableHelper(SlottedHelper):
+        """A class of its own, so no earlier test has filled its cache."""
+
+        __slots__ = ()
+
+    helper, other = UnhashableHelper(), UnhashableHelper()
 
     first = await dummy_hash(helper)
     second = await dummy_hash(helper)
+    others = await dummy_hash(other)
 
-    assert first != second
-    assert helper.hashed == 2
+    assert first == second == others
+    assert (helper.hashed, other.hashed) == (1, 0)
     assert await verify_and_update_password(helper, PASSWORD, first) == (False, None)
 
 

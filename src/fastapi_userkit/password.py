@@ -167,6 +167,10 @@ async def hash_password(helper: PasswordHelperProtocol, password: str) -> str:
 # The dummy hash of each helper object, made at its first unknown-user login. Weak keys: a
 # helper made per request is forgotten with its request.
 _DUMMY_HASH_BY_HELPER: weakref.WeakKeyDictionary[PasswordHelperProtocol, str] = weakref.WeakKeyDictionary()
+# And of each helper class, for helpers made per request or that cannot be weak keys (an unhashable
+# dataclass): instances of one class are taken to share its parameters, as they do when an app
+# builds its helper in a dependency.
+_DUMMY_HASH_BY_CLASS: dict[type, str] = {}
 
 
 async def dummy_hash(helper: PasswordHelperProtocol) -> str:
@@ -179,23 +183,26 @@ async def dummy_hash(helper: PasswordHelperProtocol) -> str:
 
     * a :class:`PasswordHelper` or subclass, one per class and parameter set, shared by its
       instances (:meth:`PasswordHelper.dummy_hash`), so a helper made per request reuses it;
-    * any helper, one per helper object, made with its own :meth:`hash` at its first use: a
-      helper following :class:`PasswordHelperProtocol` only should be made once, at start-up,
-      as FastAPI Users' documentation makes its ``password_helper``.
+    * any other helper, one per helper object and one per helper class, made with its own
+      :meth:`hash` at its first use.
 
-    A helper that cannot be a weak dictionary key (unhashable, or without ``__weakref__``) is
-    not remembered: it gets a fresh hash each time, as before.
+    A helper object seen for the first time, made per request or that cannot be a weak
+    dictionary key (an unhashable dataclass), reuses the dummy hash of its class: instances of
+    one class are taken to hash with the same parameters.
     """
     try:
         cached = _DUMMY_HASH_BY_HELPER.get(helper)
-    except TypeError:  # unhashable: cannot be remembered
+    except TypeError:  # unhashable: remembered by its class only
         cached = None
+    if cached is None and not isinstance(helper, PasswordHelper):
+        cached = _DUMMY_HASH_BY_CLASS.get(type(helper))
     if cached is not None:
         return cached
     if isinstance(helper, PasswordHelper):
         fresh = await anyio.to_thread.run_sync(helper.dummy_hash, limiter=_HASH_LIMITER)
     else:
         fresh = await hash_password(helper, secrets.token_urlsafe())
+        _DUMMY_HASH_BY_CLASS.setdefault(type(helper), fresh)
     with contextlib.suppress(TypeError):  # unhashable or not weakly referenceable
         _DUMMY_HASH_BY_HELPER[helper] = fresh
     return fresh
