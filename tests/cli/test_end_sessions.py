@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +13,7 @@ from fastapi_userkit.authentication import DatabaseStrategy, RedisStrategy
 from fastapi_userkit.cli import UserkitCLIConfig
 from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.db.access_token import SQLAlchemyAccessTokenDatabase
+from fastapi_userkit.exceptions import ConfigurationError
 from tests.cli.cliapp import make_manager
 from tests.cli.conftest import CLI
 from tests.conftest import SessionMaker
@@ -104,3 +106,27 @@ async def test_config_hands_its_strategies_and_stores_to_the_manager(db: Session
     assert manager.session_strategies[1].database.session is session
     assert manager.session_stores == (store,)
     assert (plain_manager.session_strategies, plain_manager.session_stores) == ((), ())
+
+
+async def test_config_takes_a_plain_list_of_strategies(db: SessionMaker) -> None:
+    """session_strategies may be a list, as the manager takes them; anything else is refused at construction."""
+    redis_strategy = RedisStrategy[User, uuid.UUID](cast(Any, None))
+    config = UserkitCLIConfig(user_model=User, session_maker=db, session_strategies=[redis_strategy])
+
+    async with db() as session:
+        manager = config.make_user_manager(SQLAlchemyUserDatabase[User, uuid.UUID](session, User))
+
+    assert manager.session_strategies == (redis_strategy,)
+    assert config.ends_outside_sessions
+    with pytest.raises(ConfigurationError):
+        UserkitCLIConfig(user_model=User, session_maker=db, session_strategies=cast(Any, 42))
+
+
+def test_commands_say_when_no_outside_store_is_configured(cli: CLI) -> None:
+    """With the plain config, deactivate and delete-user warn on stderr that Redis tokens and such were not ended."""
+    cli("create-user", "--email", "kay@camelot.bt", "--password-stdin", input=PASSWORD)
+
+    results = [cli("deactivate", "kay@camelot.bt"), cli("delete-user", "kay@camelot.bt", "--yes")]
+
+    assert [result.exit_code for result in results] == [0, 0]
+    assert all("names no session_strategies or session_stores" in result.stderr for result in results)

@@ -97,6 +97,7 @@ def set_password(ctx: typer.Context, email: EmailArgument, password_stdin: Passw
     password = guard(state, lambda: _read_password(password_stdin))
     user = run_async(state, lambda config: operations.set_password(config, email, password))
     typer.echo(f"Password of {user.email} changed.")
+    _note_unreached_stores(ctx)
 
 
 @app.command("deactivate")
@@ -104,6 +105,7 @@ def deactivate(ctx: typer.Context, email: EmailArgument) -> None:
     """Deactivate a user: they can no longer log in, and their sessions end."""
     user = run_async(get_state(ctx), lambda config: operations.set_active(config, email, active=False))
     typer.echo(f"Deactivated {user.email}.")
+    _note_unreached_stores(ctx)
 
 
 @app.command("activate")
@@ -124,6 +126,18 @@ def delete_user(
         typer.confirm(f"Delete {email} and end all their sessions?", abort=True)
     user = run_async(get_state(ctx), lambda config: operations.delete_user(config, email))
     typer.echo(f"Deleted {user.email}.")
+    _note_unreached_stores(ctx)
+
+
+def _note_unreached_stores(ctx: typer.Context) -> None:
+    """Say so when the config names no store outside the user's tables: those sessions were not ended."""
+    if not get_state(ctx).config().ends_outside_sessions:
+        typer.secho(
+            "Note: the CLI config names no session_strategies or session_stores, so tokens and sessions kept "
+            "outside the user's tables (Redis tokens, a revoked-token table, Redis sessions) were not ended.",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
 
 
 def _yes(flag: Any) -> str:

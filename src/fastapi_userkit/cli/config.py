@@ -60,9 +60,9 @@ class UserkitCLIConfig:
         fastapi_users: The application's :class:`~fastapi_userkit.FastAPIUsers`, for
             ``check --deploy`` (backends, transports, strategies, security settings).
         app: The application (FastAPI or Starlette), for ``check --deploy`` (its middleware).
-        session_strategies: Builds, on the CLI's database session, the application's token
-            strategies that keep state outside the user's tables (a ``RedisStrategy``, a
-            ``JWTStrategy`` with a revoked-token table): ``deactivate``, ``set-password`` and
+        session_strategies: The application's token strategies that keep state outside the
+            user's tables (a ``RedisStrategy``, a ``JWTStrategy`` with a revoked-token table), or
+            a function that builds them on the CLI's database session: ``deactivate``, ``set-password`` and
             ``delete-user`` end the user's tokens in them. Rows of the access-token and session
             tables mapped beside ``user_model`` end without it.
         session_stores: The refresh-session stores of the application's backends (a Redis
@@ -82,10 +82,16 @@ class UserkitCLIConfig:
     metadata: MetaData | Sequence[MetaData] | None = field(default=None)
     fastapi_users: FastAPIUsers[Any, Any] | None = None
     app: Starlette | None = None
-    session_strategies: Callable[[AsyncSession], Sequence[Any]] | None = None
+    session_strategies: Callable[[AsyncSession], Sequence[Any]] | Sequence[Any] | None = None
     session_stores: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
+        if self.session_strategies is not None and not (
+            callable(self.session_strategies) or isinstance(self.session_strategies, Sequence)
+        ):
+            raise ConfigurationError(
+                "UserkitCLIConfig.session_strategies must be a sequence or a function of a session"
+            )
         if (self.engine is None) == (self.session_maker is None):
             raise ConfigurationError("UserkitCLIConfig needs exactly one of engine and session_maker")
         if self.session_maker is not None and not isinstance(self.session_maker.kw.get("bind"), AsyncEngine):
@@ -127,10 +133,18 @@ class UserkitCLIConfig:
         besides those its factory gave it: a command runs outside any request.
         """
         manager = self._build_user_manager(user_db)
-        if self.session_strategies is not None:
-            manager.session_strategies = (*manager.session_strategies, *self.session_strategies(user_db.session))
+        strategies = self.session_strategies
+        if callable(strategies):
+            strategies = strategies(user_db.session)
+        if strategies is not None:
+            manager.session_strategies = (*manager.session_strategies, *strategies)
         manager.session_stores = (*manager.session_stores, *self.session_stores)
         return manager
+
+    @property
+    def ends_outside_sessions(self) -> bool:
+        """Whether commands that end a user's sessions reach stores outside the user's tables."""
+        return self.session_strategies is not None or bool(self.session_stores)
 
     def _build_user_manager(self, user_db: SQLAlchemyUserDatabase[Any, Any]) -> BaseUserManager[Any, Any]:
         if self.user_manager_factory is not None:
