@@ -20,21 +20,23 @@ import base64
 import hashlib
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request, Response, status
 from fastapi.security import APIKeyCookie
+from pydantic import SecretStr
 from starlette.requests import HTTPConnection
 
-if TYPE_CHECKING:
-    from fastapi_userkit.security.settings import CSRFSettings
+from fastapi_userkit.exceptions import ConfigurationError
 
 __all__ = [
     "CSRF_CROSS_SITE_REQUEST",
     "CSRF_TOKEN_INVALID",
     "SAFE_METHODS",
     "CSRFProtection",
+    "CSRFSettings",
     "is_cookie_transport",
     "normalise_origin",
 ]
@@ -49,6 +51,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 """Methods that must not change state (RFC 9110 9.2.1), so are never checked."""
 
 _SIGNING_CONTEXT = b"fastapi-userkit csrf token\x00"
+_MIN_TOKEN_SECRET_BYTES = 32
 
 
 def normalise_origin(value: str) -> str | None:
@@ -71,6 +74,71 @@ def normalise_origin(value: str) -> str | None:
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     suffix = "" if port in {None, default_port} else f":{port}"
     return f"{parts.scheme}://{host}{suffix}"
+
+
+@dataclass(frozen=True)
+class CSRFSettings:
+    """CSRF protection of cookie-authenticated, state-changing requests (ASVS 5.0 3.5.1-3.5.3).
+
+    ``mode="origin"`` (default) refuses, with ``403``, a ``POST``/``PUT``/``PATCH``/``DELETE``
+    authenticated by a cookie transport when the browser says it is cross-site
+    (``Sec-Fetch-Site: cross-site``, or an ``Origin`` that is neither the request's own origin
+    nor in ``trusted_origins``). Same-origin browsers and clients that send neither header
+    (curl, mobile apps, server-to-server) pass unchanged; bearer-authenticated requests are never
+    checked. The cookie backend's login is checked the same way (login CSRF).
+
+    ``mode="token"`` also requires the ``token_header`` to carry the signed token that the
+    cookie backend's login sets in the ``token_cookie_name`` cookie (a signed double-submit
+    cookie, as OWASP's CSRF cheat sheet describes).
+
+    Raises:
+        ConfigurationError: A malformed trusted origin, or token mode without a secret of at
+            least 32 bytes.
+    """
+
+    mode: Literal["origin", "token"] = "origin"
+    """``"origin"``: ``Origin``/``Sec-Fetch-Site`` checks; ``"token"``: those and a token header."""
+
+    trusted_origins: tuple[str, ...] = ()
+    """Other origins allowed to send cookie-authenticated requests (``"https://app.example.com"``),
+    for a front-end served from another origin (with CORS configured to allow credentials)."""
+
+    allow_same_site: bool = False
+    """Accept ``Sec-Fetch-Site: same-site`` (a sibling subdomain) without a trusted ``Origin``."""
+
+    token_secret: str | SecretStr | None = field(default=None, repr=False)
+    """The key signing tokens in token mode (at least 32 bytes)."""
+
+    token_header: str = "X-CSRF-Token"  # noqa: S105 - a header name, not a password
+    """The header carrying the token in token mode."""
+
+    token_cookie_name: str | None = None
+    """The cookie the token is set in at login, readable by JavaScript. ``None``:
+    ``"__Host-userkit-csrf"`` when the auth cookie is ``Secure``, ``"userkit-csrf"`` otherwise."""
+
+    def __post_init__(self) -> None:
+        normalised = tuple(_normalise_origin(origin) for origin in self.trusted_origins)
+        object.__setattr__(self, "trusted_origins", normalised)
+        if self.mode == "token":
+            secret = self.secret_bytes()
+            if len(secret) < _MIN_TOKEN_SECRET_BYTES:
+                raise ConfigurationError("CSRFSettings(mode='token') needs a token_secret of at least 32 bytes.")
+        elif self.mode != "origin":
+            raise ConfigurationError("CSRFSettings.mode must be 'origin' or 'token'.")
+
+    def secret_bytes(self) -> bytes:
+        """The token secret as bytes (empty without one)."""
+        secret = self.token_secret
+        if isinstance(secret, SecretStr):
+            secret = secret.get_secret_value()
+        return (secret or "").encode()
+
+
+def _normalise_origin(origin: str) -> str:
+    normalised = normalise_origin(origin)
+    if normalised is None:
+        raise ConfigurationError(f"Not an origin (scheme://host[:port]): {origin!r}")
+    return normalised
 
 
 def is_cookie_transport(transport: Any) -> bool:

@@ -37,8 +37,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import HTTPException, Request, status
 
+from fastapi_userkit._contracts import emits_security_events
 from fastapi_userkit._email_forms import account_skeleton
 from fastapi_userkit.exceptions import ConfigurationError, FastAPIUsersException
+from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 from fastapi_userkit.security.ratelimit.backend import (
     Counter,
     Hit,
@@ -49,7 +51,7 @@ from fastapi_userkit.security.ratelimit.backend import (
 from fastapi_userkit.security.ratelimit.client_ip import client_ip, rate_limit_bucket
 
 if TYPE_CHECKING:
-    from fastapi_userkit.security.settings import FlowLimits, Limit, RateLimitSettings
+    from fastapi_userkit.security.ratelimit.settings import FlowLimits, Limit, RateLimitSettings
 
 __all__ = [
     "TOO_MANY_REQUESTS",
@@ -285,12 +287,11 @@ class _Run:
         await (await self.storage()).release([], now=self.now, forget=[account_key("login", account)])
 
     async def _emit_lockout(self, delay: float, counter: Counter) -> None:
-        emit = getattr(self.user_manager, "emit_security_event", None)
-        if emit is None:
+        manager = self.user_manager
+        # A declared capability (every BaseUserManager has it), not a getattr probe (issue 17).
+        if not emits_security_events(manager):
             return
-        from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
-
-        await emit(
+        await manager.emit_security_event(
             SecurityEventType.LOCKOUT,
             self.request,
             outcome=SecurityEventOutcome.FAILURE,
