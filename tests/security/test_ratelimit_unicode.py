@@ -30,6 +30,11 @@ SPELLINGS = [
     "\U0001d42fictim@example.com",
     "\u24e5ictim@example.com",
     "\uff56ictim@example.com",
+    # Code points MariaDB's collation ignores or weighs as an ASCII letter (an outside review):
+    # ARABIC TATWEEL, NEGATIVE CIRCLED LATIN CAPITAL LETTER V, COMBINING LATIN SMALL LETTER C.
+    "vic\u0640tim@example.com",
+    "\U0001f165ictim@example.com",
+    "vi\u0368tim@example.com",
     "VICTIM@example.com",
     " victim@example.com ",
 ]
@@ -84,14 +89,28 @@ async def test_forgot_password_limit_holds_across_spellings(env: Env) -> None:
     app = make_app(env.session_maker, security=env.settings())
     await register(app, VICTIM)
     spellings = [VICTIM, "v\u0130ctim@example.com", "\U0001d42fictim@example.com", "\u24e5ictim@example.com"]
-    spellings += ["\uff56ictim@example.com", "Victim@example.com"]
+    spellings += ["\uff56ictim@example.com", "Victim@example.com", "vic\u0640tim@example.com"]
+    spellings += ["\U0001f165ictim@example.com", "vi\u0368tim@example.com", "\u24e5ic\u0640tim@example.com"]
 
     async with client_for(app) as client:
         statuses = [
             (await client.post("/auth/forgot-password", json={"email": spelling})).status_code for spelling in spellings
         ]
 
-    assert statuses == [202] * 5 + [429]
+    assert statuses == [202] * 5 + [429] * 5
+
+
+async def test_a_locked_account_with_a_digit_is_locked_in_other_digits(env: Env) -> None:
+    """After the lockout of user1@, the right password typed with an Arabic-Indic or Devanagari one gets 429."""
+    app = make_app(env.session_maker, security=env.settings())
+    await register(app, "user1@example.com")
+
+    async with client_for(app) as client:
+        for _ in range(5):
+            assert (await login(client, WRONG, "user1@example.com")).status_code == 400
+        answers = [(await login(client, PASSWORD, f"user{digit}@example.com")).status_code for digit in "\u0661\u0967"]
+
+    assert answers == [429, 429]
 
 
 async def test_login_finds_an_account_typed_in_nfd(env: Env) -> None:
@@ -107,7 +126,17 @@ async def test_login_finds_an_account_typed_in_nfd(env: Env) -> None:
 
 @pytest.mark.parametrize(
     "spelling",
-    ["al\u0130ce@example.com", "\u24e5ictim@example.com", "\U0001d42fictim@example.com", "stra\u00dfe@example.com"],
+    [
+        "al\u0130ce@example.com",
+        "\u24e5ictim@example.com",
+        "\U0001d42fictim@example.com",
+        "stra\u00dfe@example.com",
+        "vic\u0640tim@example.com",
+        "\U0001f165ictim@example.com",
+        "vi\u0368tim@example.com",
+        "user\u0661@example.com",
+        "vic\u0591tim@example.com",
+    ],
 )
 async def test_registration_refuses_lookalike_spellings(env: Env, spelling: str) -> None:
     """Addresses the databases would match to accounts differently are refused (422) on every database."""
@@ -133,11 +162,40 @@ async def test_registration_of_another_case_is_taken_on_every_database(env: Env)
     assert response.json() == {"detail": "REGISTER_USER_ALREADY_EXISTS"}
 
 
+async def test_an_accented_address_is_another_account_on_every_database(env: Env) -> None:
+    """jose@ and jos\u00e9@ register as two accounts everywhere (MariaDB's collation is accent-sensitive)."""
+    app = make_app(env.session_maker, security=env.settings())
+    await register(app, "jose@example.com")
+
+    async with client_for(app) as client:
+        response = await client.post("/auth/register", json={"email": "jos\u00e9@example.com", "password": PASSWORD})
+
+    assert response.status_code == 201, response.text
+
+
+async def test_an_email_change_to_a_lookalike_is_refused(env: Env) -> None:
+    """PATCH /users/me refuses (422) an address MariaDB would weigh as another (U+0640) on every database."""
+    app = make_app(env.session_maker, security=env.settings())
+    await register(app, "alice@example.com")
+
+    async with client_for(app) as client:
+        token = (await login(client, PASSWORD, "alice@example.com")).json()["access_token"]
+        response = await client.patch(
+            "/users/me", json={"email": "vic\u0640tim@example.com"}, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    assert response.status_code == 422, response.text
+    assert "e-mail address contains" in response.text
+
+
 def test_skeleton_merges_every_lookalike() -> None:
     """Every spelling above has the skeleton of the plain address; accents and NFD fold too."""
     assert {account_skeleton(spelling) for spelling in SPELLINGS} == {VICTIM}
     assert account_skeleton("jos\u00e9@example.com") == account_skeleton("JOSE\u0301@example.com") == "jose@example.com"
     assert account_skeleton("\u0131\u115f@x") == "i@x"
+    # The general rules, for servers whose tables differ: a character named after a Latin letter
+    # (U+1F12A, outside this server's table), a reserved default-ignorable (U+E0FFF).
+    assert account_skeleton("u\u0967\U0001f12a\U000e0fff@x") == "u1s@x"
 
 
 def test_lookalike_rule_accepts_lower_case_and_accents() -> None:
@@ -146,6 +204,7 @@ def test_lookalike_rule_accepts_lower_case_and_accents() -> None:
     assert lookalike_problem("\u0434\u0438\u043c\u0430@example.ru") is None
     assert lookalike_problem("\u0414\u0438\u043c\u0430@example.ru") is not None
     assert lookalike_problem("\uff56ictim@example.com") is not None
+    assert lookalike_problem("user\u0661@example.com") is not None
 
 
 def test_login_email_normalises_like_registration() -> None:
