@@ -145,6 +145,22 @@ def test_the_package_has_no_import_cycle() -> None:
     assert cycles == []
 
 
+def test_the_storage_layer_does_not_import_authentication() -> None:
+    """No module of ``fastapi_userkit.db`` imports the authentication package (storage knows nothing of auth)."""
+    graph = import_graph(PACKAGE_ROOT)
+
+    reached = {
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if module.startswith("fastapi_userkit.db")
+        for target in targets
+        if target.startswith("fastapi_userkit.authentication")
+    }
+
+    assert "fastapi_userkit.db.access_token" in graph
+    assert reached == set()
+
+
 def test_a_cycle_through_a_type_checking_import_is_found(tmp_path: Path) -> None:
     """A cycle through an ``if TYPE_CHECKING:`` import and a function-level relative import is reported."""
     root = _write(

@@ -1,4 +1,9 @@
-"""Protocols for the database token strategy's storage."""
+"""Protocols of access-token storage: a stored token row and the database that keeps them.
+
+Declared beside the storage that implements them (``db/access_token.py``), so the storage layer
+does not import the authentication package; the database strategy depends on them, and
+FastAPI Users' import path ``…authentication.strategy.db.models`` re-exports them (issue 17).
+"""
 
 from __future__ import annotations
 

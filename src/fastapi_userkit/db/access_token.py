@@ -15,8 +15,8 @@ from sqlalchemy import ForeignKey, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from fastapi_userkit.authentication.strategy.db.models import AP
 from fastapi_userkit.db._row_reader import NOT_READ, read_by_primary_key
+from fastapi_userkit.db._token_protocols import AP
 from fastapi_userkit.db._types import GUID, TIMESTAMPAware, now_utc
 from fastapi_userkit.models import ID
 

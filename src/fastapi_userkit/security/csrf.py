@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request, Response, status
@@ -30,6 +30,9 @@ from pydantic import SecretStr
 from starlette.requests import HTTPConnection
 
 from fastapi_userkit.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from fastapi_userkit.authentication.transport.base import Transport
 
 __all__ = [
     "CSRF_CROSS_SITE_REQUEST",
@@ -141,9 +144,9 @@ def _normalise_origin(origin: str) -> str:
     return normalised
 
 
-def is_cookie_transport(transport: Any) -> bool:
+def is_cookie_transport(transport: Transport) -> bool:
     """Whether ``transport`` reads its token from a cookie (so its requests need CSRF checks)."""
-    return isinstance(getattr(transport, "scheme", None), APIKeyCookie)
+    return isinstance(transport.scheme, APIKeyCookie)
 
 
 def _request_origin(connection: HTTPConnection) -> str | None:
@@ -166,7 +169,7 @@ class CSRFProtection:
         """Whether requests must also carry a token."""
         return self.settings.mode == "token"
 
-    def check_request(self, request: Request, transport: Any) -> None:
+    def check_request(self, request: Request, transport: Transport) -> None:
         """Refuse a cross-site (or, in token mode, token-less) state-changing request.
 
         Call it for requests authenticated by ``transport``, a cookie transport.
@@ -213,13 +216,13 @@ class CSRFProtection:
         nonce = secrets.token_urlsafe(24)
         return f"{nonce}.{self._sign(nonce)}"
 
-    def cookie_name(self, transport: Any) -> str:
+    def cookie_name(self, transport: Transport) -> str:
         """The token cookie's name for ``transport`` (``__Host-`` prefixed when its cookie is ``Secure``)."""
         if self.settings.token_cookie_name is not None:
             return self.settings.token_cookie_name
         return "__Host-userkit-csrf" if getattr(transport, "cookie_secure", True) else "userkit-csrf"
 
-    def set_token_cookie(self, response: Response, transport: Any) -> None:
+    def set_token_cookie(self, response: Response, transport: Transport) -> None:
         """In token mode, set a fresh token cookie on a cookie backend's login ``response``.
 
         The cookie is readable by the page's JavaScript (not ``HttpOnly``) so it can copy it
@@ -239,7 +242,7 @@ class CSRFProtection:
             samesite="strict",
         )
 
-    def clear_token_cookie(self, response: Response, transport: Any) -> None:
+    def clear_token_cookie(self, response: Response, transport: Transport) -> None:
         """In token mode, clear the token cookie on a logout ``response``."""
         if not self.token_mode:
             return
@@ -252,7 +255,7 @@ class CSRFProtection:
         mac = hmac.new(self._secret, _SIGNING_CONTEXT + nonce.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
-    def _token_matches(self, request: Request, transport: Any) -> bool:
+    def _token_matches(self, request: Request, transport: Transport) -> bool:
         header = request.headers.get(self.settings.token_header)
         cookie = request.cookies.get(self.cookie_name(transport))
         if not header or not cookie:
