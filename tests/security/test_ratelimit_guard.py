@@ -6,7 +6,15 @@ import pytest
 from fastapi import HTTPException
 from starlette.requests import Request
 
-from fastapi_userkit.security import FlowLimits, Limit, RateLimitSettings, SQLRateLimitBackend
+from fastapi_userkit.security import (
+    FlowLimits,
+    Limit,
+    LoginThrottle,
+    RateLimitSettings,
+    SecurityEventOutcome,
+    SecurityEventType,
+    SQLRateLimitBackend,
+)
 from fastapi_userkit.security.ratelimit import FlowGuard, Hit, RateLimiter, RateLimitFlow
 from fastapi_userkit.security.ratelimit.backend import counted
 from tests.conftest import EngineFactory
@@ -22,6 +30,60 @@ async def _guard(engine_for: EngineFactory, flow: RateLimitFlow, **settings: obj
     backend = SQLRateLimitBackend(await engine_for("sqlite"))
     limits = RateLimitSettings(backend=backend, clock=lambda: NOW, **settings)  # type: ignore[arg-type]
     return FlowGuard(RateLimiter(limits), flow)
+
+
+class _EventLog:
+    """All the limiter sees of a user manager that records security events."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[SecurityEventType, SecurityEventOutcome, dict[str, str] | None]] = []
+
+    async def emit_security_event(
+        self,
+        type: SecurityEventType,
+        request: Request | None = None,
+        *,
+        user_id: object = None,
+        outcome: SecurityEventOutcome = SecurityEventOutcome.SUCCESS,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        self.events.append((type, outcome, details))
+
+
+_THROTTLE = LoginThrottle(free_failures=1, first_delay_seconds=30, max_delay_seconds=60, lockout_failures=2)
+
+
+async def _fail_login(guard: FlowGuard, manager: object) -> int:
+    with pytest.raises(HTTPException) as raised:
+        async with guard.attempt(_request(), manager, "arthur@camelot.bt"):
+            raise HTTPException(status_code=400)
+    return raised.value.status_code
+
+
+async def test_a_lockout_is_emitted_to_a_manager_that_records_events(engine_for: EngineFactory) -> None:
+    """The failure that starts an account's delay emits one LOCKOUT event through the manager's emit_security_event."""
+    guard = await _guard(engine_for, "login", login_account=_THROTTLE)
+    manager = _EventLog()
+
+    answers = [await _fail_login(guard, manager), await _fail_login(guard, manager)]
+
+    assert answers == [400, 429]
+    assert manager.events == [
+        (
+            SecurityEventType.LOCKOUT,
+            SecurityEventOutcome.FAILURE,
+            {"flow": "login", "failures": "1", "delay_seconds": "30"},
+        )
+    ]
+
+
+async def test_a_manager_without_security_events_still_locks_the_account(engine_for: EngineFactory) -> None:
+    """A user manager that cannot record events gets none, and the account waits out its delay all the same."""
+    guard = await _guard(engine_for, "login", login_account=_THROTTLE)
+
+    answers = [await _fail_login(guard, object()), await _fail_login(guard, object())]
+
+    assert answers == [400, 429]
 
 
 async def test_an_answer_other_than_400_gives_the_reservation_back(engine_for: EngineFactory) -> None:
