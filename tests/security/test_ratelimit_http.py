@@ -141,8 +141,8 @@ async def test_fifth_failure_starts_a_delay_even_for_the_right_password(env: Env
     assert_limited(response, 30)
 
 
-async def test_delay_ends_and_a_success_resets_the_account(env: Env) -> None:
-    """Once the delay is over the right password works, and the success forgets earlier failures."""
+async def test_delay_ends_and_a_success_keeps_earlier_failures(env: Env) -> None:
+    """Once the delay is over the right password works; the failures stay, so the next one delays longer."""
     app = make_app(env.session_maker, security=env.settings())
     await register(app)
 
@@ -150,11 +150,12 @@ async def test_delay_ends_and_a_success_resets_the_account(env: Env) -> None:
         await fail(client, 5)
         env.clock.advance(31)
         first = await login(client, PASSWORD)
-        await fail(client, 4)
         second = await login(client, PASSWORD)
+        await fail(client, 1)
+        third = await login(client, PASSWORD)
 
-    assert first.status_code == 200, first.text
-    assert second.status_code == 200, second.text
+    assert [first.status_code, second.status_code] == [200, 200], first.text
+    assert_limited(third, 60)
 
 
 async def test_delays_grow_then_reach_the_hard_cap(env: Env) -> None:
@@ -410,3 +411,18 @@ async def test_openapi_documents_429_only_when_enabled(http_db: SessionMaker) ->
 
     assert all("429" in on[path]["post"]["responses"] for path in paths)
     assert not any("429" in off[path]["post"]["responses"] for path in paths)
+
+
+async def test_a_success_lifts_the_block_it_held_but_keeps_the_failures(env: Env) -> None:
+    """After 4 failures, successes (each blocking while in flight) leave no block; the next failure delays."""
+    app = make_app(env.session_maker, security=env.settings())
+    await register(app)
+
+    async with client_for(app) as client:
+        await fail(client, 4)
+        successes = [(await login(client, PASSWORD)).status_code for _ in range(3)]
+        await fail(client, 1)
+        after = await login(client, PASSWORD)
+
+    assert successes == [200, 200, 200]
+    assert_limited(after, 30)

@@ -211,3 +211,19 @@ def test_login_email_normalises_like_registration() -> None:
     """A valid address gets email-validator's form; anything else is looked up in NFC."""
     assert login_email("jose\u0301@EXAMPLE.com") == "jos\u00e9@example.com"
     assert login_email("not an address e\u0301") == "not an address \u00e9"
+
+
+async def test_a_success_in_a_shared_budget_does_not_erase_anothers_failures(env: Env) -> None:
+    """Logging in as \u00e0lice@ between guesses on alice@ (one skeleton) does not reset alice@'s failures."""
+    app = make_app(env.session_maker, security=env.settings())
+    await register(app, "alice@example.com")
+    await register(app, "\u00e0lice@example.com")
+
+    async with client_for(app) as client:
+        guesses: list[int] = []
+        for _ in range(3):
+            guesses += [(await login(client, WRONG, "alice@example.com")).status_code for _ in range(4)]
+            await login(client, PASSWORD, "\u00e0lice@example.com")
+
+    assert guesses[:5] == [400] * 5
+    assert set(guesses[5:]) == {429}

@@ -14,7 +14,7 @@ be a failure gives its reservation back with :meth:`RateLimitStorage.release`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -110,8 +110,14 @@ class RateLimitStorage(Protocol):
         """
         ...  # pragma: no cover - protocol
 
-    async def release(self, keys: Sequence[str], *, now: float, forget: Sequence[str] = ()) -> None:
+    async def release(
+        self, keys: Sequence[str], *, now: float, forget: Sequence[str] = (), unhold: Mapping[str, float] | None = None
+    ) -> None:
         """Give back one counted attempt on each live key of ``keys``, and forget the ``forget`` keys.
+
+        ``unhold`` maps keys of ``keys`` to the ``blocked_until`` their reservation set from
+        :attr:`Hit.hold_from`: a key still blocked until exactly that time is unblocked (a block
+        a failure set or extended since stays).
 
         Raises:
             RateLimitStorageError: The store failed.

@@ -6,8 +6,9 @@ check runs (``429`` with ``Retry-After`` when a counter is at its limit or the a
 delay). Counting failures after the check let every concurrent guess pass it first (issue 16,
 item 3): now at most the budget of attempts is ever in flight or failed. Leaving keeps the
 reservation when the body raised a ``400`` (a failure, which may start the login delay), and
-gives it back otherwise, a success also forgetting the account's login failures; so a client
-that logs in many times is never limited. Flows that send e-mail keep every reservation (see
+gives it back otherwise (a success lifts the in-flight block it set, but forgets no earlier
+failure, which may be another spelling's: they expire with the window); so a client that logs in
+many times is never limited. Flows that send e-mail keep every reservation (see
 :class:`~fastapi_userkit.security.RateLimitSettings`).
 
 The per-account key is the SHA-256 of the address's *skeleton*
@@ -168,13 +169,13 @@ class FlowGuard:
             if _is_client_failure(exc) and not attempt.succeeded:
                 await run.protect(run.count_failure)
             else:
-                await run.protect(run.give_back, succeeded=attempt.succeeded)
+                await run.protect(run.give_back)
             raise
         except Exception:
             # Not a failure of the client's (a bug, a storage error): the attempt is given back.
-            await run.protect(run.give_back, succeeded=False)
+            await run.protect(run.give_back)
             raise
-        await run.protect(run.give_back, succeeded=True)
+        await run.protect(run.give_back)
         if attempt.forget_login_of is not None:
             await run.protect(run.forget_login, attempt.forget_login_of)
 
@@ -270,16 +271,24 @@ class _Run:
             )
             await self._emit_lockout(delay, counter)
 
-    async def give_back(self, *, succeeded: bool) -> None:
+    async def give_back(self) -> None:
         """The attempt was no failure: give its reservation back (requests-counted flows keep it).
 
-        A success also forgets the account's login failures (a right password resets them).
+        A success gives back only its own reservation, and lifts the in-flight block it set; it
+        does not forget earlier failures: one skeleton's budget may be shared by several accounts
+        (``alice@`` and ``\u00e0lice@``), and an attacker's own successful login between guesses
+        on the other account erased them (issue 16, item 2). Failures expire with the window.
         """
         if self.reservation is None or self.flow in _REQUEST_COUNTED:
             return
-        forget = [self.throttle_key] if succeeded and self.throttle_key is not None else []
-        keys = [hit.key for hit in self.hits if hit.key not in forget]
-        await (await self.storage()).release(keys, now=self.now, forget=forget)
+        keys = [hit.key for hit in self.hits]
+        unhold: dict[str, float] = {}
+        if self.throttle_key is not None:
+            counter = self.reservation.counters[self.throttle_key]
+            # Granted means the key was not blocked at ``now``: a block past it is this attempt's hold.
+            if counter.blocked_until > self.now:
+                unhold[self.throttle_key] = counter.blocked_until
+        await (await self.storage()).release(keys, now=self.now, unhold=unhold)
 
     async def forget_login(self, account: str) -> None:
         if self.settings.login_account is None:

@@ -16,7 +16,7 @@ and a node that never saw the script, or lost it in a restart, would refuse the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi_userkit.security.ratelimit.backend import (
@@ -77,11 +77,15 @@ redis.call('PEXPIRE', KEYS[1], string.format('%d', reset_at - now + tonumber(ARG
 return {1, count, string.format('%d', reset_at), string.format('%d', blocked)}
 """
 
+# ARGV: now, the hold this reservation set (-1: none), lifted if the block is still exactly it.
 _RELEASE = """
-local v = redis.call('HMGET', KEYS[1], 'count', 'reset_at')
+local v = redis.call('HMGET', KEYS[1], 'count', 'reset_at', 'blocked_until')
 local count, reset_at = tonumber(v[1]), tonumber(v[2])
 if count == nil or reset_at == nil or reset_at <= tonumber(ARGV[1]) or count <= 0 then return 0 end
 redis.call('HSET', KEYS[1], 'count', count - 1)
+if tonumber(ARGV[2]) >= 0 and tonumber(v[3]) == tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'blocked_until', '0')
+end
 return 1
 """
 
@@ -175,7 +179,9 @@ class RedisRateLimitBackend(RateLimitStorage):
         refused = frozenset(hit.key for hit in hits if hit.key not in taken)
         return Reservation(granted=False, counters=counters, refused=refused)
 
-    async def release(self, keys: Sequence[str], *, now: float, forget: Sequence[str] = ()) -> None:
+    async def release(
+        self, keys: Sequence[str], *, now: float, forget: Sequence[str] = (), unhold: Mapping[str, float] | None = None
+    ) -> None:
         """Give back one attempt on each of ``keys`` and forget ``forget`` (see :class:`RateLimitStorage`).
 
         Raises:
@@ -188,7 +194,9 @@ class RedisRateLimitBackend(RateLimitStorage):
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in keys:
-                    pipe.eval(_RELEASE, 1, self.prefix + key, _ms(now))
+                    # The hold came back from Redis as milliseconds / 1000: round() restores them.
+                    hold = round(unhold[key] * 1000) if unhold and key in unhold else -1
+                    pipe.eval(_RELEASE, 1, self.prefix + key, _ms(now), hold)
                 for key in forget:
                     pipe.delete(self.prefix + key)
                 await pipe.execute()

@@ -30,7 +30,7 @@ PostgreSQL: about 3 ms of CPU per login on SQLite).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, case, delete, select, text, update
@@ -187,9 +187,13 @@ class _SQLStorage(RateLimitStorage):
             await self._run(delete(self.table).where(self.table.c.reset_at <= _ms(now)))
         return Reservation(granted=True, counters=after)
 
-    async def release(self, keys: Sequence[str], *, now: float, forget: Sequence[str] = ()) -> None:
+    async def release(
+        self, keys: Sequence[str], *, now: float, forget: Sequence[str] = (), unhold: Mapping[str, float] | None = None
+    ) -> None:
         table = self.table
         forgotten = set(forget)
+        # The hold was written as _ms() of the same float (see reserve), so equality is exact.
+        held = {key: _ms(until) for key, until in (unhold or {}).items()}
         try:
             async with self.engine.begin() as connection:
                 await _without_flush_wait(connection)
@@ -202,7 +206,12 @@ class _SQLStorage(RateLimitStorage):
                         await connection.execute(
                             update(table)
                             .where(table.c.key == key, table.c.reset_at > _ms(now), table.c.count > 0)
-                            .values(count=table.c.count - 1)
+                            .values(
+                                count=table.c.count - 1,
+                                blocked_until=case(
+                                    (table.c.blocked_until == held.get(key, -1), 0), else_=table.c.blocked_until
+                                ),
+                            )
                         )
         except SQLAlchemyError as exc:
             raise RateLimitStorageError(f"Rate-limit release failed: {exc.__class__.__name__}") from exc
