@@ -12,6 +12,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import MetaData, text
@@ -42,7 +43,11 @@ def require_service(name: str) -> None:
     """Skip (or fail, when services are required) if the service ``name`` is down."""
     if _reachable(_PORTS[name]):
         return
-    message = f"{name} is not reachable on 127.0.0.1:{_PORTS[name]}"
+    missing(f"{name} is not reachable on 127.0.0.1:{_PORTS[name]}")
+
+
+def missing(message: str) -> NoReturn:
+    """Skip for a missing service or server binary, or fail when services are required (CI)."""
     if os.environ.get("USERKIT_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{message} and USERKIT_REQUIRE_SERVICES=1")
     pytest.skip(message)

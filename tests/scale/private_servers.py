@@ -18,15 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
+from tests.conftest import missing
 from tests.scale.processes import free_port, wait_until
 
 
 def _postgres_bin() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        pytest.skip("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin")
+        missing("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin")
     return Path(found[-1]).parent
 
 
@@ -125,7 +124,7 @@ class PrivateRedis:
 def private_redis() -> Iterator[PrivateRedis]:
     """A redis-server on a free port, without persistence; stopped at the end."""
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is needed for the Redis fault tests")
+        missing("redis-server is needed for the Redis fault tests")
     server = PrivateRedis(Path(tempfile.mkdtemp(prefix="userkit-redis-")), free_port())
     try:
         server.start()

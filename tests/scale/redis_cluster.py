@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
+from tests.conftest import missing
 from tests.scale.processes import free_port, wait_until
 
 NODES = 3
@@ -29,7 +28,7 @@ def _cli(port: int, *args: str) -> str:
 def redis_cluster(folder: Path) -> Iterator[list[int]]:
     """Start a three-node cluster in ``folder``; yield the nodes' ports; stop the nodes at the end."""
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-        pytest.skip("redis-server and redis-cli are needed for the Redis Cluster tests")
+        missing("redis-server and redis-cli are needed for the Redis Cluster tests")
     ports = [free_port() for _ in range(NODES)]
     processes: list[subprocess.Popen[bytes]] = []
     try:
