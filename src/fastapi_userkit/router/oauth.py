@@ -184,8 +184,8 @@ def get_oauth_router(
         state_data: dict[str, str] = {}
         if allowed_redirects:
             target = allowed_redirects[0] if next_url is None else next_url
-            if target not in allowed_redirects:
-                with translate("oauth-redirect"):
+            with translate("oauth-redirect"):
+                if target not in allowed_redirects:
                     raise exceptions.OAuthRedirectNotAllowed()
             state_data[_NEXT_CLAIM] = target
         url = await flow.authorization_url(request, response, scopes, state_data)
@@ -219,10 +219,9 @@ def get_oauth_router(
         with flow.consuming_cookie():
             token, state_data = await flow.callback(request, code, state, error)
             account_id, account_email = await flow.get_id_email(token)
-            if account_email is None:
-                with translate("oauth-email"):
+            with translate("oauth-email", "oauth", "login"):
+                if account_email is None:
                     raise exceptions.OAuthEmailNotAvailable()
-            with translate("oauth"):
                 user = await user_manager.oauth_callback(
                     oauth_client.name,
                     token["access_token"],
@@ -234,8 +233,7 @@ def get_oauth_router(
                     associate_by_email=associate_by_email,
                     is_verified_by_default=is_verified_by_default,
                 )
-            if not user.is_active:
-                with translate("login"):
+                if not user.is_active:
                     raise exceptions.InvalidCredentials()
         target = state_data.get(_NEXT_CLAIM)
 
@@ -354,10 +352,9 @@ def get_oauth_associate_router(
             # A flow started by another user of this browser is refused (400 "Bad Request").
             token, _ = await flow.callback(request, code, state, error, subject=str(user.id))
             account_id, account_email = await flow.get_id_email(token)
-            if account_email is None:
-                with translate("oauth-email"):
+            with translate("oauth-email", "oauth-associate"):
+                if account_email is None:
                     raise exceptions.OAuthEmailNotAvailable()
-            with translate("oauth-associate"):
                 user = await user_manager.oauth_associate_callback(
                     user,
                     oauth_client.name,
