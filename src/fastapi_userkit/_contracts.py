@@ -26,6 +26,7 @@ __all__ = [
     "OAuthAccountRemoving",
     "RefreshTransport",
     "RevokeAllStrategy",
+    "SecondFactor",
     "SecurityEventEmitter",
     "StrategyDestroyNotSupportedError",
     "carries_refresh",
@@ -148,6 +149,30 @@ class SecurityEventEmitter(Protocol):
 # One answer per (class, protocol): a runtime-checkable protocol is checked attribute by
 # attribute, too slow for every request, and a class does not change what it implements.
 _ANSWERS: dict[tuple[type, type], bool] = {}
+
+
+@runtime_checkable
+class SecondFactor(Protocol):
+    """A user's second factor, as the sign-in service and re-authentication see it (issue 18).
+
+    The sign-in service asks :meth:`required` after the first factor and, when it is ``True``,
+    answers with a challenge instead of a token; the challenge route and the re-authentication
+    route call :meth:`verify`. The two-factor package implements it over its store; an app
+    without two-factor login has none, and nothing changes for it.
+    """
+
+    async def required(self, user: Any) -> bool:
+        """Whether ``user`` has a confirmed second factor (a sign-in then needs a second step)."""
+        ...  # pragma: no cover
+
+    async def verify(self, user: Any, code: str) -> str:
+        """Check ``code`` (a one-time code or a recovery code) and spend it; return the method used.
+
+        Raises:
+            FastAPIUsersException: A subclass with a stable ``code`` for a wrong, replayed or
+                unusable code (mapped through the error table).
+        """
+        ...  # pragma: no cover
 
 
 def _implements(obj: object, protocol: type) -> bool:
