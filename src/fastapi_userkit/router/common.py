@@ -8,10 +8,11 @@ really answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Any, Literal
 
 from fastapi import HTTPException, status
@@ -99,21 +100,49 @@ Flow = Literal[
 ]
 
 
+_HeaderSource = Mapping[str, str] | Callable[[exceptions.FastAPIUsersException], Mapping[str, str]]
+"""The headers of an answer: fixed (``{"WWW-Authenticate": "Bearer"}``) or read from the exception."""
+
+
 @dataclass(frozen=True)
 class _Answer:
+    """What a client gets for one exception type: status, ``detail`` and headers.
+
+    Attributes:
+        status_code: The HTTP status.
+        code: The ``detail`` code; ``None`` answers Starlette's plain phrase for the status
+            ("Not Found", "Service Unavailable"), as a bare ``HTTPException(status)`` does.
+        with_reason: Answer ``{"code", "reason"}`` with the exception's ``reason``.
+        headers: Response headers, fixed or computed from the exception (``Retry-After`` from
+            a rate-limit refusal, RFC 6585 section 4).
+    """
+
     status_code: int
-    code: ErrorCode | None  # None: FastAPI's plain detail for the status ("Not Found")
+    code: ErrorCode | None
     with_reason: bool = False
+    headers: _HeaderSource | None = None
 
     def detail(self, exc: Exception) -> str | dict[str, str]:
+        """The ``detail`` of the answer to ``exc``."""
         if self.code is None:
-            return _PLAIN_DETAILS[self.status_code]
+            return _plain_detail(self.status_code)
         if self.with_reason:
             return {"code": self.code.value, "reason": str(getattr(exc, "reason", exc))}
         return self.code.value
 
+    def headers_for(self, exc: exceptions.FastAPIUsersException) -> dict[str, str] | None:
+        """The response headers of the answer to ``exc`` (``None`` when it has none)."""
+        if self.headers is None:
+            return None
+        source = self.headers(exc) if callable(self.headers) else self.headers
+        return dict(source)
 
-_PLAIN_DETAILS = {status.HTTP_400_BAD_REQUEST: "Bad Request", status.HTTP_404_NOT_FOUND: "Not Found"}
+
+def _plain_detail(status_code: int) -> str:
+    # The phrase Starlette puts in a bare ``HTTPException(status_code)``.
+    return HTTPStatus(status_code).phrase
+
+
 _400 = status.HTTP_400_BAD_REQUEST
 
 ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
@@ -187,7 +216,9 @@ def translate(*flows: Flow) -> Iterator[None]:
             for klass in type(exc).__mro__:
                 answer = ERRORS[flow].get(klass)
                 if answer is not None:
-                    raise HTTPException(status_code=answer.status_code, detail=answer.detail(exc)) from exc
+                    raise HTTPException(
+                        status_code=answer.status_code, detail=answer.detail(exc), headers=answer.headers_for(exc)
+                    ) from exc
         raise
 
 
@@ -202,7 +233,7 @@ def openapi_errors(*flows: Flow, extra: dict[int, list[Any]] | None = None) -> O
     examples: dict[int, dict[str, Any]] = {}
     for flow in flows:
         for exc_type, answer in ERRORS[flow].items():
-            detail: Any = _PLAIN_DETAILS[answer.status_code] if answer.code is None else answer.code.value
+            detail: Any = _plain_detail(answer.status_code) if answer.code is None else answer.code.value
             if answer.with_reason:
                 detail = {"code": answer.code, "reason": exc_type.default_message}
             key = answer.code.value if answer.code is not None else detail
