@@ -24,7 +24,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BENCH_DIR", "REPO_DIR", "VENVS_DIR", "Env", "ensure_server_envs", "ensure_tools_env", "ensure_wrk"]
+__all__ = [
+    "BENCH_DIR",
+    "REPO_DIR",
+    "VENVS_DIR",
+    "Env",
+    "ensure_fastapi_users_env",
+    "ensure_server_envs",
+    "ensure_tools_env",
+    "ensure_wrk",
+]
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -121,14 +130,20 @@ def _build_locked(name: str, stamp: str, install: list[list[str]]) -> Env:
     return env
 
 
-def ensure_server_envs() -> dict[str, Env]:
-    """Build (or reuse) the two server environments; return them by library name."""
+def ensure_fastapi_users_env() -> Env:
+    """Build (or reuse) the FastAPI Users 15.0.5 environment (also used by tests/migration)."""
     common = COMMON_REQUIREMENTS.read_text(encoding="utf-8")
-    fastapi_users = _build(
+    return _build(
         "fastapi-users",
         _digest(common, *FASTAPI_USERS_PINS),
         [["-r", str(COMMON_REQUIREMENTS), *FASTAPI_USERS_PINS]],
     )
+
+
+def ensure_server_envs() -> dict[str, Env]:
+    """Build (or reuse) the two server environments; return them by library name."""
+    common = COMMON_REQUIREMENTS.read_text(encoding="utf-8")
+    fastapi_users = ensure_fastapi_users_env()
     frozen = fastapi_users.freeze()
     constraints = "".join(f"{name}=={version}\n" for name, version in sorted(frozen.items()) if name not in _NOT_SHARED)
     constraints_file = VENVS_DIR / "shared-constraints.txt"

@@ -13,14 +13,18 @@ import typer
 
 from fastapi_userkit.cli._errors import CLIError
 from fastapi_userkit.cli._state import CLIState, get_state, guard
+from fastapi_userkit.cli.migrate_tokens import migrate_tokens_command
 from fastapi_userkit.cli.preflight import preflight_command
 
 __all__ = ["db_app"]
 
 db_app = typer.Typer(
-    help="Database migrations (Alembic): init, revision, upgrade, downgrade, current, check, preflight."
+    help=(
+        "Database migrations (Alembic): init, revision, upgrade, downgrade, current, check, preflight, migrate-tokens."
+    )
 )
 db_app.command("preflight")(preflight_command)
+db_app.command("migrate-tokens")(migrate_tokens_command)
 
 IniOption = Annotated[Path, typer.Option("--ini", help="The Alembic configuration file.")]
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic
 
 from fastapi_userkit import exceptions
+from fastapi_userkit.authentication.strategy._legacy import (
+    is_legacy_token,
+    legacy_digest,
+    legacy_redis_user_id,
+    legacy_redis_value_matches,
+)
 from fastapi_userkit.authentication.strategy._opaque import (
     backend_tag_of,
     digest,
@@ -20,6 +26,11 @@ if TYPE_CHECKING:
     import redis.asyncio
 
 __all__ = ["RedisStrategy"]
+
+
+def _stored_form(token: str) -> str:
+    """The key suffix of ``token``: its digest, or the legacy digest of a FastAPI Users token."""
+    return legacy_digest(token) if is_legacy_token(token) else digest(token)
 
 
 class RedisStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, ID]):
@@ -68,18 +79,25 @@ class RedisStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP,
         """Return the token's user, or ``None`` if unknown, expired or older than a password change."""
         if token is None:
             return None
-        user_id: Any = await self.redis.get(self._token_key(digest(token)))
+        legacy = is_legacy_token(token)
+        value: Any = await self.redis.get(self._token_key(_stored_form(token)))
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            value = value.decode()
+        # A token FastAPI Users issued (migrated, see _legacy): "<credential tag>:<user id>".
+        user_id = legacy_redis_user_id(value) if legacy else value
         if user_id is None:
             return None
-        if isinstance(user_id, bytes):
-            user_id = user_id.decode()
         try:
             user = await user_manager.get(user_manager.parse_id(user_id))
         except (exceptions.UserNotExists, exceptions.InvalidID):
             return None
-        if not token_matches_credential(token, user.hashed_password):
-            return None
-        return user
+        if legacy:
+            current = legacy_redis_value_matches(value, user.hashed_password)
+        else:
+            current = token_matches_credential(token, user.hashed_password)
+        return user if current else None
 
     async def write_token(self, user: UP, *, session_id: str | None = None, backend_tag: str | None = None) -> str:
         """Issue a token for ``user`` (bound to ``session_id`` if given); store its digest and index it."""
@@ -128,8 +146,8 @@ class RedisStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP,
         return backend_tag_of(token)
 
     async def destroy_token(self, token: str, user: UP) -> None:
-        """Delete the token's key and its index entry."""
-        token_digest = digest(token)
+        """Delete the token's key and its index entry (a migrated FastAPI Users token's too)."""
+        token_digest = _stored_form(token)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(self._token_key(token_digest))
             pipe.srem(self._user_key(user.id), token_digest)

@@ -7,6 +7,7 @@ from typing import Any, Generic, Protocol, runtime_checkable
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._contracts import purges_expired_tokens
+from fastapi_userkit.authentication.strategy._legacy import is_legacy_token, legacy_digest
 from fastapi_userkit.authentication.strategy._opaque import (
     backend_tag_of,
     digest,
@@ -25,6 +26,11 @@ from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
 
 __all__ = ["DatabaseStrategy"]
+
+
+def _stored_form(token: str) -> str:
+    """What the table holds for ``token``: its digest, or the legacy digest of a FastAPI Users token."""
+    return legacy_digest(token) if is_legacy_token(token) else digest(token)
 
 
 @runtime_checkable
@@ -74,7 +80,8 @@ class DatabaseStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[
         """Return the token's user, or ``None`` if unknown, expired or older than a password change."""
         if token is None:
             return None
-        access_token = await self.database.get_by_token(digest(token), self._max_age())
+        legacy = is_legacy_token(token)
+        access_token = await self.database.get_by_token(_stored_form(token), self._max_age())
         if access_token is None:
             return None
         try:
@@ -82,7 +89,9 @@ class DatabaseStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[
             user = await user_manager.get(parsed_id)
         except (exceptions.UserNotExists, exceptions.InvalidID):
             return None
-        if not token_matches_credential(token, user.hashed_password):
+        # A token FastAPI Users issued (migrated, see _legacy) has no credential tag: its row is
+        # deleted at every password change, reset, deactivation and deletion instead.
+        if not legacy and not token_matches_credential(token, user.hashed_password):
             return None
         return user
 
@@ -101,8 +110,8 @@ class DatabaseStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[
         return backend_tag_of(token)
 
     async def destroy_token(self, token: str, user: UP) -> None:
-        """Delete the token's row."""
-        access_token = await self.database.get_by_token(digest(token))
+        """Delete the token's row (a migrated FastAPI Users token's too)."""
+        access_token = await self.database.get_by_token(_stored_form(token))
         if access_token is not None:
             await self.database.delete(access_token)
 
