@@ -21,6 +21,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from starlette.requests import Request
 
 from fastapi_userkit import exceptions
+from fastapi_userkit.authentication.assurance import Assurance
 from fastapi_userkit.authentication.backend import AuthenticationBackend
 from fastapi_userkit.authentication.strategy import Strategy
 from fastapi_userkit.manager import BaseUserManager
@@ -79,6 +80,7 @@ class SignIn(Generic[UP, ID]):
         user: UP,
         *,
         respond: Callable[[Response], Response] | None = None,
+        assurance: Assurance | None = None,
     ) -> Response:
         """Sign ``user``, who has passed every check, in; return the response ``on_after_login`` saw.
 
@@ -89,8 +91,12 @@ class SignIn(Generic[UP, ID]):
             user: The user to sign in.
             respond: Turns the backend's login response into the route's own (a page's or an
                 OAuth callback's redirect carrying its cookies); the backend's response by default.
+            assurance: How the user proved who they are: its level and time go into the token
+                and the session (issue 18). ``None``: one factor, now.
         """
-        login = await self.backend.login_for_request(strategy, user, request)
+        if assurance is None:
+            assurance = Assurance.now()
+        login = await self.backend.login_for_request(strategy, user, request, assurance=assurance)
         response = login if respond is None else respond(login)
         await user_manager.emit_security_event(
             SecurityEventType.LOGIN_SUCCEEDED, request, user_id=user.id, details={"backend": self.backend.name}

@@ -10,8 +10,14 @@ from starlette.requests import HTTPConnection
 
 from fastapi_userkit._contracts import carries_refresh
 from fastapi_userkit.authentication._dependency import strategy_dependency
+from fastapi_userkit.authentication.assurance import Assurance
 from fastapi_userkit.authentication.strategy import Strategy, StrategyDestroyNotSupportedError
-from fastapi_userkit.authentication.strategy._bound import backend_tag, can_revoke_all, is_backend_bound
+from fastapi_userkit.authentication.strategy._bound import (
+    backend_tag,
+    can_revoke_all,
+    is_assurance_bound,
+    is_backend_bound,
+)
 from fastapi_userkit.authentication.transport import Transport, TransportLogoutNotSupportedError
 from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.models import ID, UP
@@ -77,17 +83,29 @@ class AuthenticationBackend(Generic[UP, ID]):
         """
         return cast(DependencyCallable[Strategy[UP, ID]], strategy_dependency(self.get_strategy))
 
-    async def login(self, strategy: Strategy[UP, ID], user: UP) -> Response:
+    async def login(self, strategy: Strategy[UP, ID], user: UP, *, assurance: Assurance | None = None) -> Response:
         """Issue a token for ``user`` and return the transport's login response."""
-        return await self.transport.get_login_response(await self.write_token(strategy, user))
+        return await self.transport.get_login_response(await self.write_token(strategy, user, assurance=assurance))
 
-    async def write_token(self, strategy: Strategy[UP, ID], user: UP, *, session_id: str | None = None) -> str:
+    async def write_token(
+        self,
+        strategy: Strategy[UP, ID],
+        user: UP,
+        *,
+        session_id: str | None = None,
+        assurance: Assurance | None = None,
+    ) -> str:
         """Issue a token for ``user`` that names this backend (and ``session_id``) when the strategy can.
+
+        With ``assurance``, the token also says how the user signed in, when the strategy can
+        (every strategy of the library can); without it, it reads as level 1 at an unknown time.
 
         Raises:
             ConfigurationError: ``session_id`` with a strategy that cannot bind tokens to sessions
                 (a custom strategy that is no :class:`~fastapi_userkit.authentication.strategy.BackendBoundStrategy`).
         """
+        if assurance is not None and is_assurance_bound(strategy):
+            return await strategy.write_token(user, session_id=session_id, backend_tag=self.tag, assurance=assurance)
         if is_backend_bound(strategy):
             return await strategy.write_token(user, session_id=session_id, backend_tag=self.tag)
         if session_id is not None:
@@ -107,11 +125,17 @@ class AuthenticationBackend(Generic[UP, ID]):
             response = Response(status_code=status.HTTP_204_NO_CONTENT)
         return response
 
-    async def login_for_request(self, strategy: Strategy[UP, ID], user: UP, request: HTTPConnection) -> Response:
-        """Log ``user`` in: :meth:`login`, or with refresh on, a new session and both tokens."""
+    async def login_for_request(
+        self, strategy: Strategy[UP, ID], user: UP, request: HTTPConnection, *, assurance: Assurance | None = None
+    ) -> Response:
+        """Log ``user`` in: :meth:`login`, or with refresh on, a new session and both tokens.
+
+        ``assurance`` (how the user signed in) goes into the token and, with refresh on, the
+        session, whose later access tokens carry it too.
+        """
         if self.sessions is None:
-            return await self.login(strategy, user)
-        session, refresh_token = await self.sessions.start(user, request)
+            return await self.login(strategy, user, assurance=assurance)
+        session, refresh_token = await self.sessions.start(user, request, assurance=assurance)
         return await session_flow.issue_session_tokens(self, strategy, user, session, refresh_token, request)
 
     async def logout_for_request(

@@ -17,6 +17,12 @@ The store runs each operation in a short transaction of its own, apart from the 
 session: a rotation must commit whatever the route does next, and two workers rotating the
 same token must meet on one conditional ``UPDATE`` (only the one that still sees the token
 unrotated changes the row). Tables hold digests only: a dump of them cannot be replayed.
+
+The assurance of a session's sign-in (issue 18: its level, 1 or 2, and its time) is kept in the
+``credential`` column after the password fingerprint: ``<fingerprint>.<aal>.<auth_time>``. The
+column is 43 characters wide and the fingerprint 22, so the tables of an existing application
+keep working without a migration, and a row written before reads as level 1 at an unknown time.
+The row is server-side only: no client sees or sends it.
 """
 
 from __future__ import annotations
@@ -44,6 +50,21 @@ __all__ = [
 # Digests are compared byte for byte: MariaDB's default collations ignore case, and base64url
 # digests that differ only in case are different digests.
 _DIGEST = String(length=43).with_variant(mysql.VARCHAR(43, charset="ascii", collation="ascii_bin"), "mysql", "mariadb")
+_ASSURANCE_SEPARATOR = "."  # never in a fingerprint (unpadded base64url)
+
+
+def _pack_credential(credential: str, aal: int, auth_time: int | None) -> str:
+    """The ``credential`` column: the fingerprint, then the sign-in's level and time."""
+    packed = f"{credential}{_ASSURANCE_SEPARATOR}{aal}"
+    return packed if auth_time is None else f"{packed}{_ASSURANCE_SEPARATOR}{auth_time}"
+
+
+def _unpack_credential(stored: str) -> tuple[str, int, int | None]:
+    """The fingerprint, level and time in a ``credential`` column (a row from before: level 1, time unknown)."""
+    credential, _, rest = stored.partition(_ASSURANCE_SEPARATOR)
+    level, _, auth_time = rest.partition(_ASSURANCE_SEPARATOR)
+    aal = int(level) if level.isdigit() else 1
+    return credential, aal, int(auth_time) if auth_time.isdigit() else None
 
 
 class SQLAlchemyBaseSessionTable(Generic[ID]):
@@ -146,6 +167,7 @@ class SQLAlchemySessionStore(Generic[ST, RT]):
 
     @staticmethod
     def _record(row: Any) -> SessionRecord:
+        credential, aal, auth_time = _unpack_credential(row.credential)
         return SessionRecord(
             id=row.id,
             user_id=row.user_id,
@@ -154,7 +176,9 @@ class SQLAlchemySessionStore(Generic[ST, RT]):
             expires_at=row.expires_at,
             ip_address=row.ip_address,
             user_agent=row.user_agent,
-            credential=row.credential,
+            credential=credential,
+            aal=aal,
+            auth_time=auth_time,
         )
 
     async def create(self, session: SessionRecord, refresh_digest: str) -> None:
@@ -169,7 +193,7 @@ class SQLAlchemySessionStore(Generic[ST, RT]):
                     expires_at=session.expires_at,
                     ip_address=session.ip_address,
                     user_agent=session.user_agent,
-                    credential=session.credential,
+                    credential=_pack_credential(session.credential, session.aal, session.auth_time),
                 )
             )
             await db.execute(
@@ -225,6 +249,23 @@ class SQLAlchemySessionStore(Generic[ST, RT]):
                 .execution_options(synchronize_session=False)
             )
             return True
+
+    async def set_assurance(self, session_id: uuid.UUID, aal: int, auth_time: int | None) -> bool:
+        """Record a re-authentication: the level and time after the fingerprint are replaced."""
+        async with self.session_maker() as db, db.begin():
+            stored = (
+                await db.execute(select(self._sessions.credential).where(self._sessions.id == session_id))
+            ).scalar_one_or_none()
+            if stored is None:
+                return False
+            credential, _, _ = _unpack_credential(stored)
+            result = await db.execute(
+                update(self._sessions)
+                .where(self._sessions.id == session_id)
+                .values(credential=_pack_credential(credential, aal, auth_time))
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0) or 0) == 1
 
     async def list_for_user(self, user_id: Any) -> list[SessionRecord]:
         """Return the user's sessions, newest first (uses the ``user_id`` index)."""

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import HTTPConnection
 from starlette.routing import NoMatchFound
 
+from fastapi_userkit.authentication.assurance import Assurance
+from fastapi_userkit.authentication.step_up import request_assurance
 from fastapi_userkit.authentication.strategy._bound import is_backend_bound
 from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.sessions.models import RefreshCookie, SessionRecord
@@ -32,6 +34,7 @@ __all__ = [
     "refresh_cookie",
     "renew_cookie_login",
     "session_allows",
+    "session_assurance",
     "write_bound_token",
 ]
 
@@ -59,14 +62,21 @@ async def session_allows(sessions: SessionService, raw_session_id: str, user: An
     return session_id is not None and await sessions.allows(session_id, user)
 
 
-async def write_bound_token(backend: Any, strategy: Any, user: Any, session_id: uuid.UUID) -> str:
-    """Issue an access token of ``backend`` bound to ``session_id``.
+def session_assurance(session: SessionRecord) -> Assurance:
+    """The assurance a session's access tokens carry: that of its sign-in or last re-authentication."""
+    return Assurance(session.aal, session.auth_time)
+
+
+async def write_bound_token(
+    backend: Any, strategy: Any, user: Any, session_id: uuid.UUID, assurance: Assurance | None = None
+) -> str:
+    """Issue an access token of ``backend`` bound to ``session_id``, carrying ``assurance``.
 
     Raises:
         ConfigurationError: The strategy cannot bind tokens to sessions (a custom strategy
             that is no ``BackendBoundStrategy``); refresh needs one of the library's strategies.
     """
-    token: str = await backend.write_token(strategy, user, session_id=str(session_id))
+    token: str = await backend.write_token(strategy, user, session_id=str(session_id), assurance=assurance)
     return token
 
 
@@ -98,8 +108,11 @@ def refresh_cookie(backend: Any, connection: HTTPConnection, max_age: int) -> Re
 async def issue_session_tokens(
     backend: Any, strategy: Any, user: Any, session: SessionRecord, refresh_token: str, connection: HTTPConnection
 ) -> Response:
-    """The transport's response carrying a new access token for ``session`` and ``refresh_token``."""
-    access_token = await write_bound_token(backend, strategy, user, session.id)
+    """The transport's response carrying a new access token for ``session`` and ``refresh_token``.
+
+    The access token carries the session's assurance: a refresh never raises it (issue 18).
+    """
+    access_token = await write_bound_token(backend, strategy, user, session.id, session_assurance(session))
     cookie = refresh_cookie(backend, connection, backend.sessions.seconds_left(session))
     response: Response = await backend.transport.get_login_response_with_refresh(
         access_token, refresh_token, expires_in=access_lifetime(strategy), refresh_cookie=cookie
@@ -108,13 +121,19 @@ async def issue_session_tokens(
 
 
 async def renew_cookie_login(backend: Any, strategy: Any, user: Any, connection: HTTPConnection, response: Any) -> None:
-    """Give a cookie client a fresh login on ``response`` (after its password change ended its session)."""
+    """Give a cookie client a fresh login on ``response`` (after its password change ended its session).
+
+    The new login keeps the assurance of the request that made the change, no more.
+    """
     transport: Any = backend.transport
+    assurance = request_assurance(connection)
     if backend.sessions is None:
-        transport.set_login_cookie(response, await backend.write_token(strategy, user))
+        transport.set_login_cookie(response, await backend.write_token(strategy, user, assurance=assurance))
         return
-    session, refresh_token = await backend.sessions.start(user, connection)
-    transport.set_login_cookie(response, await write_bound_token(backend, strategy, user, session.id))
+    session, refresh_token = await backend.sessions.start(user, connection, assurance=assurance)
+    transport.set_login_cookie(
+        response, await write_bound_token(backend, strategy, user, session.id, session_assurance(session))
+    )
     cookie = refresh_cookie(backend, connection, backend.sessions.seconds_left(session))
     transport.set_refresh_cookie(response, refresh_token, cookie)
 

@@ -38,6 +38,14 @@ class SessionRecord:
     credential: str
     """A keyed digest of the password hash at login: a later password change ends the session."""
 
+    aal: int = 1
+    """The assurance level of the sign-in that started the session, or of its last
+    re-authentication: 1 (one factor) or 2 (two). Sessions stored before issue 18 read as 1."""
+
+    auth_time: int | None = None
+    """When that sign-in or re-authentication happened (seconds since the epoch); ``None``
+    when unknown (a session stored before issue 18): its access tokens are never fresh."""
+
 
 @dataclass(frozen=True, slots=True)
 class RefreshTokenRecord:

@@ -2,7 +2,9 @@
 
 Keys, all under ``key_prefix``:
 
-* ``session:{id}`` — a hash with the session's fields; expires with the session;
+* ``session:{id}`` — a hash with the session's fields (with ``aal`` and ``auth_time``, how the
+  user signed in; a hash from before issue 18 has neither and reads as level 1 at an unknown
+  time); expires with the session;
 * ``session:{id}:tokens`` — the digests of the session's refresh tokens, to delete them with it;
 * ``refresh:{digest}`` — a hash ``{session_id, rotated_at}`` per refresh token (``rotated_at``
   empty while current); expires with its session;
@@ -40,6 +42,14 @@ redis.call('HSET', KEYS[3], 'last_used_at', ARGV[2], 'ip_address', ARGV[5], 'use
 return 1
 """
 
+# KEYS: session. ARGV: aal, auth_time ('' when unknown). A session that has ended stays ended:
+# an HSET alone would bring back a bare hash without its expiry.
+_SET_ASSURANCE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'aal', ARGV[1], 'auth_time', ARGV[2])
+return 1
+"""
+
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -69,6 +79,7 @@ class RedisSessionStore:
         self.redis = redis
         self.key_prefix = key_prefix
         self._rotate_script = redis.register_script(_ROTATE)
+        self._set_assurance_script = redis.register_script(_SET_ASSURANCE)
 
     def _session_key(self, session_id: Any) -> str:
         return f"{self.key_prefix}session:{session_id}"
@@ -98,6 +109,8 @@ class RedisSessionStore:
             "ip_address": session.ip_address or "",
             "user_agent": session.user_agent or "",
             "credential": session.credential,
+            "aal": str(session.aal),
+            "auth_time": "" if session.auth_time is None else str(session.auth_time),
         }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(session_key, mapping=fields)
@@ -123,6 +136,8 @@ class RedisSessionStore:
             ip_address=values.get("ip_address") or None,
             user_agent=values.get("user_agent") or None,
             credential=values["credential"],
+            aal=int(values.get("aal") or 1),
+            auth_time=int(values["auth_time"]) if values.get("auth_time") else None,
         )
 
     async def get(self, session_id: uuid.UUID) -> SessionRecord | None:
@@ -168,6 +183,11 @@ class RedisSessionStore:
             user_agent or "",
         ]
         return int(await self._rotate_script(keys=keys, args=args)) == 1
+
+    async def set_assurance(self, session_id: uuid.UUID, aal: int, auth_time: int | None) -> bool:
+        """Record a re-authentication in the session's hash (one atomic script)."""
+        args = [str(aal), "" if auth_time is None else str(auth_time)]
+        return int(await self._set_assurance_script(keys=[self._session_key(session_id)], args=args)) == 1
 
     async def list_for_user(self, user_id: Any) -> list[SessionRecord]:
         """Return the user's sessions, newest first; ids of expired sessions leave the index."""

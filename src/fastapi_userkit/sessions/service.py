@@ -25,6 +25,7 @@ from starlette.requests import HTTPConnection
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._fingerprint import fingerprint, fingerprints_match
+from fastapi_userkit.authentication.assurance import Assurance
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.sessions.errors import InvalidRefreshToken, RefreshTokenReused
 from fastapi_userkit.sessions.models import SessionRecord
@@ -101,12 +102,17 @@ class SessionService:
             and fingerprints_match(self.credential(user.hashed_password), session.credential)
         )
 
-    async def start(self, user: Any, connection: HTTPConnection | None) -> tuple[SessionRecord, str]:
+    async def start(
+        self, user: Any, connection: HTTPConnection | None, *, assurance: Assurance | None = None
+    ) -> tuple[SessionRecord, str]:
         """Start a session for ``user``; return it and its first refresh token.
 
         The session id is new at every login, never taken from the client (no fixation, T20).
+        It keeps ``assurance``, how the user signed in (level 1 at an unknown time by default),
+        and every access token a refresh of it mints carries it (issue 18).
         """
         now = self.settings.clock()
+        assurance = assurance if assurance is not None else Assurance()
         ip_address, user_agent = client_details(connection)
         session = SessionRecord(
             id=uuid.uuid4(),
@@ -117,6 +123,8 @@ class SessionService:
             ip_address=ip_address,
             user_agent=user_agent,
             credential=self.credential(user.hashed_password),
+            aal=assurance.aal,
+            auth_time=assurance.auth_time,
         )
         token = new_refresh_token()
         await self.store.create(session, digest(token))
@@ -194,6 +202,17 @@ class SessionService:
         now = self.settings.clock()
         sessions = await self.store.list_for_user(user.id)
         return [session for session in sessions if self._belongs_to(session, user) and self.is_live(session, now)]
+
+    async def reauthenticated(self, session_id: uuid.UUID, assurance: Assurance) -> bool:
+        """Record a re-authentication in the session: its tokens carry ``assurance`` from now on.
+
+        The session keeps its id, refresh token and lifetime (issue 18, item 4: no new session);
+        only a proof of the user's factors changes its level, never a refresh.
+
+        Returns:
+            Whether the session still existed.
+        """
+        return await self.store.set_assurance(session_id, assurance.aal, assurance.auth_time)
 
     async def end(self, session_id: uuid.UUID) -> bool:
         """End one session (its refresh tokens and bound access tokens stop working)."""

@@ -52,6 +52,14 @@ class SessionStore(Protocol):
         """
         ...  # pragma: no cover - protocol
 
+    async def set_assurance(self, session_id: uuid.UUID, aal: int, auth_time: int | None) -> bool:
+        """Record a re-authentication: the session's ``aal`` and ``auth_time`` become these.
+
+        Returns:
+            Whether the session exists.
+        """
+        ...  # pragma: no cover - protocol
+
     async def list_for_user(self, user_id: Any) -> list[SessionRecord]:
         """Return the user's sessions, newest first (expired ones included)."""
         ...  # pragma: no cover - protocol

@@ -11,13 +11,14 @@ import hashlib
 from typing import Any, TypeGuard
 
 from fastapi_userkit._contracts import RevokeAllStrategy, revokes_all
-from fastapi_userkit.authentication.strategy.base import BackendBoundStrategy
+from fastapi_userkit.authentication.strategy.base import AssuranceBoundStrategy, BackendBoundStrategy
 
-__all__ = ["backend_tag", "can_revoke_all", "is_backend_bound"]
+__all__ = ["backend_tag", "can_revoke_all", "is_assurance_bound", "is_backend_bound"]
 
 # One answer per strategy class: a runtime-checkable protocol is checked attribute by attribute,
 # which is too slow for every request; a class does not change what it implements.
 _BOUND: dict[type, bool] = {}
+_ASSURED: dict[type, bool] = {}
 
 
 def backend_tag(name: str) -> str:
@@ -32,6 +33,15 @@ def is_backend_bound(strategy: object) -> TypeGuard[BackendBoundStrategy[Any, An
     known = _BOUND.get(kind)
     if known is None:
         known = _BOUND[kind] = isinstance(strategy, BackendBoundStrategy)
+    return known
+
+
+def is_assurance_bound(strategy: object) -> TypeGuard[AssuranceBoundStrategy[Any, Any]]:
+    """Whether ``strategy`` writes and reads the assurance of a sign-in (:class:`AssuranceBoundStrategy`)."""
+    kind = type(strategy)
+    known = _ASSURED.get(kind)
+    if known is None:
+        known = _ASSURED[kind] = isinstance(strategy, AssuranceBoundStrategy)
     return known
 
 

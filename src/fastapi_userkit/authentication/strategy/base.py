@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Generic, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Generic, Protocol, runtime_checkable
 
 # Declared in the package's leaf module of capabilities, which the manager imports without a cycle.
 from fastapi_userkit._contracts import RevokeAllStrategy, StrategyDestroyNotSupportedError
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
 
-__all__ = ["BackendBoundStrategy", "RevokeAllStrategy", "Strategy", "StrategyDestroyNotSupportedError"]
+if TYPE_CHECKING:
+    from fastapi_userkit.authentication.assurance import Assurance
+
+__all__ = [
+    "AssuranceBoundStrategy",
+    "BackendBoundStrategy",
+    "RevokeAllStrategy",
+    "Strategy",
+    "StrategyDestroyNotSupportedError",
+]
 
 
 class Strategy(Protocol, Generic[UP, ID]):
@@ -53,4 +62,30 @@ class BackendBoundStrategy(Strategy[UP, ID], Protocol):
 
     def backend_tag_of(self, token: str) -> str | None:
         """The tag of the backend that issued a token :meth:`read_token` has just accepted, or ``None``."""
+        ...  # pragma: no cover - protocol
+
+
+@runtime_checkable
+class AssuranceBoundStrategy(BackendBoundStrategy[UP, ID], Protocol):
+    """A strategy whose tokens say how the user signed in (issue 18; every strategy of the library is one).
+
+    The backend passes the :class:`~fastapi_userkit.authentication.assurance.Assurance` of the
+    sign-in (or of the session a refresh continues) when it issues a token; the authenticator
+    reads it back from a token the strategy has just accepted. It is signed (a JWT claim) or
+    covered by the stored digest (an opaque token), so a client cannot raise it.
+    """
+
+    async def write_token(
+        self,
+        user: UP,
+        *,
+        session_id: str | None = None,
+        backend_tag: str | None = None,
+        assurance: Assurance | None = None,
+    ) -> str:
+        """Issue a token for ``user`` that also carries ``assurance`` when given."""
+        ...  # pragma: no cover - protocol
+
+    def assurance_of(self, token: str) -> Assurance:
+        """The assurance a token :meth:`read_token` has just accepted carries (level 1, time unknown if none)."""
         ...  # pragma: no cover - protocol

@@ -10,8 +10,9 @@ import jwt
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._fingerprint import fingerprint, fingerprints_match
+from fastapi_userkit.authentication.assurance import UNKNOWN_ASSURANCE, Assurance
 from fastapi_userkit.authentication.strategy.base import (
-    BackendBoundStrategy,
+    AssuranceBoundStrategy,
     RevokeAllStrategy,
     StrategyDestroyNotSupportedError,
 )
@@ -30,6 +31,9 @@ __all__ = ["JWTStrategy", "JWTStrategyDestroyNotSupportedError"]
 _CREDENTIAL_CLAIM = "fgp"
 _SESSION_CLAIM = "sid"  # the session of a refresh-enabled login (OpenID Connect's claim name)
 _BACKEND_CLAIM = "bkd"  # the tag of the backend that issued the token (issue 16)
+# How the user signed in (issue 18): the level, and OpenID Connect Core's auth_time claim.
+_AAL_CLAIM = "aal"
+_AUTH_TIME_CLAIM = "auth_time"
 # Shared by every strategy instance: apps usually build their strategy per request.
 _VERIFIED_ACCESS_TOKENS = VerifiedTokenCache()
 
@@ -41,7 +45,7 @@ class JWTStrategyDestroyNotSupportedError(StrategyDestroyNotSupportedError):
         super().__init__("A JWT can't be invalidated without a revoked-token table: it's valid until it expires.")
 
 
-class JWTStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, ID]):
+class JWTStrategy(AssuranceBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, ID]):
     """Signed tokens ``{"sub": <user id>, "aud": [...], "exp": ..., "iat": ..., "jti": ..., "fgp": ...}``.
 
     ``fgp`` is a short keyed digest of the user's password hash when the token was issued. It is
@@ -145,11 +149,19 @@ class JWTStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, I
             return True  # no issue time: it cannot prove it is newer than the cut-off
         return datetime.fromtimestamp(issued_at, UTC) <= user_row.not_before
 
-    async def write_token(self, user: UP, *, session_id: str | None = None, backend_tag: str | None = None) -> str:
+    async def write_token(
+        self,
+        user: UP,
+        *,
+        session_id: str | None = None,
+        backend_tag: str | None = None,
+        assurance: Assurance | None = None,
+    ) -> str:
         """Issue a JWT for ``user``.
 
         With ``session_id`` (refresh on), a ``sid`` claim names its session; with ``backend_tag``
-        (given by the backend that issues it), a ``bkd`` claim names that backend.
+        (given by the backend that issues it), a ``bkd`` claim names that backend; with
+        ``assurance``, ``aal`` and ``auth_time`` claims say how the user signed in.
         """
         data: dict[str, Any] = {
             "sub": str(user.id),
@@ -164,6 +176,10 @@ class JWTStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, I
             data[_SESSION_CLAIM] = session_id
         if backend_tag is not None:
             data[_BACKEND_CLAIM] = backend_tag
+        if assurance is not None:
+            data[_AAL_CLAIM] = assurance.aal
+            if assurance.auth_time is not None:
+                data[_AUTH_TIME_CLAIM] = assurance.auth_time
         return generate_jwt(data, self.encode_key, self.lifetime_seconds, algorithm=self.algorithm)
 
     def session_id_of(self, token: str) -> str | None:
@@ -177,6 +193,23 @@ class JWTStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, I
     def backend_tag_of(self, token: str) -> str | None:
         """The ``bkd`` claim (the issuing backend's tag) of a token :meth:`read_token` has just accepted."""
         return self._claim(token, _BACKEND_CLAIM)
+
+    def assurance_of(self, token: str) -> Assurance:
+        """The ``aal`` and ``auth_time`` claims of a token :meth:`read_token` has just accepted.
+
+        A token without them (issued before the upgrade, or by ``write_token(user)`` in app code)
+        reads as level 1 at an unknown time, never fresh. The claims are signed with the token.
+        """
+        data = self._decode(token)
+        if data is None or _AAL_CLAIM not in data:
+            return UNKNOWN_ASSURANCE
+        level, auth_time = data[_AAL_CLAIM], data.get(_AUTH_TIME_CLAIM)
+        if type(level) is not int:  # signed by us, so never; a bool is no level all the same
+            return UNKNOWN_ASSURANCE
+        try:
+            return Assurance(level, auth_time if type(auth_time) is int else None)
+        except ValueError:
+            return UNKNOWN_ASSURANCE
 
     def _claim(self, token: str, claim: str) -> str | None:
         data = self._decode(token)

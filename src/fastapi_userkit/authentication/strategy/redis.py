@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic
 
 from fastapi_userkit import exceptions
+from fastapi_userkit.authentication.assurance import Assurance
 from fastapi_userkit.authentication.strategy._legacy import (
     is_legacy_token,
     legacy_digest,
@@ -12,13 +13,14 @@ from fastapi_userkit.authentication.strategy._legacy import (
     legacy_redis_value_matches,
 )
 from fastapi_userkit.authentication.strategy._opaque import (
+    assurance_of,
     backend_tag_of,
     digest,
     new_token,
     session_id_of,
     token_matches_credential,
 )
-from fastapi_userkit.authentication.strategy.base import BackendBoundStrategy, RevokeAllStrategy
+from fastapi_userkit.authentication.strategy.base import AssuranceBoundStrategy, RevokeAllStrategy
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
 
@@ -33,7 +35,7 @@ def _stored_form(token: str) -> str:
     return legacy_digest(token) if is_legacy_token(token) else digest(token)
 
 
-class RedisStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, ID]):
+class RedisStrategy(AssuranceBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, ID]):
     """Opaque tokens kept in Redis under the SHA-256 digest of the token.
 
     ``{key_prefix}{digest}`` holds the user id and expires with the token. A per-user set,
@@ -99,9 +101,16 @@ class RedisStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP,
             current = token_matches_credential(token, user.hashed_password)
         return user if current else None
 
-    async def write_token(self, user: UP, *, session_id: str | None = None, backend_tag: str | None = None) -> str:
+    async def write_token(
+        self,
+        user: UP,
+        *,
+        session_id: str | None = None,
+        backend_tag: str | None = None,
+        assurance: Assurance | None = None,
+    ) -> str:
         """Issue a token for ``user`` (bound to ``session_id`` if given); store its digest and index it."""
-        token = new_token(user.hashed_password, session_id, backend_tag)
+        token = new_token(user.hashed_password, session_id, backend_tag, assurance)
         token_digest = digest(token)
         user_key = self._user_key(user.id)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -144,6 +153,10 @@ class RedisStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP,
     def backend_tag_of(self, token: str) -> str | None:
         """The tag of the backend that issued an accepted token, or ``None``."""
         return backend_tag_of(token)
+
+    def assurance_of(self, token: str) -> Assurance:
+        """The assurance an accepted token carries (covered by its stored digest), see ``_opaque``."""
+        return assurance_of(token)
 
     async def destroy_token(self, token: str, user: UP) -> None:
         """Delete the token's key and its index entry (a migrated FastAPI Users token's too)."""

@@ -7,8 +7,10 @@ from typing import Any, Generic, Protocol, runtime_checkable
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._contracts import purges_expired_tokens
+from fastapi_userkit.authentication.assurance import Assurance
 from fastapi_userkit.authentication.strategy._legacy import is_legacy_token, legacy_digest
 from fastapi_userkit.authentication.strategy._opaque import (
+    assurance_of,
     backend_tag_of,
     digest,
     new_token,
@@ -16,7 +18,7 @@ from fastapi_userkit.authentication.strategy._opaque import (
     token_matches_credential,
 )
 from fastapi_userkit.authentication.strategy.base import (
-    BackendBoundStrategy,
+    AssuranceBoundStrategy,
     RevokeAllStrategy,
     StrategyDestroyNotSupportedError,
 )
@@ -40,7 +42,7 @@ class _DeletesByUser(Protocol):
     async def delete_by_user(self, user_id: Any) -> object: ...  # pragma: no cover - protocol
 
 
-class DatabaseStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, ID, AP]):
+class DatabaseStrategy(AssuranceBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP, ID, AP]):
     """Opaque tokens whose SHA-256 digests are rows of an access-token table.
 
     The client gets 256 random bits (plus a tag of the password hash, see
@@ -95,9 +97,16 @@ class DatabaseStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[
             return None
         return user
 
-    async def write_token(self, user: UP, *, session_id: str | None = None, backend_tag: str | None = None) -> str:
+    async def write_token(
+        self,
+        user: UP,
+        *,
+        session_id: str | None = None,
+        backend_tag: str | None = None,
+        assurance: Assurance | None = None,
+    ) -> str:
         """Issue a token for ``user`` (bound to ``session_id`` if given) and store its digest."""
-        token = new_token(user.hashed_password, session_id, backend_tag)
+        token = new_token(user.hashed_password, session_id, backend_tag, assurance)
         await self.database.create(self._create_access_token_dict(user, digest(token)))
         return token
 
@@ -108,6 +117,10 @@ class DatabaseStrategy(BackendBoundStrategy[UP, ID], RevokeAllStrategy, Generic[
     def backend_tag_of(self, token: str) -> str | None:
         """The tag of the backend that issued an accepted token, or ``None``."""
         return backend_tag_of(token)
+
+    def assurance_of(self, token: str) -> Assurance:
+        """The assurance an accepted token carries (covered by its stored digest), see ``_opaque``."""
+        return assurance_of(token)
 
     async def destroy_token(self, token: str, user: UP) -> None:
         """Delete the token's row (a migrated FastAPI Users token's too)."""

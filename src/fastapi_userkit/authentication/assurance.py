@@ -1,0 +1,157 @@
+"""How a user signed in: the authentication assurance level and time of a token (issue 18, item 4).
+
+Every access token a backend issues, and every refresh session, carries an :class:`Assurance`:
+
+* ``aal``: 1 when the sign-in proved one factor (a password, an OAuth provider), 2 when it also
+  proved a second one (NIST SP 800-63B section 4: AAL1 and AAL2);
+* ``auth_time``: when the user last proved those factors, in seconds since the epoch (OpenID
+  Connect Core's ``auth_time`` claim), so a route can ask for a *recent* sign-in before a
+  sensitive change (ASVS 5.0 7.5.1).
+
+A token that carries neither (issued before the upgrade, or by application code calling
+``write_token(user)``) reads as :data:`UNKNOWN_ASSURANCE`: level 1 at an unknown time, never
+fresh. A refresh keeps its session's assurance and never raises it; only a new sign-in or a
+re-authentication does.
+
+``current_user(aal=2)`` and ``current_user(fresh_within=300)`` refuse a request that falls short
+with :class:`InsufficientUserAuthentication`, answered as RFC 9470's ``401`` with
+``WWW-Authenticate: Bearer error="insufficient_user_authentication"`` so a client can step up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi_userkit.db._types import now_utc
+from fastapi_userkit.exceptions import FastAPIUsersException
+
+__all__ = [
+    "AAL1",
+    "AAL2",
+    "UNKNOWN_ASSURANCE",
+    "Assurance",
+    "InsufficientUserAuthentication",
+    "ReauthenticationCodeRequired",
+    "ReauthenticationFailed",
+    "acr_value",
+]
+
+AAL1 = 1
+"""One factor proved (a password, an OAuth provider)."""
+
+AAL2 = 2
+"""Two factors proved (a password and a one-time or recovery code)."""
+
+_LEVELS = (AAL1, AAL2)
+
+
+@dataclass(frozen=True, slots=True)
+class Assurance:
+    """The assurance level of a sign-in and when it happened.
+
+    Args:
+        aal: ``1`` (one factor) or ``2`` (two factors).
+        auth_time: When the factors were proved, in whole seconds since the epoch (UTC);
+            ``None`` when unknown (such an assurance is never fresh).
+
+    Raises:
+        ValueError: ``aal`` is neither 1 nor 2, or ``auth_time`` is negative.
+    """
+
+    aal: int = AAL1
+    auth_time: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.aal not in _LEVELS:
+            raise ValueError(f"An assurance level is 1 or 2, not {self.aal!r}.")
+        if self.auth_time is not None and self.auth_time < 0:
+            raise ValueError("auth_time is seconds since the epoch.")
+
+    @classmethod
+    def now(cls, aal: int = AAL1, *, clock: Callable[[], datetime] = now_utc) -> Assurance:
+        """An assurance of level ``aal`` proved now (what a sign-in or re-authentication gives).
+
+        Raises:
+            ValueError: ``aal`` is neither 1 nor 2.
+        """
+        return cls(aal, int(clock().timestamp()))
+
+    def is_fresh(self, max_age: int, now: datetime) -> bool:
+        """Whether the factors were proved at most ``max_age`` seconds before ``now``."""
+        return self.auth_time is not None and now.timestamp() - self.auth_time <= max_age
+
+    def shortfall(
+        self, aal: int | None, fresh_within: int | None, now: datetime
+    ) -> InsufficientUserAuthentication | None:
+        """The refusal a request with this assurance earns, or ``None`` when it is enough.
+
+        Args:
+            aal: The level required (``None``: any).
+            fresh_within: The greatest age of the sign-in in seconds (``None``: any).
+            now: The current time.
+        """
+        low = aal is not None and self.aal < aal
+        stale = fresh_within is not None and not self.is_fresh(fresh_within, now)
+        if not low and not stale:
+            return None
+        return InsufficientUserAuthentication(aal=aal if low else None, max_age=fresh_within if stale else None)
+
+
+UNKNOWN_ASSURANCE = Assurance()
+"""What a token without assurance reads as: level 1 at an unknown time, never fresh."""
+
+
+def acr_value(aal: int) -> str:
+    """The ``acr_values`` a client is told to reach for level ``aal`` (RFC 9470 section 3)."""
+    return f"aal{aal}"
+
+
+class InsufficientUserAuthentication(FastAPIUsersException):
+    """The request's sign-in is below the level, or older than the age, the route requires.
+
+    Answered with ``401`` and RFC 9470's ``WWW-Authenticate: Bearer
+    error="insufficient_user_authentication"``, naming ``acr_values`` (the level to reach) or
+    ``max_age`` (the age the sign-in may have), so the client can re-authenticate and retry.
+
+    Attributes:
+        aal: The level required, when the request falls short of it.
+        max_age: The greatest age of the sign-in, when the request's is older or unknown.
+    """
+
+    default_message = "A stronger or more recent authentication is required."
+    code = "INSUFFICIENT_USER_AUTHENTICATION"
+
+    def __init__(self, *, aal: int | None = None, max_age: int | None = None) -> None:
+        self.aal = aal
+        self.max_age = max_age
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        if self.aal is not None:
+            return "A second factor is required: authenticate again with it."
+        return "The sign-in is not recent enough: authenticate again."
+
+    def www_authenticate(self) -> str:
+        """The ``WWW-Authenticate`` value of the ``401`` (RFC 9470 section 3)."""
+        parts = ['Bearer error="insufficient_user_authentication"', f'error_description="{self.message}"']
+        if self.aal is not None:
+            parts.append(f'acr_values="{acr_value(self.aal)}"')
+        if self.max_age is not None:
+            parts.append(f'max_age="{self.max_age}"')
+        return ", ".join(parts)
+
+
+class ReauthenticationFailed(FastAPIUsersException):
+    """A re-authentication came with a wrong password or second-factor code (counted as a failed login)."""
+
+    default_message = "The password or the code is not correct."
+    code = "REAUTHENTICATE_BAD_CREDENTIALS"
+
+
+class ReauthenticationCodeRequired(FastAPIUsersException):
+    """The user has a second factor, and the re-authentication came without its code."""
+
+    default_message = "The code of the second factor is required."
+    code = "REAUTHENTICATE_CODE_REQUIRED"
