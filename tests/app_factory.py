@@ -23,6 +23,7 @@ from fastapi_userkit import BaseUserManager, FastAPIUsers, UUIDIDMixin, schemas
 from fastapi_userkit.authentication import AuthenticationBackend, BearerTransport, CookieTransport, JWTStrategy
 from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.db.security_events import SQLAlchemySecurityEventDatabase
+from fastapi_userkit.mfa import MFA
 from fastapi_userkit.password import PasswordHelper
 from fastapi_userkit.security import DEFAULT_PASSWORD_POLICY, PasswordPolicy, SecuritySettings
 from tests.conftest import SessionMaker
@@ -176,6 +177,7 @@ def make_app(
     hide_existing_users: bool = False,
     hook_delay_seconds: float = 0.0,
     security: SecuritySettings | None = None,
+    mfa: MFA | None = None,
 ) -> TestApp:
     """Build the documented app: JWT over Bearer at ``/auth/jwt``, JWT over cookie at ``/auth/cookie``.
 
@@ -186,6 +188,7 @@ def make_app(
     ``security_event_table`` stores security events there and mounts ``/users/me/security-events``;
     ``hide_existing_users`` is the register router's enumeration-safe mode.
     ``security`` is passed to ``FastAPIUsers(..., security=...)`` (``None``: the defaults).
+    ``mfa`` turns two-factor login on and mounts its router under ``/users``.
     """
     hooks = HookLog()
     manager_class = make_user_manager_class(
@@ -220,7 +223,7 @@ def make_app(
         backends = backends_factory(get_async_session)
     for backend in extra_backends:
         backends[backend.name] = backend
-    fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, list(backends.values()), security=security)
+    fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, list(backends.values()), security=security, mfa=mfa)
 
     app = FastAPI()
     for name, backend in backends.items():
@@ -235,6 +238,8 @@ def make_app(
     if security_event_table is not None:
         app.include_router(fastapi_users.get_security_events_router(), prefix="/users")
     app.include_router(fastapi_users.get_verify_router(UserRead), prefix="/auth")
+    if mfa is not None:
+        app.include_router(fastapi_users.get_mfa_router(), prefix="/users")
     app.include_router(
         fastapi_users.get_users_router(UserRead, UserUpdate, requires_verification=requires_verification),
         prefix="/users",

@@ -21,6 +21,7 @@ from fastapi_userkit.db.sessions import (
     SQLAlchemyBaseSessionTableUUID,
 )
 from fastapi_userkit.mfa import (
+    SQLAlchemyBaseMFAChallengeTableUUID,
     SQLAlchemyBaseRecoveryCodeTable,
     SQLAlchemyBaseRecoveryCodeTableUUID,
     SQLAlchemyBaseTOTPTable,
@@ -65,6 +66,10 @@ class TOTPFactor(SQLAlchemyBaseTOTPTableUUID, Base):
 
 class RecoveryCode(SQLAlchemyBaseRecoveryCodeTableUUID, Base):
     """Recovery-code digests of UUID users."""
+
+
+class MFAChallenge(SQLAlchemyBaseMFAChallengeTableUUID, Base):
+    """Pending two-factor login challenges of UUID users."""
 
 
 class IntBase(DeclarativeBase):

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from fastapi_userkit import schemas
 from fastapi_userkit.authentication import AuthenticationBackend, Authenticator
+from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.jwt import SecretType
 from fastapi_userkit.manager import UserManagerDependency
 from fastapi_userkit.models import ID, UP
@@ -23,8 +24,10 @@ from fastapi_userkit.router import (
 )
 from fastapi_userkit.security.settings import SecuritySettings
 
-if TYPE_CHECKING:  # httpx-oauth is the optional ``oauth`` extra
+if TYPE_CHECKING:  # httpx-oauth is the optional ``oauth`` extra, and the two-factor package needs ``mfa``
     from httpx_oauth.oauth2 import BaseOAuth2
+
+    from fastapi_userkit.mfa.settings import MFA
 
 __all__ = ["FastAPIUsers"]
 
@@ -41,6 +44,10 @@ class FastAPIUsers(Generic[UP, ID]):
             rate limiting and lockout, CSRF checks of cookie-authenticated requests, ...
             ``None`` keeps the defaults, which are all on; see
             :class:`~fastapi_userkit.security.SecuritySettings` to tune or turn one off.
+        mfa: Two-factor login (new in fastapi-userkit; ``None``: off, nothing changes). With
+            it, the login of every backend (and the OAuth callback) answers a user with an active
+            factor with a ``202`` challenge, and :meth:`get_mfa_router` manages the factors.
+            See :class:`~fastapi_userkit.mfa.MFA`.
 
     Raises:
         DuplicateBackendNamesError: Two backends share a name.
@@ -58,7 +65,9 @@ class FastAPIUsers(Generic[UP, ID]):
         auth_backends: Sequence[AuthenticationBackend[UP, ID]],
         *,
         security: SecuritySettings | None = None,
+        mfa: MFA | None = None,
     ) -> None:
+        self.mfa = mfa
         self.security = security if security is not None else SecuritySettings()
         self.authenticator = Authenticator(auth_backends, get_user_manager, security=self.security)
         self.get_user_manager = get_user_manager
@@ -137,8 +146,27 @@ class FastAPIUsers(Generic[UP, ID]):
     def get_auth_router(self, backend: AuthenticationBackend[UP, ID], requires_verification: bool = False) -> APIRouter:
         """Return the router with ``POST /login`` and ``POST /logout`` for ``backend``."""
         return get_auth_router(
-            backend, self.get_user_manager, self.authenticator, requires_verification, security=self.security
+            backend,
+            self.get_user_manager,
+            self.authenticator,
+            requires_verification,
+            security=self.security,
+            mfa=self.mfa,
         )
+
+    def get_mfa_router(self, requires_verification: bool = False) -> APIRouter:
+        """Return the router of the user's second factors (mount it under ``/users``; new in fastapi-userkit).
+
+        See :mod:`fastapi_userkit.router.mfa`.
+
+        Raises:
+            ConfigurationError: ``FastAPIUsers`` was built without ``mfa``.
+        """
+        if self.mfa is None:
+            raise ConfigurationError("get_mfa_router() needs FastAPIUsers(..., mfa=MFA(...)).")
+        from fastapi_userkit.router.mfa import get_mfa_router
+
+        return get_mfa_router(self.get_user_manager, self.authenticator, self.mfa, requires_verification)
 
     def get_users_router(
         self,

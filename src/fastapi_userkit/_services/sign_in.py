@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic
 
-from fastapi import Response
+from fastapi import Response, status
+from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from starlette.requests import Request
 
 from fastapi_userkit import exceptions
+from fastapi_userkit._mfa_exceptions import InvalidMFACode, MFAChallengeInvalid, MFACodeReplayed, MFANotEnabled
 from fastapi_userkit.authentication.assurance import Assurance
 from fastapi_userkit.authentication.backend import AuthenticationBackend
 from fastapi_userkit.authentication.strategy import Strategy
@@ -29,7 +32,33 @@ from fastapi_userkit.models import ID, UP
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 from fastapi_userkit.security.ratelimit.limiter import FlowGuard
 
-__all__ = ["SignIn"]
+if TYPE_CHECKING:
+    from fastapi_userkit.mfa.challenge import ChallengeStore
+    from fastapi_userkit.mfa.factor import TOTPSecondFactor
+
+__all__ = ["MFA_REQUIRED", "SecondStep", "SignIn"]
+
+MFA_REQUIRED = "MFA_REQUIRED"
+"""The ``detail`` of a login answered with a second-factor challenge instead of a token."""
+
+
+@dataclass(frozen=True)
+class SecondStep:
+    """What one login request needs for a second step (made per request by ``MFA``'s dependency).
+
+    Attributes:
+        factor: The request's second factor (TOTP and recovery codes).
+        challenges: Where login challenges are kept.
+        clock: The current time.
+        lifetime: How long a challenge can be answered.
+        max_attempts: Codes one challenge accepts.
+    """
+
+    factor: TOTPSecondFactor
+    challenges: ChallengeStore
+    clock: Callable[[], datetime]
+    lifetime: timedelta
+    max_attempts: int
 
 
 @dataclass(frozen=True)
@@ -103,6 +132,112 @@ class SignIn(Generic[UP, ID]):
         )
         await user_manager.on_after_login(user, request, response)
         return response
+
+    async def challenge(
+        self, request: Request, user_manager: BaseUserManager[UP, ID], user: UP, second_step: SecondStep | None
+    ) -> Response | None:
+        """Answer a checked user who has a second factor with a login challenge; ``None`` for others.
+
+        The challenge (issue 18, item 3) is a ``202`` with ``{"detail": "MFA_REQUIRED",
+        "challenge_token": ..., "methods": [...]}``; no token, cookie or session is issued. Only
+        the token's digest is stored, bound to the user and this backend, for the configured
+        lifetime (at most five minutes). Without two-factor settings, or for a user without an
+        active factor, nothing happens and the caller completes the sign-in as before.
+
+        Args:
+            request: The request signing in.
+            user_manager: The request's user manager.
+            user: The user whose first factor was checked.
+            second_step: The request's second-step helpers (``None``: two-factor login is off).
+        """
+        if second_step is None or not await second_step.factor.required(user):
+            return None
+        # Imported here: the two-factor package needs the ``mfa`` extra, and only an app that
+        # configured it reaches this line.
+        from fastapi_userkit.mfa.challenge import challenge_digest, new_challenge_token
+
+        token = new_challenge_token()
+        await second_step.challenges.create(
+            challenge_digest(token),
+            user_id=user.id,
+            backend=self.backend.name,
+            now=second_step.clock(),
+            lifetime=second_step.lifetime,
+        )
+        methods = await second_step.factor.methods(user)
+        await user_manager.emit_security_event(
+            SecurityEventType.MFA_CHALLENGE_ISSUED, request, user_id=user.id, details={"backend": self.backend.name}
+        )
+        return JSONResponse(
+            {"detail": MFA_REQUIRED, "challenge_token": token, "methods": list(methods)},
+            status_code=status.HTTP_202_ACCEPTED,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def complete_challenge(
+        self,
+        request: Request,
+        user_manager: BaseUserManager[UP, ID],
+        strategy: Strategy[UP, ID],
+        second_step: SecondStep,
+        challenge_token: str,
+        code: str,
+    ) -> Response:
+        """Answer a login challenge with a TOTP or recovery code; sign the user in on success.
+
+        Every attempt counts against the challenge (at most ``challenge_attempts``) and, when
+        wrong, as a failed login of the account under the login rate limit. The first right
+        code spends the challenge and signs in exactly as :meth:`complete` does.
+
+        Raises:
+            MFAChallengeInvalid: The challenge is unknown, expired, spent, out of attempts, of
+                another backend, or its user is gone, inactive or has no factor any more.
+            MFACodeReplayed: A TOTP code already accepted (a security event is emitted).
+            InvalidMFACode: Any other wrong code.
+            fastapi.HTTPException: ``429``/``503`` from the login rate limit.
+        """
+        from fastapi_userkit.mfa.challenge import challenge_digest
+
+        digest = challenge_digest(challenge_token)
+        user_id = await second_step.challenges.attempt(
+            digest, backend=self.backend.name, now=second_step.clock(), max_attempts=second_step.max_attempts
+        )
+        if user_id is None:
+            raise MFAChallengeInvalid
+        try:
+            user = await user_manager.get(user_manager.parse_id(user_id))
+        except (exceptions.UserNotExists, exceptions.InvalidID) as exc:
+            raise MFAChallengeInvalid from exc
+        if not user.is_active:
+            raise MFAChallengeInvalid
+        async with self.guard.attempt(request, user_manager, user.email) as attempt:
+            await self._verify_code(request, user_manager, second_step, user, code)
+            attempt.mark_succeeded()
+        if not await second_step.challenges.consume(digest):
+            raise MFAChallengeInvalid  # a concurrent completion spent it first
+        return await self.complete(request, user_manager, strategy, user)
+
+    async def _verify_code(
+        self, request: Request, user_manager: BaseUserManager[UP, ID], second_step: SecondStep, user: UP, code: str
+    ) -> None:
+        try:
+            await second_step.factor.verify(user, code)
+        except MFANotEnabled as exc:  # the factor was removed after the password step
+            raise MFAChallengeInvalid from exc
+        except MFACodeReplayed:
+            # RFC 6238 section 5.2 and T41: a replayed code is refused and reported.
+            await user_manager.emit_security_event(
+                SecurityEventType.MFA_CODE_REPLAYED,
+                request,
+                user_id=user.id,
+                outcome=SecurityEventOutcome.FAILURE,
+                details={"backend": self.backend.name},
+            )
+            await self._failed(request, user_manager, user, "mfa_code_replayed")
+            raise
+        except InvalidMFACode:
+            await self._failed(request, user_manager, user, "mfa_invalid_code")
+            raise
 
     async def _failed(self, request: Request, user_manager: BaseUserManager[UP, ID], user: Any, reason: str) -> None:
         await user_manager.emit_security_event(

@@ -1,86 +1,35 @@
-"""The errors of the second-factor core, a subtree of the library's exception tree.
+"""The errors of the second-factor core (defined in a module of their own, see there for the tree).
 
 ::
 
-    FastAPIUsersException                  the library's root (``message``, ``code``)
-    └── MFAException                       any second-factor error
-        ├── InvalidMFACode                 the code matches no factor of the user
-        │   └── MFACodeReplayed            a TOTP code already accepted (RFC 6238 section 5.2)
-        ├── MFANotEnabled                  the user has no active second factor
-        ├── MFAAlreadyEnabled              the user already has an active TOTP factor
-        ├── MFAEnrolmentNotFound           no pending enrolment, or it has expired
-        └── SecretUnreadable               a stored secret was altered, moved or its key is gone
-
-Routers map them to HTTP through the library's one error table; the ``code`` values are stable.
+    MFAException
+    ├── InvalidMFACode
+    │   └── MFACodeReplayed
+    ├── MFANotEnabled
+    ├── MFAAlreadyEnabled
+    ├── MFAEnrolmentNotFound
+    ├── MFAChallengeInvalid
+    └── SecretUnreadable
 """
 
-from __future__ import annotations
-
-from fastapi_userkit.exceptions import FastAPIUsersException
+from fastapi_userkit._mfa_exceptions import (
+    InvalidMFACode,
+    MFAAlreadyEnabled,
+    MFAChallengeInvalid,
+    MFACodeReplayed,
+    MFAEnrolmentNotFound,
+    MFAException,
+    MFANotEnabled,
+    SecretUnreadable,
+)
 
 __all__ = [
     "InvalidMFACode",
     "MFAAlreadyEnabled",
+    "MFAChallengeInvalid",
     "MFACodeReplayed",
     "MFAEnrolmentNotFound",
     "MFAException",
     "MFANotEnabled",
     "SecretUnreadable",
 ]
-
-
-class MFAException(FastAPIUsersException):
-    """Root of the second-factor errors."""
-
-    default_message = "Second-factor error."
-    code = "MFA_ERROR"
-
-
-class InvalidMFACode(MFAException):
-    """The code is neither a current TOTP code nor an unused recovery code of the user."""
-
-    default_message = "The code is not valid."
-    code = "MFA_INVALID_CODE"
-
-
-class MFACodeReplayed(InvalidMFACode):
-    """The TOTP code is right but its time step was already accepted once.
-
-    A subclass of :class:`InvalidMFACode`, so code that only asks "was the code accepted?" treats
-    a replay as a wrong code, while an audit can tell them apart (T41: a replay is an event).
-    """
-
-    default_message = "The code was already used."
-    code = "MFA_CODE_REPLAYED"
-
-
-class MFANotEnabled(MFAException):
-    """The user has no active second factor."""
-
-    default_message = "Two-factor authentication is not enabled for this user."
-    code = "MFA_NOT_ENABLED"
-
-
-class MFAAlreadyEnabled(MFAException):
-    """The user already has an active TOTP factor; it must be disabled before enrolling again."""
-
-    default_message = "Two-factor authentication is already enabled for this user."
-    code = "MFA_ALREADY_ENABLED"
-
-
-class MFAEnrolmentNotFound(MFAException):
-    """There is no pending TOTP enrolment to confirm, or it is older than the enrolment lifetime."""
-
-    default_message = "No pending two-factor enrolment; start again."
-    code = "MFA_ENROLMENT_NOT_FOUND"
-
-
-class SecretUnreadable(MFAException):
-    """A stored factor secret cannot be decrypted.
-
-    Its ciphertext was altered, copied from another user's row or purpose, or was written under
-    a key no longer configured. Never the client's fault: the application should log it.
-    """
-
-    default_message = "A stored second-factor secret cannot be decrypted."
-    code = "MFA_SECRET_UNREADABLE"

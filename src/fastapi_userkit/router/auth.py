@@ -1,11 +1,11 @@
 """``POST /login`` and ``POST /logout`` for one authentication backend."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from fastapi_userkit._services.sign_in import SignIn
+from fastapi_userkit._services.sign_in import SecondStep, SignIn
 from fastapi_userkit.authentication import AuthenticationBackend, Authenticator, Strategy
 from fastapi_userkit.authentication._context import request_backend_strategies
 from fastapi_userkit.exceptions import LogoutEverywhereNotSupported
@@ -18,7 +18,15 @@ from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, is_cookie_tra
 from fastapi_userkit.security.events import SecurityEventType
 from fastapi_userkit.security.settings import SecuritySettings
 
+if TYPE_CHECKING:  # the two-factor package needs the ``mfa`` extra
+    from fastapi_userkit.mfa.settings import MFA
+
 __all__ = ["get_auth_router"]
+
+
+async def _no_second_step() -> None:
+    """The second-step dependency of an app without two-factor login: nothing."""
+    return None
 
 
 def get_auth_router(
@@ -28,6 +36,7 @@ def get_auth_router(
     requires_verification: bool = False,
     *,
     security: SecuritySettings | None = None,
+    mfa: "MFA | None" = None,
 ) -> APIRouter:
     """Build the login/logout router of ``backend``.
 
@@ -38,6 +47,9 @@ def get_auth_router(
         requires_verification: Refuse unverified users (login 400, logout 403).
         security: Rate limiting of failed logins, and login CSRF checks for a cookie backend
             (``None``: the defaults, see :class:`~fastapi_userkit.security.SecuritySettings`).
+        mfa: Two-factor login (new; ``None``: off, FastAPI Users' behaviour). A user with an
+            active factor gets a ``202`` challenge from ``POST /login``, answered at ``POST /mfa``
+            (see :mod:`fastapi_userkit.router.mfa`).
     """
     router = APIRouter(route_class=UserkitRoute)
     security = security if security is not None else SecuritySettings()
@@ -59,6 +71,13 @@ def get_auth_router(
         ),
         **login_success,
     }
+    get_second_step: Any = _no_second_step
+    if mfa is not None:
+        from fastapi_userkit.router.mfa import add_challenge_route, challenge_openapi
+
+        get_second_step = mfa.second_step_dependency()
+        login_responses.update(challenge_openapi())
+        add_challenge_route(router, backend, get_user_manager, sign_in, mfa, csrf=csrf, success=login_success)
 
     # The route's own status is the transport's success code, or OpenAPI would also list FastAPI's
     # default 200, which a cookie login (204) never answers (DESIGN.md, deliberate difference 8).
@@ -73,11 +92,15 @@ def get_auth_router(
         credentials: Annotated[OAuth2PasswordRequestForm, Depends()],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         strategy: Annotated[Strategy[UP, ID], Depends(backend.strategy_dependency)],
+        second_step: Annotated[SecondStep | None, Depends(get_second_step)],
     ) -> Response:
         if csrf is not None:
             csrf.check_origin(request)
         with translate("login", "login-verified"):
             user = await sign_in.check_password(request, user_manager, credentials.username, credentials.password)
+            challenge = await sign_in.challenge(request, user_manager, user, second_step)
+            if challenge is not None:  # issue 18: a user with a second factor answers a challenge first
+                return challenge
             response = await sign_in.complete(request, user_manager, strategy, user)
         if csrf is not None:
             csrf.set_token_cookie(response, backend.transport)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from fastapi import HTTPException, status
 from pydantic import BaseModel
 
+from fastapi_userkit import _mfa_exceptions as mfa_errors
 from fastapi_userkit import exceptions
 from fastapi_userkit.openapi import OpenAPIResponseType
 
@@ -76,6 +77,13 @@ class ErrorCode(StrEnum):
     UPDATE_USER_CURRENT_PASSWORD_REQUIRED = "UPDATE_USER_CURRENT_PASSWORD_REQUIRED"
     UPDATE_USER_CURRENT_PASSWORD_INVALID = "UPDATE_USER_CURRENT_PASSWORD_INVALID"
     LOGOUT_ALL_NOT_SUPPORTED = "LOGOUT_ALL_NOT_SUPPORTED"
+    # Two-factor login and management (issue 18)
+    MFA_CHALLENGE_INVALID = "MFA_CHALLENGE_INVALID"
+    MFA_INVALID_CODE = "MFA_INVALID_CODE"
+    MFA_CODE_REPLAYED = "MFA_CODE_REPLAYED"
+    MFA_NOT_ENABLED = "MFA_NOT_ENABLED"
+    MFA_ALREADY_ENABLED = "MFA_ALREADY_ENABLED"
+    MFA_ENROLMENT_NOT_FOUND = "MFA_ENROLMENT_NOT_FOUND"
     # Rate limiting and CSRF (values defined in fastapi_userkit.security, which must not import routers)
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     CSRF_CROSS_SITE_REQUEST = "CSRF_CROSS_SITE_REQUEST"
@@ -97,6 +105,8 @@ Flow = Literal[
     "current-password",
     "oauth-email",
     "oauth-redirect",
+    "mfa-challenge",
+    "mfa",
 ]
 
 
@@ -202,6 +212,19 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
     },
     "oauth-redirect": {
         exceptions.OAuthRedirectNotAllowed: _Answer(_400, ErrorCode.OAUTH_REDIRECT_NOT_ALLOWED),
+    },
+    # POST {auth prefix}/mfa: the second step of a login (issue 18, item 3).
+    "mfa-challenge": {
+        mfa_errors.MFAChallengeInvalid: _Answer(_400, ErrorCode.MFA_CHALLENGE_INVALID),
+        mfa_errors.MFACodeReplayed: _Answer(_400, ErrorCode.MFA_CODE_REPLAYED),
+        mfa_errors.InvalidMFACode: _Answer(_400, ErrorCode.MFA_INVALID_CODE),
+    },
+    # /users/me/mfa and /users/{id}/mfa: enrolment, recovery codes, removal.
+    "mfa": {
+        mfa_errors.InvalidMFACode: _Answer(_400, ErrorCode.MFA_INVALID_CODE),
+        mfa_errors.MFANotEnabled: _Answer(_400, ErrorCode.MFA_NOT_ENABLED),
+        mfa_errors.MFAAlreadyEnabled: _Answer(_400, ErrorCode.MFA_ALREADY_ENABLED),
+        mfa_errors.MFAEnrolmentNotFound: _Answer(_400, ErrorCode.MFA_ENROLMENT_NOT_FOUND),
     },
 }
 

@@ -61,6 +61,12 @@ class SecurityEventType(StrEnum):
     TOKEN_REVOKED = "token_revoked"
     SESSIONS_REVOKED = "sessions_revoked"
     REFRESH_TOKEN_REUSE = "refresh_token_reuse"
+    # Two-factor login (issue 18; T41, T43, T47)
+    MFA_CHALLENGE_ISSUED = "mfa_challenge_issued"
+    MFA_CODE_REPLAYED = "mfa_code_replayed"
+    MFA_ENABLED = "mfa_enabled"
+    MFA_DISABLED = "mfa_disabled"
+    MFA_RECOVERY_CODES_REGENERATED = "mfa_recovery_codes_regenerated"
 
 
 class SecurityEventOutcome(StrEnum):
