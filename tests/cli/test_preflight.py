@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
+from fastapi_userkit.authentication.strategy._legacy import legacy_digest
 from fastapi_userkit.cli._errors import CLIError
 from fastapi_userkit.cli._preflight_checks import Account, DuplicateGroup, PreflightReport, apply_fix, run_preflight
 from fastapi_userkit.cli.app import app
@@ -52,16 +53,17 @@ async def _emails(engine: AsyncEngine) -> list[str]:
 
 
 def test_clean_database_passes_and_lists_tokens_and_schema(engine: AsyncEngine) -> None:
-    """Without case duplicates the exit code is 0; plaintext tokens are counted and schema changes listed."""
+    """Without case duplicates the exit code is 0; tokens to migrate and migrated are counted, schema changes listed."""
     user_id = run(fu.add_user(engine, "lancelot@camelot.bt"))
     run(fu.add_token(engine, user_id, TOKEN, NOW))
     run(fu.add_token(engine, user_id, "short-custom-token", NOW))
+    run(fu.add_token(engine, user_id, legacy_digest("C" * 43), NOW))
 
     result = preflight()
 
     assert result.exit_code == 0, result.output
     assert "Case duplicates: none" in result.stdout
-    assert "Access tokens: 2 rows in accesstoken, stored in plain text" in result.stdout
+    assert "Access tokens: 1 to migrate, 1 migrated (3 rows in accesstoken)" in result.stdout
     assert "1 of them are not 43-character base64url values" in result.stdout
     assert "add table oauth_account" in result.stdout
     assert "Nothing blocks the upgrade." in result.stdout
@@ -225,10 +227,10 @@ async def _redis_keys(prefix: str, *keys: str) -> None:
 
 @pytest.mark.parametrize("any_backend", ["sqlite"])
 def test_redis_tokens_are_counted(engine: AsyncEngine) -> None:
-    """--redis-url counts the token keys under the prefix, not fastapi-userkit's per-user sets nor other keys."""
+    """--redis-url counts the keys to migrate and migrated under the prefix, not the per-user sets nor other keys."""
     require_service("redis")
     prefix = f"{REDIS_PREFIX}preflight:"
-    run(_redis_keys(prefix, TOKEN, "B" * 43, "user:1234"))
+    run(_redis_keys(prefix, TOKEN, "B" * 43, "user:1234", legacy_digest("C" * 43)))
     run(_redis_keys(f"{REDIS_PREFIX}other:", TOKEN))
     try:
         result = preflight("--redis-url", REDIS_URL, "--redis-prefix", prefix)
@@ -237,4 +239,4 @@ def test_redis_tokens_are_counted(engine: AsyncEngine) -> None:
         run(_redis_keys(f"{REDIS_PREFIX}other:"))
 
     assert result.exit_code == 0, result.output
-    assert f"Redis tokens: 2 keys under '{prefix}', stored in plain text" in result.stdout
+    assert f"Redis tokens: 2 to migrate, 1 migrated (keys under '{prefix}')" in result.stdout

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import TableClause, column
 
 from fastapi_userkit._email_forms import lookalike_problem
+from fastapi_userkit.authentication.strategy._legacy import LEGACY_MARK
 from fastapi_userkit.cli._errors import CLIError
 
 __all__ = ["Account", "DuplicateGroup", "PreflightReport", "apply_fix", "run_preflight"]
@@ -86,8 +87,10 @@ class PreflightReport:
     token_table: str | None = None
     token_rows: int = 0
     odd_token_rows: int = 0
+    migrated_token_rows: int = 0
     schema_changes: list[str] | None = None
     redis_tokens: int | None = None
+    redis_migrated: int = 0
     redis_prefix: str = ""
 
     @property
@@ -210,14 +213,18 @@ async def _lookalikes(connection: AsyncConnection, user_table: str) -> list[tupl
     return sorted(found, key=lambda item: item[0].email)
 
 
-async def _tokens(connection: AsyncConnection, token_table: str) -> tuple[int, int]:
+async def _tokens(connection: AsyncConnection, token_table: str) -> tuple[int, int, int]:
+    """``(rows, rows of another form, rows already migrated)``; migrated rows start with the legacy mark."""
     tokens = table(token_table, column("token"))
-    total = odd = 0
+    total = odd = migrated = 0
     # Read in a stream and never printed: each value is a live credential.
     async for (token,) in await connection.stream(select(tokens.c.token).execution_options(yield_per=1000)):
         total += 1
-        odd += not _TOKEN_FORM.fullmatch(str(token))
-    return total, odd
+        if str(token).startswith(LEGACY_MARK):
+            migrated += 1
+        else:
+            odd += not _TOKEN_FORM.fullmatch(str(token))
+    return total, odd, migrated
 
 
 def _describe(diff: Any) -> str:
@@ -283,7 +290,7 @@ async def run_preflight(
     report.duplicates = await _duplicates(connection, user_table, token_table)
     report.lookalikes = await _lookalikes(connection, user_table)
     if token_table is not None:
-        report.token_rows, report.odd_token_rows = await _tokens(connection, token_table)
+        report.token_rows, report.odd_token_rows, report.migrated_token_rows = await _tokens(connection, token_table)
     if compare_schema:
         report.schema_changes = await connection.run_sync(_schema_changes, metadata)
     return report

@@ -7,8 +7,9 @@ item 3). It lists, on SQLite, PostgreSQL and MariaDB:
   grouped, with their ids;
 - **look-alike addresses** the new registration rules refuse (their owners still log in);
 - **access tokens** FastAPI Users stored in plain text (rows of the access-token table, and
-  with ``--redis-url`` the keys of its ``RedisStrategy``), which stop working after the move
-  unless migrated;
+  with ``--redis-url`` the keys of its ``RedisStrategy``): how many are still to migrate and how
+  many are migrated (see :mod:`fastapi_userkit.migrations.tokens`); unmigrated ones stop working
+  after the move;
 - **schema changes** the upgrade makes (tables, columns, indexes), as ``userkit db check`` sees them.
 
 ``--fix`` prints a plan for the case duplicates; ``--fix --yes`` applies it in one transaction.
@@ -29,6 +30,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import inspect
 
+from fastapi_userkit.authentication.strategy._legacy import LEGACY_MARK, is_legacy_token
 from fastapi_userkit.cli._errors import EXIT_ERROR, CLIError
 from fastapi_userkit.cli._preflight_checks import (
     DUPLICATE_MARK,
@@ -58,10 +60,12 @@ def _compare_schema() -> bool:
     return True
 
 
-async def count_redis_tokens(url: str, prefix: str) -> int:
-    """Count the token keys FastAPI Users' ``RedisStrategy`` wrote under ``prefix`` (``{prefix}{token}``).
+async def count_redis_tokens(url: str, prefix: str) -> tuple[int, int]:
+    """Count the token keys FastAPI Users' ``RedisStrategy`` wrote under ``prefix``: ``(to migrate, migrated)``.
 
-    The per-user sets fastapi-userkit keeps beside its digests (``{prefix}user:{id}``) are not tokens.
+    A key ``{prefix}{token}`` of FastAPI Users' form is to migrate (before the move, every one is
+    FastAPI Users'); ``{prefix}~...`` was migrated by ``userkit db migrate-tokens``. The per-user
+    sets fastapi-userkit keeps beside its digests (``{prefix}user:{id}``) are not tokens.
 
     Raises:
         CLIError: The ``redis`` extra is not installed.
@@ -73,11 +77,12 @@ async def count_redis_tokens(url: str, prefix: str) -> int:
         raise CLIError("--redis-url needs the redis extra: pip install 'fastapi-userkit[redis]'") from exc
     client = redis.asyncio.from_url(url)
     try:
-        count = 0
+        to_migrate = migrated = 0
         async for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            name = key.decode() if isinstance(key, bytes) else str(key)
-            count += not name.startswith(f"{prefix}user:")
-        return count
+            name = (key.decode() if isinstance(key, bytes) else str(key))[len(prefix) :]
+            migrated += name.startswith(LEGACY_MARK)
+            to_migrate += is_legacy_token(name)
+        return to_migrate, migrated
     finally:
         await client.aclose()
 
@@ -152,17 +157,20 @@ def _print_report(report: PreflightReport) -> None:
     if report.token_table is None:
         typer.echo("Access tokens: no access-token table")
     else:
+        to_migrate = report.token_rows - report.odd_token_rows - report.migrated_token_rows
         typer.echo(
-            f"Access tokens: {report.token_rows} rows in {report.token_table}, stored in plain text by FastAPI"
-            " Users; fastapi-userkit looks up their SHA-256 digest, so they stop working after the upgrade"
-            " (their users log in again) unless migrated first"
+            f"Access tokens: {to_migrate} to migrate, {report.migrated_token_rows} migrated"
+            f" ({report.token_rows} rows in {report.token_table}). FastAPI Users stores them in plain text,"
+            " fastapi-userkit looks up a digest: migrate them in the upgrade's revision (migrate_sql_tokens)"
+            " or with userkit db migrate-tokens, or their users log in again"
         )
         if report.odd_token_rows:
             typer.echo(f"  {report.odd_token_rows} of them are not 43-character base64url values")
     if report.redis_tokens is not None:
         typer.echo(
-            f"Redis tokens: {report.redis_tokens} keys under {report.redis_prefix!r}, stored in plain text by"
-            " FastAPI Users; they stop working after the upgrade unless migrated first"
+            f"Redis tokens: {report.redis_tokens} to migrate, {report.redis_migrated} migrated"
+            f" (keys under {report.redis_prefix!r}). FastAPI Users stores them in plain text: migrate them with"
+            " userkit db migrate-tokens --redis-url, or their users log in again"
         )
     if report.schema_changes is None:  # pragma: no cover - the test environment installs Alembic
         typer.echo("Schema changes: not compared (install the 'migrations' extra)")
@@ -189,7 +197,7 @@ def preflight_command(
     async def run(config: UserkitCLIConfig) -> tuple[PreflightReport, int]:
         report, renamed = await preflight(config, apply=fix and yes)
         if redis_url is not None:
-            report.redis_tokens = await count_redis_tokens(redis_url, redis_prefix)
+            report.redis_tokens, report.redis_migrated = await count_redis_tokens(redis_url, redis_prefix)
             report.redis_prefix = redis_prefix
         return report, renamed
 
