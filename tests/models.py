@@ -143,3 +143,59 @@ __all__ = [
     "UserSession",
 ]
 _ = uuid
+
+# Passkeys (issue 19), appended here so concurrent edits above do not collide.
+from fastapi_userkit.passkeys import (  # noqa: E402 - appended block, see above
+    SQLAlchemyBasePasskeyChallengeTable,
+    SQLAlchemyBasePasskeyTable,
+    SQLAlchemyBasePasskeyTableUUID,
+)
+
+
+class Passkey(SQLAlchemyBasePasskeyTableUUID, Base):
+    """Passkeys of UUID users."""
+
+
+class PasskeyChallenge(SQLAlchemyBasePasskeyChallengeTable, Base):
+    """Digests of live passkey challenges of the UUID app."""
+
+
+class IntPasskey(SQLAlchemyBasePasskeyTable[int], IntBase):
+    """Passkeys of integer-id users."""
+
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("user.id", ondelete="cascade"), index=True)
+
+
+class IntPasskeyChallenge(SQLAlchemyBasePasskeyChallengeTable, IntBase):
+    """Digests of live passkey challenges of the integer-id app."""
+
+
+# E-mail sign-in and e-mail change (issue 20), appended here so concurrent edits above do not collide.
+from fastapi_userkit.email_auth import (  # noqa: E402 - appended block, see above
+    SQLAlchemyBaseEmailChangeTable,
+    SQLAlchemyBaseEmailChangeTableUUID,
+    SQLAlchemyBaseEmailSignInTable,
+    SQLAlchemyBaseEmailSignInTableUUID,
+)
+
+
+class EmailSignIn(SQLAlchemyBaseEmailSignInTableUUID, Base):
+    """Pending sign-ins by e-mail of the UUID app."""
+
+
+class EmailChange(SQLAlchemyBaseEmailChangeTableUUID, Base):
+    """E-mail changes of UUID users."""
+
+
+class IntEmailSignIn(SQLAlchemyBaseEmailSignInTable[int], IntBase):
+    """Pending sign-ins by e-mail of the integer-id app."""
+
+    user_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("user.id", ondelete="cascade"), nullable=True, index=True
+    )
+
+
+class IntEmailChange(SQLAlchemyBaseEmailChangeTable[int], IntBase):
+    """E-mail changes of integer-id users."""
+
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("user.id", ondelete="cascade"), index=True)
