@@ -234,6 +234,7 @@ class FastAPIUsers(Generic[UP, ID]):
             csrf_token_cookie_httponly=csrf_token_cookie_httponly,
             csrf_token_cookie_samesite=csrf_token_cookie_samesite,
             post_login_redirect_urls=post_login_redirect_urls,
+            mfa=self.mfa,
         )
 
     def get_oauth_associate_router(

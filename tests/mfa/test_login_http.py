@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import select
 
@@ -67,6 +68,15 @@ async def test_after_enrolment_the_password_alone_gets_a_challenge_and_the_code_
     assert completed.json()["token_type"] == "bearer"
     me = await client.get("/users/me", headers=bearer(completed.json()["access_token"]))
     assert me.json()["email"] == EMAIL
+    # The token records two factors (H3's assurance claims); a password-only token records one.
+    assert jwt.decode(completed.json()["access_token"], options={"verify_signature": False})["aal"] == 2
+    assert (
+        jwt.decode(
+            (await password_login(client, email="admin@example.com")).json()["access_token"],
+            options={"verify_signature": False},
+        )["aal"]
+        == 1
+    )
 
 
 async def test_the_challenge_is_stored_as_a_digest(client: httpx.AsyncClient, clock: Clock, test_app: TestApp) -> None:

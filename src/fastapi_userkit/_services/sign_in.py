@@ -24,7 +24,7 @@ from starlette.requests import Request
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._mfa_exceptions import InvalidMFACode, MFAChallengeInvalid, MFACodeReplayed, MFANotEnabled
-from fastapi_userkit.authentication.assurance import Assurance
+from fastapi_userkit.authentication.assurance import AAL2, Assurance
 from fastapi_userkit.authentication.backend import AuthenticationBackend
 from fastapi_userkit.authentication.strategy import Strategy
 from fastapi_userkit.manager import BaseUserManager
@@ -215,7 +215,8 @@ class SignIn(Generic[UP, ID]):
             attempt.mark_succeeded()
         if not await second_step.challenges.consume(digest):
             raise MFAChallengeInvalid  # a concurrent completion spent it first
-        return await self.complete(request, user_manager, strategy, user)
+        # Two factors proved, now: the token and the session carry AAL2 (NIST SP 800-63B section 4.2).
+        return await self.complete(request, user_manager, strategy, user, assurance=Assurance.now(AAL2))
 
     async def _verify_code(
         self, request: Request, user_manager: BaseUserManager[UP, ID], second_step: SecondStep, user: UP, code: str

@@ -21,7 +21,7 @@ Requires the ``oauth`` extra (``pip install fastapi-userkit[oauth]``).
 # No ``from __future__ import annotations``: FastAPI must evaluate the routes' Annotated
 # dependencies, which refer to this factory's local variables.
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
@@ -29,7 +29,7 @@ from httpx_oauth.oauth2 import BaseOAuth2
 from pydantic import BaseModel
 
 from fastapi_userkit import exceptions, schemas
-from fastapi_userkit._services.sign_in import SignIn
+from fastapi_userkit._services.sign_in import SecondStep, SignIn
 from fastapi_userkit.authentication import AuthenticationBackend, Authenticator, Strategy
 from fastapi_userkit.authentication.transport.cookie import CookieTransport
 from fastapi_userkit.exceptions import ConfigurationError
@@ -47,6 +47,9 @@ from fastapi_userkit.router._oauth_flow import (
 )
 from fastapi_userkit.router._route import UserkitRoute
 from fastapi_userkit.router.common import ErrorCode, openapi_errors, translate
+
+if TYPE_CHECKING:  # the two-factor package needs the ``mfa`` extra
+    from fastapi_userkit.mfa.settings import MFA
 
 __all__ = [
     "CSRF_TOKEN_COOKIE_NAME",
@@ -103,6 +106,11 @@ def _check_redirect_urls(urls: Sequence[str], backend: AuthenticationBackend[Any
     return allowed
 
 
+async def _no_second_step() -> None:
+    """The second-step dependency of an app without two-factor login: nothing."""
+    return None
+
+
 def get_oauth_router(
     oauth_client: BaseOAuth2[Any],
     backend: AuthenticationBackend[UP, ID],
@@ -119,6 +127,7 @@ def get_oauth_router(
     csrf_token_cookie_httponly: bool = True,
     csrf_token_cookie_samesite: Literal["lax", "strict", "none"] = "lax",  # noqa: S107 - not a password
     post_login_redirect_urls: Sequence[str] = (),
+    mfa: "MFA | None" = None,
 ) -> APIRouter:
     """Build the login router of one provider: ``GET /authorize`` and ``GET /callback``.
 
@@ -141,6 +150,10 @@ def get_oauth_router(
         post_login_redirect_urls: New. With a cookie backend, answer a successful callback with
             a 302 to the first of these URLs (or to the one ``/authorize?next=`` picked) instead
             of a 204. Exact matches only, so the redirect cannot be turned into an open redirect.
+        mfa: Two-factor login (new). A user with an active factor is answered like a password
+            login: ``202`` with ``{"detail": "MFA_REQUIRED", "challenge_token", "methods"}`` (never
+            a redirect; the state cookie is cleared), to be completed at ``POST /mfa`` of the
+            same backend's auth router (issue 18, item 3).
 
     Raises:
         ConfigurationError: An empty ``state_secret``; redirect URLs with a non-cookie
@@ -159,6 +172,13 @@ def get_oauth_router(
     allowed_redirects = _check_redirect_urls(post_login_redirect_urls, backend)
     router = APIRouter(route_class=UserkitRoute)
     signing_in: SignIn[UP, ID] = SignIn(backend)
+    get_second_step: Any = _no_second_step
+    challenge_responses: dict[int | str, dict[str, Any]] = {}
+    if mfa is not None:
+        from fastapi_userkit.router.mfa import challenge_openapi
+
+        get_second_step = mfa.second_step_dependency()
+        challenge_responses = challenge_openapi()
 
     authorize_errors = {status.HTTP_400_BAD_REQUEST: [ErrorCode.OAUTH_REDIRECT_NOT_ALLOWED.value]}
 
@@ -206,12 +226,13 @@ def get_oauth_router(
         "/callback",
         name=callback_route_name,
         description="The provider redirects the browser here after the user's consent.",
-        responses={**callback_errors, **success},
+        responses={**callback_errors, **success, **challenge_responses},
     )
     async def callback(
         request: Request,
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         strategy: Annotated[Strategy[UP, ID], Depends(backend.strategy_dependency)],
+        second_step: Annotated[SecondStep | None, Depends(get_second_step)],
         code: str | None = None,
         state: str | None = None,
         error: str | None = None,
@@ -244,6 +265,11 @@ def get_oauth_router(
             cookie.delete(response)
             return response
 
+        # Issue 18: a user with a second factor answers a challenge first, as after a password.
+        challenge = await signing_in.challenge(request, user_manager, user, second_step)
+        if challenge is not None:
+            cookie.delete(challenge)
+            return challenge
         # The password login's completion: with refresh on, an OAuth login opens a session too.
         return await signing_in.complete(request, user_manager, strategy, user, respond=respond)
 
