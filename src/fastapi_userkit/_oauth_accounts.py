@@ -1,7 +1,9 @@
 """What the manager does when an OAuth provider vouches for an account.
 
-Kept apart from :mod:`fastapi_userkit.manager` so the manager stays a thin facade. Differences
-from FastAPI Users (contract section 4.9):
+:class:`OAuthAccounts` holds the manager's three OAuth methods (FastAPI Users' ``oauth_callback``
+and ``oauth_associate_callback``, and ``oauth_unlink``); :class:`~fastapi_userkit.manager.BaseUserManager`
+inherits them, as it inherits its hooks, so the manager module stays a facade. Differences from
+FastAPI Users (contract section 4.9):
 
 * a provider account ``(oauth_name, account_id)`` belongs to at most one user: the table has a
   unique constraint, and associating an account linked to someone else raises
@@ -19,22 +21,17 @@ from FastAPI Users (contract section 4.9):
 from __future__ import annotations
 
 import secrets
-from typing import Any, Protocol
+from typing import Any, Generic
 
 from fastapi import Request
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._contracts import creates_with_oauth_account, removes_oauth_account
+from fastapi_userkit._manager_hooks import UserManagerHooks
 from fastapi_userkit.db.base import BaseUserDatabase
+from fastapi_userkit.models import ID, UP
 
-__all__ = [
-    "UNUSABLE_PASSWORD_PREFIX",
-    "has_usable_password",
-    "make_unusable_password",
-    "oauth_associate_callback",
-    "oauth_callback",
-    "oauth_unlink",
-]
+__all__ = ["UNUSABLE_PASSWORD_PREFIX", "OAuthAccounts", "has_usable_password", "make_unusable_password"]
 
 UNUSABLE_PASSWORD_PREFIX = "!"  # noqa: S105 - a marker meaning "no password", not a password
 """Starts every unusable password marker; no password hash format starts with it."""
@@ -54,27 +51,6 @@ def has_usable_password(hashed_password: str) -> bool:
     return not hashed_password.startswith(UNUSABLE_PASSWORD_PREFIX)
 
 
-class _OAuthManager(Protocol):
-    """What these flows need of the user manager: its storage and two hooks.
-
-    Declared here rather than importing :class:`~fastapi_userkit.manager.BaseUserManager`, which
-    imports this module: no import cycle (issue 17).
-    """
-
-    @property
-    def user_db(self) -> BaseUserDatabase[Any, Any]:
-        """The user storage."""
-        ...  # pragma: no cover - protocol
-
-    async def on_after_register(self, user: Any, request: Request | None = None) -> None:
-        """The registration hook."""
-        ...  # pragma: no cover - protocol
-
-    async def on_after_update(self, user: Any, update_dict: dict[str, Any], request: Request | None = None) -> None:
-        """The update hook."""
-        ...  # pragma: no cover - protocol
-
-
 def _find_account(user: Any, oauth_name: str, account_id: str) -> Any | None:
     for account in getattr(user, "oauth_accounts", []):
         if account.oauth_name == oauth_name and account.account_id == account_id:
@@ -82,21 +58,15 @@ def _find_account(user: Any, oauth_name: str, account_id: str) -> Any | None:
     return None
 
 
-async def oauth_callback(
-    manager: _OAuthManager,
+def _account_dict(
     oauth_name: str,
     access_token: str,
     account_id: str,
     account_email: str,
     expires_at: int | None,
     refresh_token: str | None,
-    request: Request | None,
-    *,
-    associate_by_email: bool,
-    is_verified_by_default: bool,
-) -> Any:
-    """Return the user for this provider account, linking or creating it as needed."""
-    oauth_account_dict = {
+) -> dict[str, Any]:
+    return {
         "oauth_name": oauth_name,
         "access_token": access_token,
         "account_id": account_id,
@@ -104,95 +74,110 @@ async def oauth_callback(
         "expires_at": expires_at,
         "refresh_token": refresh_token,
     }
-    user_db = manager.user_db
 
-    user = await user_db.get_by_oauth_account(oauth_name, account_id)
-    if user is not None:
-        account = _find_account(user, oauth_name, account_id)
-        if account is not None:
-            user = await user_db.update_oauth_account(user, account, oauth_account_dict)
+
+class OAuthAccounts(UserManagerHooks[UP, ID], Generic[UP, ID]):
+    """The OAuth methods of :class:`~fastapi_userkit.manager.BaseUserManager` (inherited from here)."""
+
+    user_db: BaseUserDatabase[UP, ID]
+
+    async def oauth_callback(
+        self,
+        oauth_name: str,
+        access_token: str,
+        account_id: str,
+        account_email: str,
+        expires_at: int | None = None,
+        refresh_token: str | None = None,
+        request: Request | None = None,
+        *,
+        associate_by_email: bool = False,
+        is_verified_by_default: bool = False,
+    ) -> UP:
+        """Log in, link or create the user for an OAuth account (see :mod:`fastapi_userkit.oauth`).
+
+        The linked user is returned (its account's tokens refreshed); else, with
+        ``associate_by_email``, the user with this address gets the account linked; else a new
+        user is created, without a usable password, together with its account.
+
+        Raises:
+            UserAlreadyExists: The e-mail address belongs to a user and ``associate_by_email`` is off.
+        """
+        account_dict = _account_dict(oauth_name, access_token, account_id, account_email, expires_at, refresh_token)
+        user_db = self.user_db
+        user = await user_db.get_by_oauth_account(oauth_name, account_id)
+        if user is not None:
+            account = _find_account(user, oauth_name, account_id)
+            if account is not None:
+                user = await user_db.update_oauth_account(user, account, account_dict)
+            return user
+
+        user = await user_db.get_by_email(account_email)
+        if user is not None:
+            if not associate_by_email:
+                raise exceptions.UserAlreadyExists()
+            return await user_db.add_oauth_account(user, account_dict)
+
+        user_dict = {
+            "email": account_email,
+            "hashed_password": make_unusable_password(),
+            "is_verified": is_verified_by_default,
+        }
+        if creates_with_oauth_account(user_db):
+            user = await user_db.create_with_oauth_account(user_dict, account_dict)
+        else:
+            user = await user_db.create(user_dict)
+            user = await user_db.add_oauth_account(user, account_dict)
+        await self.on_after_register(user, request)
         return user
 
-    user = await user_db.get_by_email(account_email)
-    if user is not None:
-        if not associate_by_email:
-            raise exceptions.UserAlreadyExists()
-        return await user_db.add_oauth_account(user, oauth_account_dict)
+    async def oauth_associate_callback(
+        self,
+        user: UP,
+        oauth_name: str,
+        access_token: str,
+        account_id: str,
+        account_email: str,
+        expires_at: int | None = None,
+        refresh_token: str | None = None,
+        request: Request | None = None,
+    ) -> UP:
+        """Link an OAuth account to ``user`` (an account already linked to them is refreshed).
 
-    user_dict = {
-        "email": account_email,
-        "hashed_password": make_unusable_password(),
-        "is_verified": is_verified_by_default,
-    }
-    if creates_with_oauth_account(user_db):
-        user = await user_db.create_with_oauth_account(user_dict, oauth_account_dict)
-    else:
-        user = await user_db.create(user_dict)
-        user = await user_db.add_oauth_account(user, oauth_account_dict)
-    await manager.on_after_register(user, request)
-    return user
+        Raises:
+            OAuthAccountAlreadyLinked: The provider account belongs to another user.
+        """
+        account_dict = _account_dict(oauth_name, access_token, account_id, account_email, expires_at, refresh_token)
+        user_db = self.user_db
+        owner = await user_db.get_by_oauth_account(oauth_name, account_id)
+        if owner is not None and owner.id != user.id:
+            raise exceptions.OAuthAccountAlreadyLinked()
+        account = _find_account(owner, oauth_name, account_id) if owner is not None else None
+        if account is not None:
+            user = await user_db.update_oauth_account(user, account, account_dict)
+        else:
+            user = await user_db.add_oauth_account(user, account_dict)
+        await self.on_after_update(user, {}, request)
+        return user
 
+    async def oauth_unlink(self, user: UP, oauth_name: str, account_id: str, request: Request | None = None) -> UP:
+        """Unlink an OAuth account from ``user`` (new in fastapi-userkit).
 
-async def oauth_associate_callback(
-    manager: _OAuthManager,
-    user: Any,
-    oauth_name: str,
-    access_token: str,
-    account_id: str,
-    account_email: str,
-    expires_at: int | None,
-    refresh_token: str | None,
-    request: Request | None,
-) -> Any:
-    """Link a provider account to ``user``, refusing one that belongs to someone else.
+        A user without a usable password (created by OAuth and never given one) keeps at least
+        one linked account: without it, only a password reset could let them in again.
 
-    Raises:
-        OAuthAccountAlreadyLinked: Another user owns this provider account.
-    """
-    oauth_account_dict = {
-        "oauth_name": oauth_name,
-        "access_token": access_token,
-        "account_id": account_id,
-        "account_email": account_email,
-        "expires_at": expires_at,
-        "refresh_token": refresh_token,
-    }
-    user_db = manager.user_db
-    owner = await user_db.get_by_oauth_account(oauth_name, account_id)
-    if owner is not None and owner.id != user.id:
-        raise exceptions.OAuthAccountAlreadyLinked()
-    account = _find_account(owner, oauth_name, account_id) if owner is not None else None
-    if account is not None:
-        user = await user_db.update_oauth_account(user, account, oauth_account_dict)
-    else:
-        user = await user_db.add_oauth_account(user, oauth_account_dict)
-    await manager.on_after_update(user, {}, request)
-    return user
-
-
-async def oauth_unlink(
-    manager: _OAuthManager,
-    user: Any,
-    oauth_name: str,
-    account_id: str,
-    request: Request | None,
-) -> Any:
-    """Remove the link between ``user`` and a provider account.
-
-    A user without a usable password (created by OAuth and never given one) keeps at least one
-    linked account: without it, only a password reset could let them in again.
-
-    Raises:
-        OAuthAccountNotLinked: ``user`` has no such linked account.
-        OAuthLastLoginMethod: It is the last account of a user without a usable password.
-        NotImplementedError: The storage adapter cannot remove OAuth accounts.
-    """
-    account = _find_account(user, oauth_name, account_id)
-    if account is None:
-        raise exceptions.OAuthAccountNotLinked()
-    user_db = manager.user_db
-    if not removes_oauth_account(user_db):
-        raise NotImplementedError(f"{type(user_db).__name__} cannot remove OAuth accounts")
-    user = await user_db.remove_oauth_account(user, account, unless_last=not has_usable_password(user.hashed_password))
-    await manager.on_after_update(user, {}, request)
-    return user
+        Raises:
+            OAuthAccountNotLinked: ``user`` has no such linked account.
+            OAuthLastLoginMethod: It is the last account of a user without a usable password.
+            NotImplementedError: The storage adapter cannot remove OAuth accounts.
+        """
+        account = _find_account(user, oauth_name, account_id)
+        if account is None:
+            raise exceptions.OAuthAccountNotLinked()
+        user_db = self.user_db
+        if not removes_oauth_account(user_db):
+            raise NotImplementedError(f"{type(user_db).__name__} cannot remove OAuth accounts")
+        unless_last = not has_usable_password(user.hashed_password)
+        unlinked: UP = await user_db.remove_oauth_account(user, account, unless_last=unless_last)
+        await self.on_after_update(unlinked, {}, request)
+        return unlinked

@@ -1,9 +1,12 @@
 """What the authenticator learned about a request, kept on ``request.state`` for later steps.
 
-The authenticator builds every backend's strategy for each authenticated request. Routes and
-the manager reuse them: "log out everywhere" and a password change end the user's sessions in
-every strategy, and a cookie session that changed its password gets a fresh cookie from the
-backend that authenticated it. Nothing is kept between requests.
+The authenticator builds every backend's strategy for each authenticated request. Routes reuse
+them (a cookie session that changed its password gets a fresh cookie from the backend that
+authenticated it), and "log out everywhere", a password change, a deactivation or a deletion end
+the user's sessions in every strategy and refresh store of the request. For those, this record is
+offered to the session-termination service as a provider (:func:`session_targets`, offered by
+:func:`remember_strategies`): the user manager and the services never import this module, the
+authentication package hands them what they need (issue 17). Nothing is kept between requests.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
+from fastapi_userkit._services.sessions import SessionTargets, offer_session_targets
+
 __all__ = [
     "AuthContext",
     "auth_context",
@@ -23,6 +28,7 @@ __all__ = [
     "request_backend_strategies",
     "request_backends",
     "request_strategies",
+    "session_targets",
 ]
 
 _STRATEGIES = "fastapi_userkit_strategies"
@@ -40,8 +46,9 @@ class AuthContext:
 
 
 def remember_strategies(connection: HTTPConnection, strategies: dict[str, Any]) -> None:
-    """Keep the request's strategies, by backend name."""
+    """Keep the request's strategies, by backend name; offer them and the stores for ending sessions."""
     setattr(connection.state, _STRATEGIES, strategies)
+    offer_session_targets(connection, session_targets)
 
 
 def request_strategies(connection: HTTPConnection | None) -> list[Any]:
@@ -67,6 +74,12 @@ def request_backends(connection: HTTPConnection | None) -> list[Any]:
         return []
     backends: list[Any] = getattr(connection.state, _BACKENDS, [])
     return backends
+
+
+def session_targets(connection: HTTPConnection) -> SessionTargets:
+    """The strategies built for this request and the refresh stores of its backends (what to end)."""
+    stores = tuple(backend.refresh.store for backend in request_backends(connection) if backend.refresh is not None)
+    return SessionTargets(strategies=tuple(request_strategies(connection)), stores=stores)
 
 
 def remember_auth(connection: HTTPConnection, context: AuthContext) -> None:
