@@ -64,6 +64,7 @@ def migrate_tokens_command(
     key_prefix: Annotated[
         str, typer.Option("--key-prefix", help="The RedisStrategy's key_prefix.")
     ] = "fastapi_users_token:",
+    cluster: Annotated[bool, typer.Option("--cluster", help="--redis-url names a node of a Redis Cluster.")] = False,
 ) -> None:
     """Replace FastAPI Users' stored tokens by legacy digests, so their clients stay logged in."""
     state = get_state(ctx)
@@ -92,7 +93,9 @@ def migrate_tokens_command(
                 import redis.asyncio
             except ImportError as exc:  # pragma: no cover - the test environment installs the extra
                 raise CLIError("--redis-url needs the redis extra: pip install 'fastapi-userkit[redis]'") from exc
-            client = redis.asyncio.from_url(redis_url)
+            from redis.asyncio.cluster import RedisCluster
+
+            client = RedisCluster.from_url(redis_url) if cluster else redis.asyncio.from_url(redis_url)
             try:
                 counts = await migrate_redis_tokens(client, password_hashes_for(config), key_prefix)
             finally:
