@@ -18,6 +18,7 @@ from fastapi_userkit.cli.db import db_app
 from fastapi_userkit.cli.deploy_check import check_command
 from fastapi_userkit.cli.importer import import_users as run_import
 from fastapi_userkit.cli.importer import read_rows
+from fastapi_userkit.cli.mfa import mfa_app
 from fastapi_userkit.cli.migrate import migrate_command
 
 __all__ = ["app"]
@@ -30,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_app, name="db")
+app.add_typer(mfa_app, name="mfa")
 app.command("migrate-from-fastapi-users")(migrate_command)
 app.command("check")(check_command)
 
