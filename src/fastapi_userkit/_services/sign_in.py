@@ -210,7 +210,8 @@ class SignIn(Generic[UP, ID]):
             raise MFAChallengeInvalid from exc
         if not user.is_active:
             raise MFAChallengeInvalid
-        async with self.guard.attempt(request, user_manager, user.email) as attempt:
+        email = user.email
+        async with self.guard.attempt(request, user_manager, email) as attempt:
             await self._verify_code(request, user_manager, second_step, user, code)
             attempt.mark_succeeded()
         if not await second_step.challenges.consume(digest):
@@ -221,6 +222,9 @@ class SignIn(Generic[UP, ID]):
     async def _verify_code(
         self, request: Request, user_manager: BaseUserManager[UP, ID], second_step: SecondStep, user: UP, code: str
     ) -> None:
+        # Read before the store decides: a refused code rolls back a session the app may share
+        # with its user database, and a rollback expires the loaded user (no lazy load in async).
+        user_id = user.id
         try:
             await second_step.factor.verify(user, code)
         except MFANotEnabled as exc:  # the factor was removed after the password step
@@ -230,15 +234,26 @@ class SignIn(Generic[UP, ID]):
             await user_manager.emit_security_event(
                 SecurityEventType.MFA_CODE_REPLAYED,
                 request,
-                user_id=user.id,
+                user_id=user_id,
                 outcome=SecurityEventOutcome.FAILURE,
                 details={"backend": self.backend.name},
             )
-            await self._failed(request, user_manager, user, "mfa_code_replayed")
+            await self._code_failed(request, user_manager, user_id, "mfa_code_replayed")
             raise
         except InvalidMFACode:
-            await self._failed(request, user_manager, user, "mfa_invalid_code")
+            await self._code_failed(request, user_manager, user_id, "mfa_invalid_code")
             raise
+
+    async def _code_failed(
+        self, request: Request, user_manager: BaseUserManager[UP, ID], user_id: Any, reason: str
+    ) -> None:
+        await user_manager.emit_security_event(
+            SecurityEventType.LOGIN_FAILED,
+            request,
+            user_id=user_id,
+            outcome=SecurityEventOutcome.FAILURE,
+            details={"backend": self.backend.name, "reason": reason},
+        )
 
     async def _failed(self, request: Request, user_manager: BaseUserManager[UP, ID], user: Any, reason: str) -> None:
         await user_manager.emit_security_event(
