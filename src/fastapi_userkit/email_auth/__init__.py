@@ -1,0 +1,71 @@
+"""Sign-in by e-mail (a link and a short code in one e-mail) and the confirmed e-mail change (issue 20).
+
+::
+
+    EmailSignInSettings       off by default; link page, code length, lifetime, attempts, sign-up
+    EmailChangeSettings       confirmation and revert pages, their lifetimes
+    EmailSignInService        request (same answer for every address), complete by link or by code
+    EmailChangeService        request a change, confirm from the new address, revert from the old one
+    EmailAuthMailer           the three e-mails, through the app's AccountMailer and its templates
+    EmailSignInStore          storage protocols (atomic conditional writes decide every use) ...
+    EmailChangeStore          ... and their SQLAlchemy implementations over the mixins of ``tables``
+    exceptions                EmailAuthException and its subtree, each with a stable ``code``
+
+Links and codes are stored only as keyed digests (:mod:`fastapi_userkit.email_auth.tokens`).
+The e-mails need the ``mail`` extra (``pip install 'fastapi-userkit[mail]'``).
+"""
+
+from fastapi_userkit.email_auth.change import EmailChangePending, EmailChangeReverted, EmailChangeService
+from fastapi_userkit.email_auth.exceptions import (
+    EmailAddressTaken,
+    EmailAddressUnchanged,
+    EmailAuthException,
+    EmailCodeAttemptsExhausted,
+    EmailCodeInvalid,
+    EmailLinkExpired,
+    EmailLinkInvalid,
+    EmailLinkUsed,
+)
+from fastapi_userkit.email_auth.mail import EmailAuthKind, EmailAuthMailer
+from fastapi_userkit.email_auth.settings import EmailChangeSettings, EmailSignInSettings
+from fastapi_userkit.email_auth.sign_in import Clock, Defer, EmailSignInResult, EmailSignInService
+from fastapi_userkit.email_auth.sqlalchemy import SQLAlchemyEmailChangeStore, SQLAlchemyEmailSignInStore
+from fastapi_userkit.email_auth.store import EmailChangeRecord, EmailChangeStore, EmailSignInRecord, EmailSignInStore
+from fastapi_userkit.email_auth.tables import (
+    SQLAlchemyBaseEmailChangeTable,
+    SQLAlchemyBaseEmailChangeTableUUID,
+    SQLAlchemyBaseEmailSignInTable,
+    SQLAlchemyBaseEmailSignInTableUUID,
+)
+
+__all__ = [
+    "Clock",
+    "Defer",
+    "EmailAddressTaken",
+    "EmailAddressUnchanged",
+    "EmailAuthException",
+    "EmailAuthKind",
+    "EmailAuthMailer",
+    "EmailChangePending",
+    "EmailChangeRecord",
+    "EmailChangeReverted",
+    "EmailChangeService",
+    "EmailChangeSettings",
+    "EmailChangeStore",
+    "EmailCodeAttemptsExhausted",
+    "EmailCodeInvalid",
+    "EmailLinkExpired",
+    "EmailLinkInvalid",
+    "EmailLinkUsed",
+    "EmailSignInRecord",
+    "EmailSignInResult",
+    "EmailSignInService",
+    "EmailSignInSettings",
+    "EmailSignInStore",
+    "SQLAlchemyBaseEmailChangeTable",
+    "SQLAlchemyBaseEmailChangeTableUUID",
+    "SQLAlchemyBaseEmailSignInTable",
+    "SQLAlchemyBaseEmailSignInTableUUID",
+    "SQLAlchemyEmailChangeStore",
+    "SQLAlchemyEmailSignInStore",
+]
