@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, Generic
 
 from fastapi import HTTPException, Request, status
 
-from fastapi_userkit.authentication._context import AuthContext, remember_auth
+from fastapi_userkit.authentication._context import AuthContext, auth_context, remember_auth
 from fastapi_userkit.authentication._dependency import build_dependency
+from fastapi_userkit.authentication.assurance import AAL1, AAL2
 from fastapi_userkit.authentication.backend import AuthenticationBackend
+from fastapi_userkit.authentication.step_up import token_assurance
 from fastapi_userkit.authentication.strategy import Strategy
+from fastapi_userkit.db._types import now_utc
 from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
@@ -64,6 +68,9 @@ class Authenticator(Generic[UP, ID]):
     The dependencies raise ``HTTPException(403)`` with a ``CSRF_*`` detail when a cookie
     authenticates a cross-site state-changing request (ASVS 5.0 3.5.1-3.5.3).
 
+    ``clock`` (keyword only, new) gives the current time that ``current_user(fresh_within=...)``
+    measures a sign-in's age against; tests inject one.
+
     Raises:
         DuplicateBackendNamesError: Two backend names reduce to the same identifier.
         ConfigurationError: A backend name has no letter to make an identifier from.
@@ -75,8 +82,10 @@ class Authenticator(Generic[UP, ID]):
         get_user_manager: UserManagerDependency[UP, ID],
         *,
         security: SecuritySettings | None = None,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.backends = backends
+        self.clock = clock
         self.get_user_manager = get_user_manager
         self.csrf = (security if security is not None else SecuritySettings()).csrf_protection()
         self._variable_names = [name_to_variable_name(backend.name) for backend in backends]
@@ -92,6 +101,9 @@ class Authenticator(Generic[UP, ID]):
         verified: bool = False,
         superuser: bool = False,
         get_enabled_backends: EnabledBackendsDependency[UP, ID] | None = None,
+        *,
+        aal: int | None = None,
+        fresh_within: int | None = None,
     ) -> Callable[..., Awaitable[UP | None]]:
         """Return a dependency that gives the authenticated user.
 
@@ -101,11 +113,22 @@ class Authenticator(Generic[UP, ID]):
             verified: Require a verified e-mail address (403 otherwise).
             superuser: Require a superuser (403 otherwise).
             get_enabled_backends: A dependency choosing which backends to try.
+            aal: Require a sign-in of this assurance level (2: with a second factor; new).
+            fresh_within: Require a sign-in (or re-authentication) at most this many seconds
+                old (new; ASVS 5.0 7.5.1). A token that does not say when reads as never fresh.
 
         The dependency raises ``HTTPException(401)`` without a valid token and
-        ``HTTPException(403)`` when a requirement is not met, unless ``optional``.
+        ``HTTPException(403)`` when a requirement is not met, unless ``optional``. A sign-in
+        below ``aal`` or older than ``fresh_within`` gets RFC 9470's ``401`` with
+        ``WWW-Authenticate: Bearer error="insufficient_user_authentication"`` and
+        ``acr_values`` or ``max_age`` (``optional``: ``None``). Without either, nothing changes.
+
+        Raises:
+            ConfigurationError: ``aal`` is not 1 or 2, or ``fresh_within`` is not positive.
         """
-        resolve = self._resolver(optional=optional, verified=verified, superuser=superuser)
+        resolve = self._resolver(
+            optional=optional, verified=verified, superuser=superuser, aal=aal, fresh_within=fresh_within
+        )
 
         async def user_only(request: Any, user_manager: Any, tokens: Any, strategies: Any, enabled: Any) -> UP | None:
             user, _ = await resolve(request, user_manager, tokens, strategies, enabled)
@@ -122,16 +145,31 @@ class Authenticator(Generic[UP, ID]):
         verified: bool = False,
         superuser: bool = False,
         get_enabled_backends: EnabledBackendsDependency[UP, ID] | None = None,
+        *,
+        aal: int | None = None,
+        fresh_within: int | None = None,
     ) -> Callable[..., Awaitable[tuple[UP | None, str | None]]]:
-        """Like :meth:`current_user`, but the dependency gives ``(user, token)``."""
-        resolve = self._resolver(optional=optional, verified=verified, superuser=superuser)
+        """Like :meth:`current_user`, but the dependency gives ``(user, token)``.
+
+        Raises:
+            ConfigurationError: ``aal`` is not 1 or 2, or ``fresh_within`` is not positive.
+        """
+        resolve = self._resolver(
+            optional=optional, verified=verified, superuser=superuser, aal=aal, fresh_within=fresh_within
+        )
         return build_dependency(
             self.backends, self._variable_names, self.get_user_manager, get_enabled_backends, resolve
         )
 
     def _resolver(
-        self, *, optional: bool, verified: bool, superuser: bool
+        self, *, optional: bool, verified: bool, superuser: bool, aal: int | None, fresh_within: int | None
     ) -> Callable[..., Awaitable[tuple[UP | None, str | None]]]:
+        if aal is not None and aal not in (AAL1, AAL2):
+            raise ConfigurationError("current_user(aal=...) is 1 or 2.")
+        if fresh_within is not None and fresh_within <= 0:
+            raise ConfigurationError("current_user(fresh_within=...) is a positive number of seconds.")
+        step_up = aal is not None or fresh_within is not None
+
         async def resolve(
             request: Request,
             user_manager: BaseUserManager[UP, ID],
@@ -152,9 +190,30 @@ class Authenticator(Generic[UP, ID]):
                 if optional:
                     return None, None
                 raise HTTPException(status_code=status_code)
+            if step_up and not self._assured(request, aal, fresh_within, optional):
+                return None, None
             return user, token
 
         return resolve
+
+    def _assured(self, request: Request, aal: int | None, fresh_within: int | None, optional: bool) -> bool:
+        """Whether the request's sign-in meets ``aal`` and ``fresh_within`` (issue 18, RFC 9470).
+
+        Raises:
+            HTTPException: ``401`` with the RFC 9470 challenge, unless ``optional``.
+        """
+        context = auth_context(request)
+        assert context is not None  # noqa: S101 - _find_user records it with every user it finds
+        refusal = token_assurance(context.strategy, context.token).shortfall(aal, fresh_within, self.clock())
+        if refusal is None:
+            return True
+        if optional:
+            return False
+        # Imported here: the routers' package imports this module through its auth router.
+        from fastapi_userkit.router.common import translate
+
+        with translate("step-up"):
+            raise refusal
 
     async def _find_user(
         self,

@@ -1,4 +1,4 @@
-"""``POST /login`` and ``POST /logout`` for one authentication backend."""
+"""``POST /login``, ``POST /logout`` and ``POST /reauthenticate`` for one authentication backend."""
 
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,6 +11,7 @@ from fastapi_userkit.authentication._context import request_backend_strategies
 from fastapi_userkit.exceptions import LogoutEverywhereNotSupported
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
+from fastapi_userkit.router._reauthenticate import add_reauthenticate_route
 from fastapi_userkit.router._refresh import add_refresh_route, login_openapi_success
 from fastapi_userkit.router._route import UserkitRoute
 from fastapi_userkit.router.common import openapi_errors, translate
@@ -177,4 +178,16 @@ def get_auth_router(
 
     if backend.refresh is not None:
         add_refresh_route(router, backend, get_user_manager, csrf=csrf)
+    # Step-up (issue 18, item 4): prove the factors again for the same session.
+    add_reauthenticate_route(
+        router,
+        backend,
+        get_user_manager,
+        authenticator,
+        guard=login_guard,
+        requires_verification=requires_verification,
+        get_second_step=get_second_step,
+        csrf=csrf,
+        success=backend.transport.get_openapi_login_responses_success(),
+    )
     return router

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from fastapi import HTTPException, status
 from pydantic import BaseModel
 
+from fastapi_userkit import _assurance_errors as step_up_errors
 from fastapi_userkit import _mfa_exceptions as mfa_errors
 from fastapi_userkit import exceptions
 from fastapi_userkit.openapi import OpenAPIResponseType
@@ -84,6 +85,11 @@ class ErrorCode(StrEnum):
     MFA_NOT_ENABLED = "MFA_NOT_ENABLED"
     MFA_ALREADY_ENABLED = "MFA_ALREADY_ENABLED"
     MFA_ENROLMENT_NOT_FOUND = "MFA_ENROLMENT_NOT_FOUND"
+    # Step-up (issue 18, item 4): RFC 9470's 401 for a sign-in too weak or too old, and the
+    # refusals of POST {auth prefix}/reauthenticate.
+    INSUFFICIENT_USER_AUTHENTICATION = "INSUFFICIENT_USER_AUTHENTICATION"
+    REAUTHENTICATE_BAD_CREDENTIALS = "REAUTHENTICATE_BAD_CREDENTIALS"
+    REAUTHENTICATE_CODE_REQUIRED = "REAUTHENTICATE_CODE_REQUIRED"
     # Rate limiting and CSRF (values defined in fastapi_userkit.security, which must not import routers)
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     CSRF_CROSS_SITE_REQUEST = "CSRF_CROSS_SITE_REQUEST"
@@ -107,6 +113,8 @@ Flow = Literal[
     "oauth-redirect",
     "mfa-challenge",
     "mfa",
+    "step-up",
+    "reauthenticate",
 ]
 
 
@@ -154,6 +162,14 @@ def _plain_detail(status_code: int) -> str:
 
 
 _400 = status.HTTP_400_BAD_REQUEST
+
+
+def _step_up_challenge(exc: exceptions.FastAPIUsersException) -> dict[str, str]:
+    # RFC 9470 section 3: the Bearer challenge names the level (acr_values) or age (max_age) to reach.
+    if isinstance(exc, step_up_errors.InsufficientUserAuthentication):
+        return {"WWW-Authenticate": exc.www_authenticate()}
+    return {"WWW-Authenticate": "Bearer"}  # pragma: no cover - the table maps only that class here
+
 
 ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
     "login": {
@@ -225,6 +241,19 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
         mfa_errors.MFANotEnabled: _Answer(_400, ErrorCode.MFA_NOT_ENABLED),
         mfa_errors.MFAAlreadyEnabled: _Answer(_400, ErrorCode.MFA_ALREADY_ENABLED),
         mfa_errors.MFAEnrolmentNotFound: _Answer(_400, ErrorCode.MFA_ENROLMENT_NOT_FOUND),
+    },
+    # current_user(aal=..., fresh_within=...): RFC 9470 section 3, a 401 the client can act on.
+    "step-up": {
+        step_up_errors.InsufficientUserAuthentication: _Answer(
+            status.HTTP_401_UNAUTHORIZED, ErrorCode.INSUFFICIENT_USER_AUTHENTICATION, headers=_step_up_challenge
+        ),
+    },
+    # POST {auth prefix}/reauthenticate (issue 18, item 4).
+    "reauthenticate": {
+        step_up_errors.ReauthenticationFailed: _Answer(_400, ErrorCode.REAUTHENTICATE_BAD_CREDENTIALS),
+        step_up_errors.ReauthenticationCodeRequired: _Answer(_400, ErrorCode.REAUTHENTICATE_CODE_REQUIRED),
+        mfa_errors.MFACodeReplayed: _Answer(_400, ErrorCode.MFA_CODE_REPLAYED),
+        mfa_errors.InvalidMFACode: _Answer(_400, ErrorCode.MFA_INVALID_CODE),
     },
 }
 
