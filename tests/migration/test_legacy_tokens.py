@@ -210,3 +210,13 @@ async def test_old_tokens_expire_with_their_lifetime(legacy: Legacy) -> None:
         ttl = await legacy.redis.ttl(f"{PREFIX}{legacy_digest(live)}")
         assert LIFETIME - 600 - 5 <= ttl <= LIFETIME - 600
         assert await legacy.redis.ttl(f"{PREFIX}user:{user_id}") >= ttl
+
+
+@pytest.mark.parametrize("legacy", ["redis"], indirect=True)
+async def test_a_migrated_redis_value_of_another_form_is_refused(legacy: Legacy) -> None:
+    """A key under an old token's legacy digest whose value is not "<tag>:<id>" authenticates nobody."""
+    token = secrets.token_urlsafe()
+    await legacy.harness.register(EMAIL)
+    await legacy.redis.set(f"{PREFIX}{legacy_digest(token)}", "garbage", ex=60)
+
+    assert await legacy.harness.me_status(Session("bearer", token)) == 401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -18,9 +18,10 @@ from typer.testing import CliRunner, Result
 from fastapi_userkit.authentication.strategy._legacy import legacy_digest, legacy_redis_value
 from fastapi_userkit.authentication.strategy._opaque import digest
 from fastapi_userkit.cli.app import app
+from fastapi_userkit.migrations.tokens import TokenMigration, migrate_redis_tokens
 from tests.cli import fastapi_users_schema as fu
 from tests.cli.cliapp import URL_VARIABLE
-from tests.conftest import REDIS_PREFIX, REDIS_URL, EngineFactory
+from tests.conftest import REDIS_PREFIX, REDIS_URL, EngineFactory, require_service
 
 T = TypeVar("T")
 MOVE = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -117,6 +118,7 @@ def test_redis_keys_are_migrated_with_their_ttl(engine: AsyncEngine) -> None:
     prefix = f"{REDIS_PREFIX}mt:"
     user_id = run(fu.add_user(engine, "dagonet@camelot.bt"))
     old, forever, orphan = secrets.token_urlsafe(), secrets.token_urlsafe(), secrets.token_urlsafe()
+    stranger = secrets.token_urlsafe()
     own = digest(f"{secrets.token_urlsafe()}.tag")
 
     async def seed() -> None:
@@ -124,6 +126,7 @@ def test_redis_keys_are_migrated_with_their_ttl(engine: AsyncEngine) -> None:
         await client.set(f"{prefix}{old}", str(user_id), ex=1000)
         await client.set(f"{prefix}{forever}", str(user_id))
         await client.set(f"{prefix}{orphan}", str(uuid.uuid4()), ex=1000)
+        await client.set(f"{prefix}{stranger}", "not-a-user-id", ex=1000)
         await client.set(f"{prefix}{own}", str(user_id), ex=1000)  # fastapi-userkit's own: indexed
         await client.sadd(f"{prefix}user:{user_id}", own)
         await client.sadd(f"{prefix}{'S' * 43}", "a set, not a token")
@@ -153,7 +156,7 @@ def test_redis_keys_are_migrated_with_their_ttl(engine: AsyncEngine) -> None:
     assert first.exit_code == 0, first.output
     assert first.stdout == (
         f"Redis ('{prefix}'): 2 tokens migrated, 0 already migrated, 2 left as they are (not FastAPI Users tokens),"
-        " 1 ended (user gone)\n"
+        " 2 ended (user gone)\n"
     )
     assert "2 already migrated" in second.stdout
     assert found["keys"] == sorted([legacy_digest(old), legacy_digest(forever), own, "S" * 43, f"user:{user_id}"])
@@ -162,3 +165,31 @@ def test_redis_keys_are_migrated_with_their_ttl(engine: AsyncEngine) -> None:
     assert found["forever"] == -1
     assert found["index"] == {own, legacy_digest(old), legacy_digest(forever)}
     assert found["index_ttl"] == -1  # a member without expiry keeps the index
+
+
+async def _hashes(user_ids: Sequence[str]) -> Mapping[str, str]:
+    """Every user exists, with one password hash (the lookup the CLI does in the user table)."""
+    return dict.fromkeys(user_ids, HASH)
+
+
+async def test_user_indexes_keep_the_longest_lifetime() -> None:
+    """An index with a longer TTL keeps it, one without expiry keeps none, a new one gets its token's; in batches."""
+    require_service("redis")
+    prefix = f"{REDIS_PREFIX}mtx:"
+    client = redis.asyncio.from_url(REDIS_URL, decode_responses=True)
+    await client.sadd(f"{prefix}user:long", "x")
+    await client.expire(f"{prefix}user:long", 5000)
+    await client.sadd(f"{prefix}user:forever", "x")
+    for user_id in ("long", "forever", "new", "new"):
+        await client.set(f"{prefix}{secrets.token_urlsafe()}", user_id, ex=1000)
+    try:
+        counts = await migrate_redis_tokens(client, _hashes, prefix, batch_size=3)
+        ttls = [await client.ttl(f"{prefix}user:{user_id}") for user_id in ("long", "forever", "new")]
+    finally:
+        await client.delete(*[key async for key in client.scan_iter(f"{prefix}*")])
+        await client.aclose()
+
+    assert counts == TokenMigration(migrated=4)
+    assert ttls[0] > 4000
+    assert ttls[1] == -1
+    assert 990 <= ttls[2] <= 1000
