@@ -26,6 +26,12 @@ PAGE_TEMPLATES = (
     "userkit/account.html",
     "userkit/message.html",
     "userkit/_forms.html",
+    # With two-factor login (issue 18): the second step, "confirm it's you", the factor's pages.
+    "userkit/sign_in_code.html",
+    "userkit/reauthenticate.html",
+    "userkit/two_factor.html",
+    "userkit/two_factor_enrol.html",
+    "userkit/two_factor_codes.html",
 )
 """Every template the pages use; each can be overridden on its own through ``template_dirs``."""
 
