@@ -46,6 +46,10 @@ class RedisStrategy(AssuranceBoundStrategy[UP, ID], RevokeAllStrategy, Generic[U
     history of every login (issue 16, item 9).
     A password change ends every token issued before it (see
     :mod:`~fastapi_userkit.authentication.strategy._opaque`).
+    A token FastAPI Users issued (43 base64url characters) is looked up under its legacy digest,
+    written by :func:`~fastapi_userkit.migrations.tokens.migrate_redis_tokens` at the move, whose
+    value ``"<credential tag>:<user id>"`` binds it to the password hash as a new token is bound
+    (see :mod:`~fastapi_userkit.authentication.strategy._legacy`).
 
     Args:
         redis: An asyncio Redis client (``decode_responses=True`` or not, both work), or a

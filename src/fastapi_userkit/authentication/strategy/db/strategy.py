@@ -50,6 +50,11 @@ class DatabaseStrategy(AssuranceBoundStrategy[UP, ID], RevokeAllStrategy, Generi
     the digest (43 characters, the contract's column size), so a dump of the table cannot be
     replayed. A password change ends every token issued before it.
 
+    A token FastAPI Users issued (43 base64url characters) is looked up by its legacy digest,
+    written by :func:`~fastapi_userkit.migrations.tokens.migrate_sql_tokens` at the move; its row
+    is deleted at logout, "log out everywhere", a password change or reset, a deactivation and a
+    deletion (see :mod:`~fastapi_userkit.authentication.strategy._legacy`).
+
     Args:
         database: The access-token storage.
         lifetime_seconds: Seconds a token stays valid; ``None`` for no limit. ``0`` is refused.
