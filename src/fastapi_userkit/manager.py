@@ -10,8 +10,8 @@ The services (one job each; none imports this module):
 * ``_services.updates``: a new user's columns and an update, validated and written;
 * ``_services.tokens``: the verification and reset tokens, issued and redeemed once (issue 22);
 * ``_services.sessions``: ending a user's sessions in the strategies and stores it is given;
-* ``_oauth_accounts`` and ``_manager_hooks``: the OAuth methods, the hooks and security events,
-  inherited.
+* ``_manager_sessions``, ``_oauth_accounts`` and ``_manager_hooks``: the session and OAuth
+  methods, the hooks and the security events, inherited.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_userkit import exceptions
 from fastapi_userkit._contracts import AllTokensDestroying
 from fastapi_userkit._id_mixins import IntegerIDMixin, UUIDIDMixin
+from fastapi_userkit._manager_sessions import SessionMethods
 from fastapi_userkit._oauth_accounts import OAuthAccounts
-from fastapi_userkit._services import passwords, sessions, tokens
+from fastapi_userkit._services import passwords, tokens
 from fastapi_userkit._services.sessions import UserSessionsEnding
 from fastapi_userkit._services.tokens import RESET_PASSWORD_TOKEN_AUDIENCE, VERIFY_USER_TOKEN_AUDIENCE
 from fastapi_userkit._services.updates import REDACTED, UserWrites, redacted, update_dict_of
@@ -67,7 +68,7 @@ class _Default(enum.Enum):
 _CLASS_ATTRIBUTE: Final = _Default.CLASS_ATTRIBUTE
 
 
-class BaseUserManager(OAuthAccounts[UP, ID], Generic[UP, ID]):
+class BaseUserManager(SessionMethods[UP, ID], OAuthAccounts[UP, ID], Generic[UP, ID]):
     """User management logic; subclass it to set secrets and hooks.
 
     Example::
@@ -154,9 +155,6 @@ class BaseUserManager(OAuthAccounts[UP, ID], Generic[UP, ID]):
 
     def _writes(self) -> UserWrites[UP, ID]:
         return UserWrites(self.user_db, self._passwords(), self.validate_password)
-
-    def _sessions(self) -> sessions.SessionTermination:
-        return sessions.SessionTermination(self.user_db, self.session_strategies, self.session_stores)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -308,59 +306,6 @@ class BaseUserManager(OAuthAccounts[UP, ID], Generic[UP, ID]):
         ``None``: ``expected`` no longer held (see :class:`~fastapi_userkit._services.updates.UserWrites`).
         """
         return await self._writes().update(user, update_dict, expected=expected)
-
-    # -- sessions ----------------------------------------------------------------------------
-
-    async def logout_everywhere(
-        self,
-        user: UP,
-        request: Request | None = None,
-        *,
-        strategies: Sequence[object] | None = None,
-        session_stores: Sequence[UserSessionsEnding] | None = None,
-    ) -> None:
-        """End every session of ``user``, in every strategy that can (ASVS 5.0 7.4.3, 7.4.5).
-
-        Args:
-            user: Whose sessions end.
-            request: An authenticated request; its strategies (one per backend) are used.
-            strategies: The strategies to use instead (outside a request: the CLI, a job).
-            session_stores: The refresh-session stores to use instead of the request's backends'.
-
-        Database and Redis tokens and refresh sessions are deleted; JWTs are revoked when the
-        strategy has a revoked-token table, else they stay valid until they expire.
-        """
-        await self.end_refresh_sessions(user, request, session_stores=session_stores)
-        if strategies is None:
-            strategies = sessions.request_session_targets(request).strategies
-        await sessions.destroy_all_tokens(user, strategies)
-        await self.emit_security_event(SecurityEventType.SESSIONS_REVOKED, request, user_id=user.id)
-        await self.on_after_logout_everywhere(user, request)
-
-    async def end_refresh_sessions(
-        self, user: UP, request: Request | None = None, *, session_stores: Sequence[UserSessionsEnding] | None = None
-    ) -> None:
-        """Delete every refresh session of ``user`` (new in fastapi-userkit).
-
-        The stores are ``session_stores``, or those of the backends with refresh on that the
-        request was authenticated against. Sessions in a store out of reach die anyway: each is
-        bound to the password hash and checked against the user row at every use.
-        """
-        if session_stores is None:
-            session_stores = sessions.request_session_targets(request).stores
-        await sessions.end_refresh_sessions(user.id, session_stores)
-
-    async def _end_sessions(self, user: UP, request: Request | None) -> None:
-        """After a password change or reset, a deactivation, and before a deletion (issue 16, item 8).
-
-        Ends for good, so a reactivation revives none: the token and session rows beside the user
-        table, then the tokens and refresh sessions of the request's strategies and stores and of
-        :attr:`session_strategies` / :attr:`session_stores` (:mod:`fastapi_userkit._services.sessions`).
-        """
-        termination = self._sessions()
-        await termination.end_stored(user.id)
-        targets = termination.targets(request)
-        await self.logout_everywhere(user, request, strategies=targets.strategies, session_stores=targets.stores)
 
     # -- login -------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from tests.test_architecture import PACKAGE_ROOT, import_graph
 _FACADE_MODULES = (
     "fastapi_userkit.manager",
     "fastapi_userkit._manager_hooks",
+    "fastapi_userkit._manager_sessions",
     "fastapi_userkit._oauth_accounts",
     "fastapi_userkit._services.passwords",
     "fastapi_userkit._services.sessions",

@@ -70,11 +70,15 @@ def load_common_passwords() -> frozenset[str]:
 class PasswordPolicy:
     """Rules a new password must pass; the default of :meth:`BaseUserManager.validate_password`.
 
-    Set ``password_policy`` on the user manager to tune it, or to ``None`` to turn the checks
+    Give it to the user manager to tune it (``password_policy=``), or ``None`` to turn the checks
     (and the login size guard) off. An application that overrides ``validate_password`` keeps
     its own rules; the byte cap still applies unless the policy is ``None``.
 
     Example::
+
+        UserManager(user_db, password_policy=PasswordPolicy(min_length=15, context_words=("camelot",)))
+
+    The class attribute of earlier releases still works (the constructor's argument wins)::
 
         class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
             password_policy = PasswordPolicy(min_length=15, context_words=("camelot",))
