@@ -225,7 +225,7 @@ class EmailChangeService(Generic[UP, ID]):
         if now >= record.revert_expires_at:
             raise EmailLinkExpired
         user = await self.user_manager.user_db.get(record.user_id)
-        if user is None:
+        if user is None:  # pragma: no cover - the row goes with its user (ON DELETE CASCADE, or the adapter on SQLite)
             raise EmailLinkInvalid
         # The address is put back whatever it is now: after a chain of changes, the first
         # owner's link restores the first owner's address.

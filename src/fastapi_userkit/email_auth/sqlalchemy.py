@@ -89,7 +89,8 @@ class SQLAlchemyEmailSignInStore(_Store, Generic[ST]):
         """
         t = self._t
         values = dataclasses.asdict(record)
-        for attempt in range(_BEGIN_ATTEMPTS):
+        failures = 0
+        while True:
             try:
                 replaced = await self.session.execute(
                     update(t)
@@ -104,9 +105,11 @@ class SQLAlchemyEmailSignInStore(_Store, Generic[ST]):
             except (IntegrityError, OperationalError):
                 # A concurrent request inserted the address's row first (a unique violation), or
                 # InnoDB chose this transaction as a deadlock victim (the gap locks of two
-                # inserts of one key): start again, the row is there to update now.
+                # inserts of one key): start again, the row is there to update now. Bounded, so
+                # a row the database can never take is an error, not an endless loop.
                 await self.session.rollback()
-                if attempt == _BEGIN_ATTEMPTS - 1:
+                failures += 1
+                if failures == _BEGIN_ATTEMPTS:
                     raise
 
     async def find_by_link(self, digests: Sequence[str]) -> EmailSignInRecord | None:
