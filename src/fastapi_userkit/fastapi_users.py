@@ -190,6 +190,7 @@ class FastAPIUsers(Generic[UP, ID]):
             requires_verification,
             require_current_password=require_current_password,
             security=self.security,
+            mfa=self.mfa,
         )
 
     def get_oauth_router(

@@ -247,9 +247,15 @@ async def test_the_user_manages_their_own_factor(client: httpx.AsyncClient, cloc
         "/users/me/mfa/totp/confirm", json={"code": code_at(secret, clock.now)}, headers=headers
     )
     old_codes = confirmed.json()["recovery_codes"]
+
+    # T43: the password-only token no longer changes the factor; a two-factor sign-in does.
+    refused = await client.post("/users/me/mfa/recovery-codes", headers=headers)
+    assert (refused.status_code, refused.json()) == (401, {"detail": "INSUFFICIENT_USER_AUTHENTICATION"})
+    assert 'error="insufficient_user_authentication"' in refused.headers["www-authenticate"]
+    assert 'acr_values="aal2"' in refused.headers["www-authenticate"]
+    headers = await _aal_bearer(client, clock, secret)
     twice = await client.post("/users/me/mfa/totp", headers=headers)
     assert twice.json() == {"detail": "MFA_ALREADY_ENABLED"}
-
     regenerated = await client.post("/users/me/mfa/recovery-codes", headers=headers)
     assert regenerated.status_code == 200
     new_codes = regenerated.json()["recovery_codes"]
@@ -313,3 +319,31 @@ async def test_get_mfa_router_needs_the_settings(db: SessionMaker, clock: Clock)
     with pytest.raises(ConfigurationError):
         make_app(db).fastapi_users.get_mfa_router()
     assert sql_mfa(db, clock).challenge_lifetime == 300
+
+
+async def test_changing_email_or_password_with_a_factor_needs_a_two_factor_sign_in(
+    client: httpx.AsyncClient, clock: Clock
+) -> None:
+    """T43: PATCH /users/me of the e-mail or password needs AAL2 once a factor is on; other fields do not."""
+    password_only = await bearer_token(client)
+    assert (await client.patch("/users/me", json={"first_name": "Before"}, headers=password_only)).status_code == 200
+    enrolled = await enrol(client, clock, password_only)
+
+    refused = await client.patch("/users/me", json={"email": "new@example.com"}, headers=password_only)
+    assert (refused.status_code, refused.json()) == (401, {"detail": "INSUFFICIENT_USER_AUTHENTICATION"})
+    refused = await client.patch("/users/me", json={"password": "another long passphrase"}, headers=password_only)
+    assert refused.status_code == 401
+    assert (await client.patch("/users/me", json={"first_name": "After"}, headers=password_only)).status_code == 200
+    assert (await client.delete("/users/me/mfa/totp", headers=password_only)).status_code == 401
+
+    two_factor = await _aal_bearer(client, clock, enrolled.secret)
+    changed = await client.patch("/users/me", json={"email": "new@example.com"}, headers=two_factor)
+    assert changed.status_code == 200, changed.text
+    assert (await client.delete("/users/me/mfa/totp", headers=two_factor)).status_code == 204
+
+
+async def test_a_user_without_a_factor_changes_the_email_as_before(client: httpx.AsyncClient) -> None:
+    """Without a factor, a password-only token changes the e-mail (FastAPI Users' behaviour)."""
+    headers = await bearer_token(client)
+    changed = await client.patch("/users/me", json={"email": "new@example.com"}, headers=headers)
+    assert changed.status_code == 200

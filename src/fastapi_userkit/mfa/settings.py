@@ -49,11 +49,13 @@ class MFA:
         window: TOTP steps accepted either side of the current one (0 or 1).
         recovery_code_count: Recovery codes issued at a time (at least 10, T42).
         enrolment_lifetime: Seconds a begun enrolment can be confirmed.
+        step_up_within: How recent, in seconds, the two-factor sign-in of a user with a factor
+            must be to change factors, recovery codes, e-mail or password (T43).
         clock: The current time (tests inject one).
 
     Raises:
-        ConfigurationError: A short or missing secret, an issuer with ``:``, a lifetime or
-            attempt count out of range, a window other than 0 or 1, fewer than 10 codes.
+        ConfigurationError: A short or missing secret, an issuer with ``:``, a lifetime, attempt count or
+            step-up age out of range, a window other than 0 or 1, fewer than 10 codes.
 
     Example::
 
@@ -71,6 +73,7 @@ class MFA:
     window: int = 1
     recovery_code_count: int = recovery.DEFAULT_COUNT
     enrolment_lifetime: int = 900
+    step_up_within: int = 300
     clock: Clock = now_utc
     box: SecretBox = field(init=False, repr=False, compare=False)
 
@@ -79,6 +82,8 @@ class MFA:
             raise ConfigurationError(f"MFA.challenge_lifetime must be 1 to {MAX_CHALLENGE_LIFETIME} seconds.")
         if not 0 < self.challenge_attempts <= MAX_CHALLENGE_ATTEMPTS:
             raise ConfigurationError(f"MFA.challenge_attempts must be 1 to {MAX_CHALLENGE_ATTEMPTS}.")
+        if self.step_up_within <= 0:
+            raise ConfigurationError("MFA.step_up_within must be a positive number of seconds.")
         object.__setattr__(self, "box", SecretBox(self.secrets))
         # The checks the service makes per request, made once here: a mistake fails at start-up.
         check_options(

@@ -32,7 +32,8 @@ from fastapi_userkit.mfa.settings import MFA
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.openapi import OpenAPIResponseType
 from fastapi_userkit.router._route import UserkitRoute
-from fastapi_userkit.router.common import openapi_errors, translate
+from fastapi_userkit.router._sensitive import require_fresh_second_factor
+from fastapi_userkit.router.common import Flow, openapi_errors, translate
 from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, CSRFProtection
 from fastapi_userkit.security.events import SecurityEventType
 
@@ -180,12 +181,15 @@ def get_mfa_router(
     """
     router = APIRouter(route_class=UserkitRoute)
     get_service = mfa.service_dependency()
+    get_second_step = mfa.second_step_dependency()
     current_user = authenticator.current_user(active=True, verified=requires_verification)
     current_superuser = authenticator.current_user(active=True, verified=requires_verification, superuser=True)
     auth_errors: dict[int, list[Any]] = {status.HTTP_401_UNAUTHORIZED: ["Unauthorized"]}
     if requires_verification:
         auth_errors[status.HTTP_403_FORBIDDEN] = ["Forbidden"]
     superuser_errors: dict[int, list[Any]] = {**auth_errors, status.HTTP_403_FORBIDDEN: ["Forbidden"]}
+    # T43: for a user with a factor, a fresh two-factor sign-in (401 insufficient_user_authentication).
+    change_flows: tuple[Flow, ...] = ("mfa", "step-up")
 
     @router.get("/me/mfa", name="mfa:status", response_model=MFAStatusRead, responses=openapi_errors(extra=auth_errors))
     async def mfa_status(
@@ -204,14 +208,17 @@ def get_mfa_router(
         "/me/mfa/totp",
         name="mfa:totp_begin",
         response_model=TOTPEnrolmentRead,
-        responses=openapi_errors("mfa", extra=auth_errors),
+        responses=openapi_errors(*change_flows, extra=auth_errors),
     )
     async def begin_totp(
+        request: Request,
         response: Response,
         user: Annotated[UP, Depends(current_user)],
         service: Annotated[MFAService, Depends(get_service)],
+        second_step: Annotated[SecondStep, Depends(get_second_step)],
     ) -> TOTPEnrolmentRead:
         """Begin a TOTP enrolment (replacing a pending one); the secret is shown this once."""
+        await require_fresh_second_factor(request, user, second_step, mfa.step_up_within)
         with translate("mfa"):
             enrolment = await service.begin_totp(user.id, user.email)
         response.headers["Cache-Control"] = "no-store"
@@ -243,15 +250,17 @@ def get_mfa_router(
         name="mfa:totp_disable",
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
-        responses=openapi_errors("mfa", extra=auth_errors),
+        responses=openapi_errors(*change_flows, extra=auth_errors),
     )
     async def disable_totp(
         request: Request,
         user: Annotated[UP, Depends(current_user)],
         service: Annotated[MFAService, Depends(get_service)],
         manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+        second_step: Annotated[SecondStep, Depends(get_second_step)],
     ) -> None:
-        """Remove the current user's TOTP factor and recovery codes."""
+        """Remove the current user's TOTP factor and recovery codes (after a fresh two-factor sign-in)."""
+        await require_fresh_second_factor(request, user, second_step, mfa.step_up_within)
         with translate("mfa"):
             await service.disable(user.id)
         await manager.emit_security_event(SecurityEventType.MFA_DISABLED, request, user_id=user.id)
@@ -260,7 +269,7 @@ def get_mfa_router(
         "/me/mfa/recovery-codes",
         name="mfa:recovery_codes",
         response_model=RecoveryCodesRead,
-        responses=openapi_errors("mfa", extra=auth_errors),
+        responses=openapi_errors(*change_flows, extra=auth_errors),
     )
     async def regenerate_codes(
         request: Request,
@@ -268,8 +277,10 @@ def get_mfa_router(
         user: Annotated[UP, Depends(current_user)],
         service: Annotated[MFAService, Depends(get_service)],
         manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+        second_step: Annotated[SecondStep, Depends(get_second_step)],
     ) -> RecoveryCodesRead:
-        """Replace every recovery code with new ones, shown this once."""
+        """Replace every recovery code with new ones, shown this once (after a fresh two-factor sign-in)."""
+        await require_fresh_second_factor(request, user, second_step, mfa.step_up_within)
         with translate("mfa"):
             codes = await service.regenerate_recovery_codes(user.id)
         await manager.emit_security_event(SecurityEventType.MFA_RECOVERY_CODES_REGENERATED, request, user_id=user.id)

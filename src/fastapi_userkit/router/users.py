@@ -1,10 +1,12 @@
 """``/me`` and ``/{id}``: read, update and delete users."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import BaseModel
 
 from fastapi_userkit import schemas
+from fastapi_userkit._services.sign_in import SecondStep
 from fastapi_userkit.authentication import Authenticator, CookieTransport
 from fastapi_userkit.authentication._context import auth_context
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
@@ -15,11 +17,20 @@ from fastapi_userkit.router._current_password import (
     without_current_password,
 )
 from fastapi_userkit.router._route import UserkitRoute
+from fastapi_userkit.router._sensitive import require_fresh_second_factor
 from fastapi_userkit.router.common import Flow, openapi_errors, translate
 from fastapi_userkit.security.settings import SecuritySettings
 from fastapi_userkit.sessions.flow import renew_cookie_login
 
+if TYPE_CHECKING:  # the two-factor package needs the ``mfa`` extra
+    from fastapi_userkit.mfa.settings import MFA
+
 __all__ = ["get_users_router"]
+
+
+async def _no_second_step() -> None:
+    """The second-step dependency of an app without two-factor login: nothing."""
+    return None
 
 
 async def _renew_cookie_session(request: Request, response: Response, user: Any) -> None:
@@ -45,6 +56,7 @@ def get_users_router(
     *,
     require_current_password: bool = False,
     security: SecuritySettings | None = None,
+    mfa: "MFA | None" = None,
 ) -> APIRouter:
     """Build the users router.
 
@@ -64,6 +76,9 @@ def get_users_router(
             UPDATE_USER_CURRENT_PASSWORD_INVALID``, counted as a failed login of the account.
         security: The login throttle that counts wrong current passwords (``None``: the
             defaults, see :class:`~fastapi_userkit.security.SecuritySettings`).
+        mfa: Two-factor login (new). ``PATCH /me`` changing the e-mail or the password of a
+            user with a factor then needs a fresh two-factor sign-in (T43): otherwise ``401``
+            with ``WWW-Authenticate: Bearer error="insufficient_user_authentication"``.
     """
     router = APIRouter(route_class=UserkitRoute)
     login_guard = (security if security is not None else SecuritySettings()).flow_guard("login")
@@ -82,6 +97,11 @@ def get_users_router(
     if require_current_password:
         me_update_flows = ("current-password", "update")
         me_update_errors.update(login_guard.openapi_errors())
+
+    get_second_step: Any = _no_second_step
+    if mfa is not None:
+        get_second_step = mfa.second_step_dependency()
+        me_update_flows = (*me_update_flows, "step-up")
 
     async def get_user_or_404(
         id: str,
@@ -113,7 +133,10 @@ def get_users_router(
         user_update: body_schema,  # type: ignore[valid-type]  # the app's schema, known at wiring time
         user: Annotated[UP, Depends(get_current_active_user)],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+        second_step: Annotated[SecondStep | None, Depends(get_second_step)],
     ) -> schemas.BaseUser[ID]:
+        if mfa is not None and {"email", "password"} & cast(BaseModel, user_update).model_fields_set:
+            await require_fresh_second_factor(request, user, second_step, mfa.step_up_within)
         if require_current_password:
             with translate("current-password"):
                 await check_current_password(login_guard, request, user_manager, user, user_update)
