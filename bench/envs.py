@@ -130,13 +130,18 @@ def _build_locked(name: str, stamp: str, install: list[list[str]]) -> Env:
     return env
 
 
-def ensure_fastapi_users_env() -> Env:
-    """Build (or reuse) the FastAPI Users 15.0.5 environment (also used by tests/migration)."""
+def ensure_fastapi_users_env(*extra: str) -> Env:
+    """Build (or reuse) the FastAPI Users 15.0.5 environment (also used by tests/migration).
+
+    ``extra`` requirements (a MariaDB driver for the migration tests) make an environment of
+    their own beside it, so the benchmark's stays as it is.
+    """
     common = COMMON_REQUIREMENTS.read_text(encoding="utf-8")
+    name = "fastapi-users" if not extra else f"fastapi-users-{_digest(*extra)[:8]}"
     return _build(
-        "fastapi-users",
-        _digest(common, *FASTAPI_USERS_PINS),
-        [["-r", str(COMMON_REQUIREMENTS), *FASTAPI_USERS_PINS]],
+        name,
+        _digest(common, *FASTAPI_USERS_PINS, *extra),
+        [["-r", str(COMMON_REQUIREMENTS), *FASTAPI_USERS_PINS, *extra]],
     )
 
 
