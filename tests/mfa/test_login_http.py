@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,8 +11,11 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from fastapi_userkit import BaseUserManager
+from fastapi_userkit.db import SQLAlchemyUserDatabase
+from fastapi_userkit.mail import AccountMailer, OutboxMailer
 from fastapi_userkit.security.events import SECURITY_LOGGER_NAME
-from tests.app_factory import TestApp, make_app
+from tests.app_factory import HookLog, TestApp, fast_password_helper, make_app, make_user_manager_class
 from tests.conftest import SessionMaker
 from tests.mfa.conftest import Clock, code_at
 from tests.mfa.http_support import (
@@ -25,7 +29,7 @@ from tests.mfa.http_support import (
     password_login,
     sql_mfa,
 )
-from tests.models import MFAChallenge
+from tests.models import MFAChallenge, OAuthAccount, User
 from tests.router.helpers import bearer, client_for, create_user
 
 
@@ -347,3 +351,32 @@ async def test_a_user_without_a_factor_changes_the_email_as_before(client: httpx
     headers = await bearer_token(client)
     changed = await client.patch("/users/me", json={"email": "new@example.com"}, headers=headers)
     assert changed.status_code == 200
+
+
+async def test_each_change_of_the_factors_is_mailed_to_the_user(db: SessionMaker, clock: Clock) -> None:
+    """T43: turning the factor on, new recovery codes and turning it off each send a notice."""
+    await clear_rate_limits(db)
+    test_app = mfa_app(db, clock)
+    await create_user(test_app, EMAIL)
+    outbox = OutboxMailer()
+    manager_class = make_user_manager_class(HookLog())
+
+    async def get_manager() -> AsyncIterator[BaseUserManager[User, uuid.UUID]]:
+        async with db() as session:
+            user_db = SQLAlchemyUserDatabase[User, uuid.UUID](session, User, OAuthAccount)
+            mailer = AccountMailer(outbox, sender="no-reply@camelot.bt", app_name="Camelot")
+            yield manager_class(user_db, fast_password_helper(), mailer=mailer)
+
+    test_app.app.dependency_overrides[test_app.fastapi_users.get_user_manager] = get_manager
+    async with client_for(test_app.app) as client:
+        enrolled = await enrol(client, clock, await bearer_token(client))
+        headers = await _aal_bearer(client, clock, enrolled.secret)
+        assert (await client.post("/users/me/mfa/recovery-codes", headers=headers)).status_code == 200
+        assert (await client.delete("/users/me/mfa/totp", headers=headers)).status_code == 204
+
+    notices = [message for message in outbox.messages if "Two-factor" in str(message["Subject"])]
+    bodies = [str(message.get_body(("plain",)).get_content()) for message in notices]  # type: ignore[union-attr]
+    assert [message["To"] for message in notices] == [EMAIL] * 3
+    assert "turned on" in bodies[0]
+    assert "new recovery codes" in bodies[1]
+    assert "turned off" in bodies[2]

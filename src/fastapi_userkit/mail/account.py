@@ -162,6 +162,15 @@ class AccountMailer:
         user_agent = request.headers.get("user-agent") if request is not None else None
         return await self._send("new_login", user, {"ip_address": ip_address, "user_agent": user_agent})
 
+    async def send_mfa_changed(self, user: UserProtocol[Any], change: str) -> bool:
+        """E-mail the "two-factor sign-in changed" notice (issue 18, T43); return whether delivered.
+
+        Args:
+            user: The account whose factors changed.
+            change: What happened, as a clause ("two-factor sign-in was turned on").
+        """
+        return await self._send("mfa_changed", user, {"change": change})
+
     def build(self, kind: MailKind, user: UserProtocol[Any], context: dict[str, Any]) -> EmailMessage:
         """Render ``kind`` for ``user`` into a multipart (text + HTML) message."""
         variables = {

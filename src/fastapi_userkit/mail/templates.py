@@ -11,10 +11,10 @@ from fastapi_userkit.exceptions import ConfigurationError
 
 __all__ = ["MAIL_KINDS", "MailKind", "MailTemplates", "RenderedMail"]
 
-MailKind = Literal["verify", "reset_password", "password_changed", "new_login"]
+MailKind = Literal["verify", "reset_password", "password_changed", "new_login", "mfa_changed"]
 """The account e-mails the library sends."""
 
-MAIL_KINDS: tuple[MailKind, ...] = ("verify", "reset_password", "password_changed", "new_login")
+MAIL_KINDS: tuple[MailKind, ...] = ("verify", "reset_password", "password_changed", "new_login", "mfa_changed")
 
 
 @dataclass(frozen=True)

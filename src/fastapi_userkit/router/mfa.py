@@ -21,7 +21,7 @@ challenge ``400 MFA_CHALLENGE_INVALID``. Wrong codes count as failed logins of t
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
 from fastapi_userkit._services.sign_in import MFA_REQUIRED, SecondStep, SignIn
@@ -165,6 +165,25 @@ def add_challenge_route(
         return response
 
 
+async def _announce(
+    request: Request,
+    background: BackgroundTasks,
+    manager: BaseUserManager[Any, Any],
+    user: Any,
+    event: SecurityEventType,
+    change: str,
+    **details: str,
+) -> None:
+    """Record a change of the user's factors and tell the user by e-mail (T43; ASVS 5.0 6.3.7).
+
+    The notice is sent after the response (a slow mail server must not hold the request); the
+    manager's ``mailer`` logs and swallows a delivery failure.
+    """
+    await manager.emit_security_event(event, request, user_id=user.id, details=details or None)
+    if manager.mailer is not None:
+        background.add_task(manager.mailer.send_mfa_changed, user, change)
+
+
 def get_mfa_router(
     get_user_manager: UserManagerDependency[UP, ID],
     authenticator: Authenticator[UP, ID],
@@ -232,6 +251,7 @@ def get_mfa_router(
     )
     async def confirm_totp(
         request: Request,
+        background: BackgroundTasks,
         response: Response,
         body: MFACodeRequest,
         user: Annotated[UP, Depends(current_user)],
@@ -241,7 +261,9 @@ def get_mfa_router(
         """Activate the pending factor with its first code; the recovery codes are shown this once."""
         with translate("mfa"):
             codes = await service.confirm_totp(user.id, body.code)
-        await manager.emit_security_event(SecurityEventType.MFA_ENABLED, request, user_id=user.id)
+        await _announce(
+            request, background, manager, user, SecurityEventType.MFA_ENABLED, "two-factor sign-in was turned on"
+        )
         response.headers["Cache-Control"] = "no-store"
         return RecoveryCodesRead(recovery_codes=codes)
 
@@ -254,6 +276,7 @@ def get_mfa_router(
     )
     async def disable_totp(
         request: Request,
+        background: BackgroundTasks,
         user: Annotated[UP, Depends(current_user)],
         service: Annotated[MFAService, Depends(get_service)],
         manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
@@ -263,7 +286,9 @@ def get_mfa_router(
         await require_fresh_second_factor(request, user, second_step, mfa.step_up_within)
         with translate("mfa"):
             await service.disable(user.id)
-        await manager.emit_security_event(SecurityEventType.MFA_DISABLED, request, user_id=user.id)
+        await _announce(
+            request, background, manager, user, SecurityEventType.MFA_DISABLED, "two-factor sign-in was turned off"
+        )
 
     @router.post(
         "/me/mfa/recovery-codes",
@@ -273,6 +298,7 @@ def get_mfa_router(
     )
     async def regenerate_codes(
         request: Request,
+        background: BackgroundTasks,
         response: Response,
         user: Annotated[UP, Depends(current_user)],
         service: Annotated[MFAService, Depends(get_service)],
@@ -283,7 +309,14 @@ def get_mfa_router(
         await require_fresh_second_factor(request, user, second_step, mfa.step_up_within)
         with translate("mfa"):
             codes = await service.regenerate_recovery_codes(user.id)
-        await manager.emit_security_event(SecurityEventType.MFA_RECOVERY_CODES_REGENERATED, request, user_id=user.id)
+        await _announce(
+            request,
+            background,
+            manager,
+            user,
+            SecurityEventType.MFA_RECOVERY_CODES_REGENERATED,
+            "new recovery codes were made and the old ones stopped working",
+        )
         response.headers["Cache-Control"] = "no-store"
         return RecoveryCodesRead(recovery_codes=codes)
 
@@ -297,6 +330,7 @@ def get_mfa_router(
     )
     async def reset_user_mfa(
         request: Request,
+        background: BackgroundTasks,
         id: str,
         service: Annotated[MFAService, Depends(get_service)],
         manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
@@ -305,8 +339,14 @@ def get_mfa_router(
         with translate("user", "mfa"):
             user = await manager.get(manager.parse_id(id))
             await service.disable(user.id)
-        await manager.emit_security_event(
-            SecurityEventType.MFA_DISABLED, request, user_id=user.id, details={"by": "superuser"}
+        await _announce(
+            request,
+            background,
+            manager,
+            user,
+            SecurityEventType.MFA_DISABLED,
+            "an administrator turned two-factor sign-in off",
+            by="superuser",
         )
 
     return router
