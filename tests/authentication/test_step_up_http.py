@@ -186,6 +186,20 @@ async def test_reauthentication_refuses_a_wrong_password_and_anonymous_clients(
     assert test_app.hooks.names().count("on_after_login") == 1  # the login only: no hook for a re-authentication
 
 
+async def test_wrong_reauthentications_count_as_failed_logins(client: httpx.AsyncClient) -> None:
+    """Wrong passwords at re-authentication use the account's login budget: after five, the login answers 429."""
+    token = await login(client)
+
+    answers = [
+        (await client.post("/auth/jwt/reauthenticate", json={"password": "wrong"}, headers=bearer(token))).status_code
+        for _ in range(5)
+    ]
+    next_login = await client.post("/auth/jwt/login", data={"username": EMAIL, "password": PASSWORD})
+
+    assert answers == [400] * 5
+    assert next_login.status_code == 429
+
+
 async def test_reauthentication_through_the_cookie_backend_sets_a_fresh_cookie(
     client: httpx.AsyncClient, test_app: TestApp
 ) -> None:

@@ -116,6 +116,19 @@ async def test_a_refresh_keeps_the_level_and_time_of_the_sign_in(harness: Refres
     assert _claims(again.access)["aal"] == 1
 
 
+async def test_a_level_two_session_mints_level_two_tokens_through_the_cookie_backend(harness: RefreshHarness) -> None:
+    """A session at level 2 (a two-factor sign-in) hands level 2 and its time to every refreshed token."""
+    await harness.register(EMAIL)
+    pair = await harness.login_pair("cookie", EMAIL)
+    sessions = harness.test_app.backends["cookie"].sessions
+    assert sessions is not None
+    await sessions.reauthenticated(uuid.UUID(_claims(pair.access)["sid"]), Assurance(2, 1_764_800_000))
+
+    rotated = await harness.rotate(pair)
+
+    assert (_claims(rotated.access)["aal"], _claims(rotated.access)["auth_time"]) == (2, 1_764_800_000)
+
+
 async def test_reauthentication_updates_the_same_session(harness: RefreshHarness) -> None:
     """POST /reauthenticate keeps the session (one in the list, same id); later refreshes carry the new time."""
     await harness.register(EMAIL)
