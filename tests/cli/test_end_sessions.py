@@ -103,7 +103,9 @@ async def test_config_hands_its_strategies_and_stores_to_the_manager(db: Session
         plain_manager = plain.make_user_manager(user_db)
 
     assert manager.session_strategies[0] is redis_strategy
-    assert manager.session_strategies[1].database.session is session
+    database_strategy = manager.session_strategies[1]
+    assert isinstance(database_strategy, DatabaseStrategy)
+    assert database_strategy.database.session is session
     assert manager.session_stores == (store,)
     assert (plain_manager.session_strategies, plain_manager.session_stores) == ((), ())
 
