@@ -105,6 +105,7 @@ async def test_config_hands_its_strategies_and_stores_to_the_manager(db: Session
     assert manager.session_strategies[0] is redis_strategy
     database_strategy = manager.session_strategies[1]
     assert isinstance(database_strategy, DatabaseStrategy)
+    assert isinstance(database_strategy.database, SQLAlchemyAccessTokenDatabase)
     assert database_strategy.database.session is session
     assert manager.session_stores == (store,)
     assert (plain_manager.session_strategies, plain_manager.session_stores) == ((), ())
