@@ -12,7 +12,8 @@ redirect carrying its cookies.
 Sensitive changes of a user with a factor (a factor enrolled or removed, new recovery codes,
 a new e-mail address or password) need a fresh two-factor sign-in (T43, ASVS 5.0 7.5.1): when
 the request's assurance (:func:`~fastapi_userkit.authentication.step_up.request_assurance`) is
-below level 2 or older than ``fresh_within`` seconds, the change sends the browser to the
+below level 2 or older than ``MFA.step_up_within`` seconds (the API's rule for the same changes,
+``router/_sensitive.py``), the change sends the browser to the
 "confirm it's you" page. There the password (and the code) re-authenticate the same session:
 its level and time are recorded in it and the browser gets a fresh access cookie of that
 session, then goes back to the page it came from to make the change.
@@ -27,7 +28,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
-from fastapi_userkit import exceptions
 from fastapi_userkit._services.sign_in import SecondStep, SignIn
 from fastapi_userkit.authentication.assurance import AAL2, UNKNOWN_ASSURANCE
 from fastapi_userkit.authentication.reauthentication import Reauthentication, SessionEnded
@@ -45,9 +45,6 @@ from fastapi_userkit.router.common import ErrorCode, translate
 from fastapi_userkit.security.events import SecurityEventType
 
 __all__ = ["MFA_MESSAGES", "MFA_NOTICES", "Confirm", "TwoFactorPages", "mfa_error"]
-
-DEFAULT_FRESH_WITHIN = 300
-"""Seconds a sign-in stays fresh enough for a sensitive change (five minutes, as Kratos's default)."""
 
 # Bounds on what a form may send: a code is 6 digits or an 11-character recovery code (some
 # room for spaces), a challenge token 43 characters. Anything longer is refused unread.
@@ -95,20 +92,17 @@ class TwoFactorPages:
 
     Args:
         site: The pages' configuration and helpers.
-        mfa: The application's two-factor settings.
-        fresh_within: Seconds a sign-in counts as fresh for a sensitive change.
+        mfa: The application's two-factor settings (``step_up_within``: how recent a two-factor
+            sign-in must be for a sensitive change).
     """
 
     site: Site
     mfa: MFA
-    fresh_within: int = DEFAULT_FRESH_WITHIN
     signing_in: SignIn[Any, Any] = field(init=False)
     get_second_step: Callable[..., Any] = field(init=False)
     get_service: Callable[..., Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.fresh_within <= 0:
-            raise exceptions.ConfigurationError("fresh_within must be a positive number of seconds.")
         site = self.site
         object.__setattr__(self, "signing_in", SignIn(site.backend, site.guards["login"], site.requires_verification))
         object.__setattr__(self, "get_second_step", self.mfa.second_step_dependency())
@@ -220,9 +214,9 @@ class TwoFactorPages:
         return get_confirm
 
     def is_fresh(self, request: Request) -> bool:
-        """Whether the request's sign-in proved two factors within ``fresh_within`` seconds."""
+        """Whether the request's sign-in proved two factors within ``MFA.step_up_within`` seconds."""
         assurance = request_assurance(request) or UNKNOWN_ASSURANCE
-        return assurance.shortfall(AAL2, self.fresh_within, now_utc()) is None
+        return assurance.shortfall(AAL2, self.mfa.step_up_within, now_utc()) is None
 
     def to_confirm(self, request: Request, back: str | None = None) -> Response:
         """Redirect to the "confirm it's you" page, coming back to ``back`` (default: the referring page)."""

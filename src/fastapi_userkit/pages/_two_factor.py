@@ -17,7 +17,7 @@ two-factor sign-in ("confirm it's you", T43). A ``GET`` never changes state (ASV
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response, status
 from markupsafe import Markup
 
 from fastapi_userkit.mfa.service import MFAService, MFAStatus
@@ -135,6 +135,15 @@ async def _refused(
     return await _state_page(pages, request, user, service, status_code=400, errors=[mfa_error(exc)])
 
 
+async def _announce(
+    request: Request, background: BackgroundTasks, manager: Any, user: Any, event: SecurityEventType, change: str
+) -> None:
+    """Record a change of the factors and e-mail the user after the response (T43; as the JSON routes do)."""
+    await manager.emit_security_event(event, request, user_id=user.id)
+    if manager.mailer is not None:
+        background.add_task(manager.mailer.send_mfa_changed, user, change)
+
+
 def add_two_factor_pages(router: APIRouter, pages: TwoFactorPages) -> None:
     """Add ``/two-factor`` and its forms to ``router``."""
     _add_enrolment(router, pages)
@@ -170,7 +179,7 @@ def _add_enrolment(router: APIRouter, pages: TwoFactorPages) -> None:
 
     @router.post("/two-factor/totp/confirm", name="pages:two_factor_confirm")
     async def confirm_enrolment(
-        request: Request, current: Current, service: Service, user_manager: UserManager
+        request: Request, current: Current, service: Service, user_manager: UserManager, background: BackgroundTasks
     ) -> Response:
         user, _ = current
         form = await checked_form(site, request, user)
@@ -184,7 +193,8 @@ def _add_enrolment(router: APIRouter, pages: TwoFactorPages) -> None:
                 # The key is never shown again: the page asks for the code once more (or a new start).
                 return _enrol_page(pages, request, user, status_code=400, errors=[mfa_error(exc, "code")])
             return await _refused(pages, request, user, service, exc)
-        await user_manager.emit_security_event(SecurityEventType.MFA_ENABLED, request, user_id=user.id)
+        change = "two-factor sign-in was turned on"
+        await _announce(request, background, user_manager, user, SecurityEventType.MFA_ENABLED, change)
         return _codes_page(pages, request, user, codes, enabled_now=True)
 
 
@@ -197,7 +207,12 @@ def _add_management(router: APIRouter, pages: TwoFactorPages) -> None:
 
     @router.post("/two-factor/recovery-codes", name="pages:two_factor_recovery_codes")
     async def regenerate(
-        request: Request, current: Current, service: Service, user_manager: UserManager, confirm: ConfirmFirst
+        request: Request,
+        current: Current,
+        service: Service,
+        user_manager: UserManager,
+        confirm: ConfirmFirst,
+        background: BackgroundTasks,
     ) -> Response:
         user, _ = current
         form = await checked_form(site, request, user)
@@ -210,14 +225,19 @@ def _add_management(router: APIRouter, pages: TwoFactorPages) -> None:
                 codes = await service.regenerate_recovery_codes(user.id)
         except HTTPException as exc:
             return await _refused(pages, request, user, service, exc)
-        await user_manager.emit_security_event(
-            SecurityEventType.MFA_RECOVERY_CODES_REGENERATED, request, user_id=user.id
-        )
+        change = "new recovery codes were made and the old ones stopped working"
+        event = SecurityEventType.MFA_RECOVERY_CODES_REGENERATED
+        await _announce(request, background, user_manager, user, event, change)
         return _codes_page(pages, request, user, codes, enabled_now=False)
 
     @router.post("/two-factor/disable", name="pages:two_factor_disable")
     async def disable(
-        request: Request, current: Current, service: Service, user_manager: UserManager, confirm: ConfirmFirst
+        request: Request,
+        current: Current,
+        service: Service,
+        user_manager: UserManager,
+        confirm: ConfirmFirst,
+        background: BackgroundTasks,
     ) -> Response:
         user, _ = current
         form = await checked_form(site, request, user)
@@ -230,6 +250,7 @@ def _add_management(router: APIRouter, pages: TwoFactorPages) -> None:
                 await service.disable(user.id)
         except HTTPException as exc:
             return await _refused(pages, request, user, service, exc)
-        await user_manager.emit_security_event(SecurityEventType.MFA_DISABLED, request, user_id=user.id)
+        change = "two-factor sign-in was turned off"
+        await _announce(request, background, user_manager, user, SecurityEventType.MFA_DISABLED, change)
         url = request.url_for("pages:two_factor").include_query_params(notice="two-factor-off")
         return site.redirect(f"{url.path}?{url.query}")
