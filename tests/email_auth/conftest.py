@@ -26,6 +26,7 @@ from fastapi_userkit.email_auth import (
     EmailSignInResult,
     EmailSignInService,
     EmailSignInSettings,
+    EmailSignInStore,
     SQLAlchemyEmailChangeStore,
     SQLAlchemyEmailSignInStore,
 )
@@ -96,14 +97,23 @@ class RecordingManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
 class SignInClient:
     """Calls an EmailSignInService the way requests do: a new session for each call, closed after it."""
 
-    def __init__(self, db: SessionMaker, log: Log, mailer: EmailAuthMailer, clock: Clock, **overrides: Any) -> None:
-        self.db, self.log, self.mailer, self.clock = db, log, mailer, clock
+    def __init__(
+        self,
+        db: SessionMaker,
+        log: Log,
+        mailer: EmailAuthMailer,
+        clock: Clock,
+        *,
+        store: EmailSignInStore | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.db, self.log, self.mailer, self.clock, self.store = db, log, mailer, clock, store
         self.settings = EmailSignInSettings(**{"secret": KEY, "link_url": LINK_URL, "enabled": True, **overrides})
 
     def service(self, session: AsyncSession) -> EmailSignInService[User, uuid.UUID]:
-        """The service over ``session``."""
+        """The service over ``session`` (and the given store, or a SQL store on the same session)."""
         manager = RecordingManager(SQLAlchemyUserDatabase(session, User), self.log)
-        store = SQLAlchemyEmailSignInStore(session, EmailSignIn)
+        store = self.store if self.store is not None else SQLAlchemyEmailSignInStore(session, EmailSignIn)
         return EmailSignInService(store, manager, self.settings, self.mailer, clock=self.clock)
 
     async def request(self, email: str, *, defer: Defer | None = None) -> None:

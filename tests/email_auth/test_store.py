@@ -85,14 +85,14 @@ async def test_concurrent_uses_consume_once(db: SessionMaker) -> None:
 
     async def consume() -> bool:
         async with db() as session:
-            return await SQLAlchemyEmailSignInStore(session, EmailSignIn).consume(record.id, now=START)
+            return await SQLAlchemyEmailSignInStore(session, EmailSignIn).consume(record, now=START)
 
     outcomes = await asyncio.gather(*(consume() for _ in range(CONCURRENCY)))
     expired = _sign_in("other")
     async with db() as session:
         store = SQLAlchemyEmailSignInStore(session, EmailSignIn)
         await store.begin(expired)
-        late = await store.consume(expired.id, now=expired.expires_at)
+        late = await store.consume(expired, now=expired.expires_at)
 
     assert outcomes.count(True) == 1
     assert not late

@@ -9,6 +9,7 @@
     EmailAuthMailer           the three e-mails, through the app's AccountMailer and its templates
     EmailSignInStore          storage protocols (atomic conditional writes decide every use) ...
     EmailChangeStore          ... and their SQLAlchemy implementations over the mixins of ``tables``
+    RedisEmailSignInStore     pending sign-ins in Redis instead (the ``redis`` extra)
     exceptions                EmailAuthException and its subtree, each with a stable ``code``
 
 Links and codes are stored only as keyed digests (:mod:`fastapi_userkit.email_auth.tokens`).
@@ -27,6 +28,7 @@ from fastapi_userkit.email_auth.exceptions import (
     EmailLinkUsed,
 )
 from fastapi_userkit.email_auth.mail import EmailAuthKind, EmailAuthMailer
+from fastapi_userkit.email_auth.redis import RedisEmailSignInStore
 from fastapi_userkit.email_auth.settings import EmailChangeSettings, EmailSignInSettings
 from fastapi_userkit.email_auth.sign_in import Clock, Defer, EmailSignInResult, EmailSignInService
 from fastapi_userkit.email_auth.sqlalchemy import SQLAlchemyEmailChangeStore, SQLAlchemyEmailSignInStore
@@ -62,6 +64,7 @@ __all__ = [
     "EmailSignInService",
     "EmailSignInSettings",
     "EmailSignInStore",
+    "RedisEmailSignInStore",
     "SQLAlchemyBaseEmailChangeTable",
     "SQLAlchemyBaseEmailChangeTableUUID",
     "SQLAlchemyBaseEmailSignInTable",

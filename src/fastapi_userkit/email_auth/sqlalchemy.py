@@ -120,23 +120,23 @@ class SQLAlchemyEmailSignInStore(_Store, Generic[ST]):
         """The sign-in issued for ``email_key`` (uses the unique index)."""
         return self._record(await self._one(self._select().where(self._t.email_key == email_key)))
 
-    async def count_attempt(self, sign_in_id: uuid.UUID, *, max_attempts: int) -> bool:
+    async def count_attempt(self, sign_in: EmailSignInRecord, *, max_attempts: int) -> bool:
         """``attempts = attempts + 1`` where unused and below ``max_attempts`` (one conditional UPDATE)."""
         t = self._t
         result = await self.session.execute(
             update(t)
-            .where(t.id == sign_in_id, t.used_at.is_(None), t.attempts < max_attempts)
+            .where(t.id == sign_in.id, t.used_at.is_(None), t.attempts < max_attempts)
             .values(attempts=t.attempts + 1)
             .execution_options(synchronize_session=False)
         )
         return await self._commit(_rowcount(result) == 1)
 
-    async def consume(self, sign_in_id: uuid.UUID, *, now: datetime) -> bool:
+    async def consume(self, sign_in: EmailSignInRecord, *, now: datetime) -> bool:
         """``used_at = now`` where unused and not expired (one conditional UPDATE)."""
         t = self._t
         result = await self.session.execute(
             update(t)
-            .where(t.id == sign_in_id, t.used_at.is_(None), t.expires_at > now)
+            .where(t.id == sign_in.id, t.used_at.is_(None), t.expires_at > now)
             .values(used_at=now)
             .execution_options(synchronize_session=False)
         )

@@ -24,7 +24,8 @@ class EmailSignInRecord:
 
     Attributes:
         id: The row's id (the code's digest is bound to it).
-        user_id: The account it signs in to; ``None`` for a sign-up, or for an address without an
+        user_id: The account it signs in to (as stored: a store may give it back as text, the
+            service parses it with the manager's ``parse_id``); ``None`` for a sign-up, or for an address without an
             account (a row is written for every request, so a code attempt on an unknown address
             behaves as on a known one).
         email: The address the request named.
@@ -68,15 +69,15 @@ class EmailSignInStore(Protocol):
         """The sign-in issued for ``email_key``, or ``None``."""
         ...  # pragma: no cover
 
-    async def count_attempt(self, sign_in_id: uuid.UUID, *, max_attempts: int) -> bool:
-        """Count one code attempt if the sign-in is unused and has attempts left.
+    async def count_attempt(self, sign_in: EmailSignInRecord, *, max_attempts: int) -> bool:
+        """Count one code attempt if the sign-in is still stored, unused and has attempts left.
 
         One conditional write: of concurrent attempts, at most ``max_attempts`` ever return ``True``.
         """
         ...  # pragma: no cover
 
-    async def consume(self, sign_in_id: uuid.UUID, *, now: datetime) -> bool:
-        """Mark the sign-in used if it is unused and not expired at ``now``.
+    async def consume(self, sign_in: EmailSignInRecord, *, now: datetime) -> bool:
+        """Mark the sign-in used if it is still stored, unused and not expired at ``now``.
 
         One conditional write: of concurrent uses of the link and the code, exactly one returns
         ``True``, and the other half is dead from then on.
