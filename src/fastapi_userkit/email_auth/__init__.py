@@ -14,6 +14,26 @@
 
 Links and codes are stored only as keyed digests (:mod:`fastapi_userkit.email_auth.tokens`).
 The e-mails need the ``mail`` extra (``pip install 'fastapi-userkit[mail]'``).
+
+The settings and the mailer are built once; a service is built per request, over the request's
+session and user manager, like the user database::
+
+    sign_in_settings = EmailSignInSettings(
+        secret=SECRET, link_url="https://app.example.com/email-login?token={token}", enabled=True
+    )
+    email_mailer = EmailAuthMailer(account_mailer)
+
+
+    async def get_email_sign_in(
+        session: AsyncSession = Depends(get_async_session),
+        user_manager: UserManager = Depends(get_user_manager),
+    ) -> EmailSignInService[User, uuid.UUID]:
+        store = SQLAlchemyEmailSignInStore(session, EmailSignIn)
+        return EmailSignInService(store, user_manager, sign_in_settings, email_mailer)
+
+A route then answers ``await service.request(email, defer=background_tasks.add_task)`` with the
+same ``202`` for every address, and signs the user returned by ``complete_by_link`` or
+``complete_by_code`` in through the backend's sign-in (a second factor first, if the user has one).
 """
 
 from fastapi_userkit.email_auth.change import EmailChangePending, EmailChangeReverted, EmailChangeService
