@@ -15,6 +15,7 @@ from fastapi import Depends
 
 from fastapi_userkit.authentication import JWTStrategy
 from fastapi_userkit.authentication.assurance import Assurance
+from fastapi_userkit.authentication.reauthentication import Reauthentication, SessionEnded
 from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.jwt import decode_jwt
 from tests.app_factory import SECRET, TestApp, make_app
@@ -222,6 +223,23 @@ async def test_reauthentication_through_the_cookie_backend_sets_a_fresh_cookie(
     assert cookie != old
     assert (await client.get("/step-up/fresh", headers={"Cookie": f"fastapiusersauth={cookie}"})).json() == EMAIL
     assert other_backend.status_code == 401
+
+
+async def test_a_session_ended_during_reauthentication_answers_401(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the token's session ends between the checks and the renewal, the route answers 401, no token."""
+
+    async def ended(*args: object, **kwargs: object) -> None:
+        raise SessionEnded()
+
+    monkeypatch.setattr(Reauthentication, "renew", ended)
+    token = await login(client)
+
+    response = await client.post("/auth/jwt/reauthenticate", json={"password": PASSWORD}, headers=bearer(token))
+
+    assert response.status_code == 401
+    assert "access_token" not in response.text
 
 
 def test_step_up_parameters_are_checked_when_the_dependency_is_built(test_app: TestApp) -> None:

@@ -147,3 +147,13 @@ async def test_jwt_with_a_claim_that_is_no_level_reads_as_unknown(db: SessionMak
 
     assert [strategy.assurance_of(token) for token in odd] == [UNKNOWN_ASSURANCE, UNKNOWN_ASSURANCE]
     assert strategy.assurance_of("not a jwt") == UNKNOWN_ASSURANCE
+
+
+def test_an_opaque_assurance_segment_that_does_not_parse_reads_as_unknown() -> None:
+    """A segment with a level that is no level, or no number, reads as level 1 at an unknown time."""
+    from fastapi_userkit.authentication.strategy._opaque import assurance_of
+
+    assert assurance_of("body.tag~backend~2.17") == Assurance(2, 17)
+    assert assurance_of("body.tag~backend~9.17") == UNKNOWN_ASSURANCE
+    assert assurance_of("body.tag~backend~two") == UNKNOWN_ASSURANCE
+    assert assurance_of("body.tag~backend") == UNKNOWN_ASSURANCE
