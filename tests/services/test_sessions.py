@@ -149,9 +149,25 @@ async def test_refresh_sessions_end_once_per_store() -> None:
     assert (store.ended, other.ended) == (["id-1"], ["id-1"])
 
 
-async def test_a_storage_without_session_tables_has_no_rows_to_end() -> None:
-    """``end_stored`` asks only a user database that declares its session tables."""
-    await SessionTermination(object()).end_stored(uuid.uuid4())  # no attribute is looked for
+@dataclass(eq=False)
+class RecordingSessionsDatabase:
+    """A user storage that declares its session tables (``UserSessionsDatabase``), recording the calls."""
+
+    ended: list[Any] = field(default_factory=list)
+
+    async def delete_user_sessions(self, user_id: Any) -> None:
+        """Record the user."""
+        self.ended.append(user_id)
+
+
+async def test_only_a_storage_declaring_its_session_tables_is_asked_for_rows() -> None:
+    """``end_stored`` asks a user database that declares its session tables, and passes over one that does not."""
+    declaring = RecordingSessionsDatabase()
+
+    await SessionTermination(declaring).end_stored("id-1")
+    await SessionTermination(object()).end_stored("id-2")
+
+    assert declaring.ended == ["id-1"]
 
 
 # -- through HTTP: app code with a manager of its own ------------------------------------------
