@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -15,7 +16,16 @@ from fastapi_userkit.mfa.challenge import challenge_digest, new_challenge_token
 from fastapi_userkit.mfa.store import MFAStore
 from tests.conftest import REDIS_PREFIX, REDIS_URL, SessionMaker, require_service
 from tests.mfa.conftest import KEY, Clock, code_at
-from tests.mfa.http_support import EMAIL, answer, bearer_token, challenge_token, clear_rate_limits, enrol, mfa_app
+from tests.mfa.http_support import (
+    EMAIL,
+    answer,
+    bearer_token,
+    challenge_token,
+    clear_rate_limits,
+    enrol,
+    mfa_app,
+    sql_mfa,
+)
 from tests.models import RecoveryCode, TOTPFactor
 from tests.oauth.flows import STATE_SECRET, https_client, oauth_login
 from tests.oauth_provider import FakeProvider
@@ -115,3 +125,24 @@ async def test_a_login_with_challenges_in_redis(http_db: SessionMaker, redis: Re
         code = code_at(enrolled.secret, clock.now)
         assert (await answer(client, token, code)).status_code == 200
         assert (await answer(client, token, code)).json() == {"detail": "MFA_CHALLENGE_INVALID"}
+
+
+@pytest.mark.parametrize("user_id", ["not-an-id", "0b5b4a53-7f2c-4d0e-9d3f-51a1c6e9e001"], ids=["malformed", "unknown"])
+async def test_a_challenge_naming_no_user_is_invalid(http_db: SessionMaker, redis: Redis, user_id: str) -> None:
+    """A challenge whose user id does not parse, or names nobody, is MFA_CHALLENGE_INVALID, never a 500."""
+    await clear_rate_limits(http_db)
+    clock = Clock(now_utc())
+    challenges = redis_store(redis)
+
+    async def get_challenges() -> ChallengeStore:
+        return challenges
+
+    mfa = dataclasses.replace(sql_mfa(http_db, clock), get_challenge_store=get_challenges)
+    test_app = mfa_app(http_db, clock, mfa=mfa)
+    token = new_challenge_token()
+    await challenges.create(
+        challenge_digest(token), user_id=user_id, backend="jwt", now=now_utc(), lifetime=timedelta(seconds=60)
+    )
+    async with client_for(test_app.app) as client:
+        response = await answer(client, token, "123456")
+    assert (response.status_code, response.json()) == (400, {"detail": "MFA_CHALLENGE_INVALID"})
