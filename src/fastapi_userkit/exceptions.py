@@ -22,6 +22,18 @@
     ├── CurrentPasswordInvalid            a protected change came with a wrong current password
     ├── OAuthEmailNotAvailable            the provider gave no e-mail address for the account
     ├── OAuthRedirectNotAllowed           the requested ``next`` URL is not in the allowed list
+    ├── OAuthStateInvalid                 an OAuth callback's ``state`` or CSRF cookie is not valid
+    │   ├── OAuthStateMalformed           the ``state`` is missing, malformed or badly signed
+    │   ├── OAuthStateExpired             the ``state`` is past its lifetime
+    │   └── OAuthStateWrongUser           the flow was started by another user of the browser
+    ├── OAuthProviderRefused              the provider sent the callback an ``error`` (or no code)
+    ├── OAuthCodeRejected                 the provider refused the authorization code
+    ├── OAuthProviderError                the provider failed or answered something unexpected
+    ├── RateLimited                       a rate limit is reached (``retry_after`` seconds)
+    ├── RateLimitStorageError             the rate-limit counter store failed
+    ├── CSRFRejected                      a cookie-authenticated request failed the CSRF checks
+    │   ├── CSRFCrossSiteRequest          the browser says another site sent it
+    │   └── CSRFTokenInvalid              token mode, and the token is missing or wrong
     └── ConfigurationError                the application wired the library wrongly;
                                           raised at construction, never at a request
 
@@ -31,9 +43,13 @@ Routers translate these to HTTP in a single table (:mod:`fastapi_userkit.router.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 __all__ = [
+    "CSRFCrossSiteRequest",
+    "CSRFRejected",
+    "CSRFTokenInvalid",
     "ConfigurationError",
     "CurrentPasswordInvalid",
     "CurrentPasswordRequired",
@@ -48,9 +64,18 @@ __all__ = [
     "LogoutEverywhereNotSupported",
     "OAuthAccountAlreadyLinked",
     "OAuthAccountNotLinked",
+    "OAuthCodeRejected",
     "OAuthEmailNotAvailable",
     "OAuthLastLoginMethod",
+    "OAuthProviderError",
+    "OAuthProviderRefused",
     "OAuthRedirectNotAllowed",
+    "OAuthStateExpired",
+    "OAuthStateInvalid",
+    "OAuthStateMalformed",
+    "OAuthStateWrongUser",
+    "RateLimitStorageError",
+    "RateLimited",
     "UserAlreadyExists",
     "UserAlreadyVerified",
     "UserInactive",
@@ -223,6 +248,120 @@ class OAuthRedirectNotAllowed(FastAPIUsersException):
 
     default_message = "This redirect URL is not allowed."
     code = "OAUTH_REDIRECT_NOT_ALLOWED"
+
+
+class OAuthStateInvalid(FastAPIUsersException):
+    """An OAuth callback's ``state`` has no CSRF claim, or the browser's CSRF cookie is missing or differs.
+
+    The state is checked before the provider hears of the code (ASVS 5.0 10.1.2; RFC 6749
+    section 10.12).
+    """
+
+    default_message = "The OAuth state does not match this browser."
+    code = "OAUTH_INVALID_STATE"
+
+
+class OAuthStateMalformed(OAuthStateInvalid):
+    """The ``state`` is missing, is not a JWT, is badly signed or is meant for another audience."""
+
+    default_message = "The OAuth state cannot be read."
+    code = "OAUTH_STATE_MALFORMED"
+
+
+class OAuthStateExpired(OAuthStateInvalid):
+    """The ``state`` is past its lifetime (the user took too long at the provider)."""
+
+    default_message = "The OAuth state has expired."
+    code = "OAUTH_STATE_EXPIRED"
+
+
+class OAuthStateWrongUser(OAuthStateInvalid):
+    """An associate flow's ``state`` was issued to another user than the one calling back."""
+
+    default_message = "The OAuth flow was started by another user."
+    code = "OAUTH_STATE_WRONG_USER"
+
+
+class OAuthProviderRefused(FastAPIUsersException):
+    """The provider redirected back with an ``error`` parameter (RFC 6749 section 4.1.2.1), or without a code.
+
+    Attributes:
+        error: The provider's ``error`` value, sent back to the client as it came; ``None``
+            when the callback simply carried no code.
+    """
+
+    default_message = "Bad Request"
+    code = "OAUTH_PROVIDER_REFUSED"
+
+    def __init__(self, error: str | None = None) -> None:
+        self.error = error
+        super().__init__(error)
+
+
+class OAuthCodeRejected(FastAPIUsersException):
+    """The provider refused the authorization code: expired, redeemed or a wrong PKCE verifier (RFC 6749 5.2)."""
+
+    default_message = "The OAuth provider refused the authorization code."
+    code = "OAUTH_INVALID_CODE"
+
+
+class OAuthProviderError(FastAPIUsersException):
+    """The OAuth provider failed, or answered something the client library could not read."""
+
+    default_message = "The OAuth provider failed."
+    code = "OAUTH_PROVIDER_ERROR"
+
+
+class RateLimited(FastAPIUsersException):
+    """A rate limit is reached, or the account waits out a delay after failed logins (ASVS 5.0 6.3.1).
+
+    Attributes:
+        retry_after: Seconds until an attempt may succeed again.
+    """
+
+    default_message = "Too many attempts."
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, retry_after: float = 1.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"Too many attempts; retry in {self.retry_after_seconds} seconds.")
+
+    @property
+    def retry_after_seconds(self) -> int:
+        """``retry_after`` in whole seconds, at least 1, as ``Retry-After`` carries it (RFC 9110 10.2.3)."""
+        return max(1, math.ceil(self.retry_after))
+
+
+class RateLimitStorageError(FastAPIUsersException):
+    """The rate-limit counter store failed (unreachable, unbound, or its table could not be created).
+
+    With ``RateLimitSettings(fail_open=True)`` (the default) the request goes on unthrottled and
+    the failure is logged; otherwise the client gets ``503``.
+    """
+
+    default_message = "The rate-limit counter storage failed."
+    code = "RATE_LIMIT_STORAGE_ERROR"
+
+
+class CSRFRejected(FastAPIUsersException):
+    """A cookie-authenticated, state-changing request failed the CSRF checks (ASVS 5.0 3.5.1-3.5.3)."""
+
+    default_message = "The request failed the CSRF checks."
+    code = "CSRF_REJECTED"
+
+
+class CSRFCrossSiteRequest(CSRFRejected):
+    """The browser says another site sent the request (``Sec-Fetch-Site``, ``Origin``)."""
+
+    default_message = "The request was sent from another site."
+    code = "CSRF_CROSS_SITE_REQUEST"
+
+
+class CSRFTokenInvalid(CSRFRejected):
+    """Token mode, and the CSRF header is missing or does not match the signed cookie."""
+
+    default_message = "The CSRF token is missing or not valid."
+    code = "CSRF_TOKEN_INVALID"
 
 
 class ConfigurationError(FastAPIUsersException, ValueError):

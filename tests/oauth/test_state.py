@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastapi_userkit.router._oauth_flow import pkce_challenge, read_state
+from fastapi_userkit.router.common import translate
 from fastapi_userkit.router.oauth import CSRF_TOKEN_COOKIE_NAME, STATE_TOKEN_AUDIENCE, generate_state_token
 from tests.conftest import SessionMaker
 from tests.oauth.flows import STATE_SECRET, authorize, https_client, make_oauth_app
@@ -263,7 +264,7 @@ async def test_provider_failures_are_clear_errors(
 @given(state=st.text(), cookie=st.none() | st.text())
 def test_read_state_never_fails_otherwise_than_with_400(state: str, cookie: str | None) -> None:
     """Whatever the state and cookie strings, read_state refuses them with a 400."""
-    with pytest.raises(HTTPException) as raised:
+    with pytest.raises(HTTPException) as raised, translate("oauth-callback"):
         read_state(state, STATE_SECRET, cookie)
 
     assert raised.value.status_code == 400

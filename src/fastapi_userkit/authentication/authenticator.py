@@ -19,6 +19,7 @@ from fastapi_userkit.db._types import now_utc
 from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
+from fastapi_userkit.router.common import translate
 from fastapi_userkit.security.csrf import is_cookie_transport
 from fastapi_userkit.security.settings import SecuritySettings
 from fastapi_userkit.types import DependencyCallable
@@ -235,7 +236,9 @@ class Authenticator(Generic[UP, ID]):
                 user = None
             if user is not None:
                 if self.csrf is not None and is_cookie_transport(backend.transport):
-                    self.csrf.check_request(request, backend.transport)
+                    # The app's own routes use this dependency too: answer through the table here.
+                    with translate("csrf-origin", "csrf-token"):
+                        self.csrf.check_request(request, backend.transport)
                 remember_auth(request, AuthContext(backend, strategy, token))
                 return user, token
         return None, None

@@ -77,7 +77,8 @@ async def check_password(site: Site, request: Request, user_manager: Any, user: 
     """Re-authenticate with the current password, under the login throttle (ASVS 5.0 6.2.3).
 
     Raises:
-        HTTPException: ``400 CURRENT_PASSWORD_WRONG``, or the guard's ``429``.
+        CurrentPasswordInvalid: The password is wrong (counted as a failed login by its type).
+        RateLimited: The login guard's refusal.
     """
     async with site.guards["login"].attempt(request, user_manager, user.email):
         credentials = OAuth2PasswordRequestForm(username=user.email, password=password)
@@ -90,7 +91,26 @@ async def check_password(site: Site, request: Request, user_manager: Any, user: 
                 outcome=SecurityEventOutcome.FAILURE,
                 details={"backend": site.backend.name, "reason": "current_password"},
             )
-            raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=CURRENT_PASSWORD_WRONG)
+            raise exceptions.CurrentPasswordInvalid()
+
+
+async def _refused_change(
+    site: Site,
+    request: Request,
+    user: Any,
+    exc: HTTPException | exceptions.CurrentPasswordInvalid,
+    fields: tuple[str, str],
+    **form: Any,
+) -> Response:
+    """The account page refusing a change; ``fields``: the current-password field and the changed one."""
+    if isinstance(exc, exceptions.CurrentPasswordInvalid):
+        # The pages' own code and sentence for it (the JSON API's code names the PATCH route).
+        errors = [page_error(CURRENT_PASSWORD_WRONG, field=fields[0])]
+    elif exc.status_code != status.HTTP_400_BAD_REQUEST:
+        return site.refused(request, exc, user)
+    else:
+        errors = [error_from_http(exc, field=fields[1])]
+    return await account_page(site, request, user, status_code=400, errors=errors, **form)
 
 
 def done(site: Site, request: Request, notice: str, cookies_from: Response | None = None) -> Response:
@@ -137,15 +157,11 @@ def _add_profile_forms(router: APIRouter, site: Site) -> None:
         except ValidationError as exc:
             return await account_page(site, request, user, status_code=400, errors=validation_errors(exc), email=email)
         try:
-            await check_password(site, request, user_manager, user, form.get("current_password", ""))
             with translate("update"):
+                await check_password(site, request, user_manager, user, form.get("current_password", ""))
                 updated = await user_manager.update(update, user, safe=True, request=request)
-        except HTTPException as exc:
-            if exc.status_code != status.HTTP_400_BAD_REQUEST:
-                return site.refused(request, exc, user)
-            field = "email_current_password" if exc.detail == CURRENT_PASSWORD_WRONG else "email"
-            errors = [error_from_http(exc, field=field)]
-            return await account_page(site, request, user, status_code=400, errors=errors, email=email)
+        except (HTTPException, exceptions.CurrentPasswordInvalid) as exc:
+            return await _refused_change(site, request, user, exc, ("email_current_password", "email"), email=email)
         if site.send_verification and not updated.is_verified:
             quiet = (exceptions.UserInactive, exceptions.UserAlreadyVerified)
             background_tasks.add_task(after_response(user_manager.request_verify, *quiet), updated, request)
@@ -158,15 +174,12 @@ def _add_profile_forms(router: APIRouter, site: Site) -> None:
         if isinstance(form, Response):
             return form
         try:
-            await check_password(site, request, user_manager, user, form.get("current_password", ""))
-            update = site.user_update_schema.model_validate({"password": form.get("new_password", "")})
             with translate("update"):
+                await check_password(site, request, user_manager, user, form.get("current_password", ""))
+                update = site.user_update_schema.model_validate({"password": form.get("new_password", "")})
                 updated = await user_manager.update(update, user, safe=True, request=request)
-        except HTTPException as exc:
-            if exc.status_code != status.HTTP_400_BAD_REQUEST:
-                return site.refused(request, exc, user)
-            field = "current_password" if exc.detail == CURRENT_PASSWORD_WRONG else "new_password"
-            return await account_page(site, request, user, status_code=400, errors=[error_from_http(exc, field=field)])
+        except (HTTPException, exceptions.CurrentPasswordInvalid) as exc:
+            return await _refused_change(site, request, user, exc, ("current_password", "new_password"))
         # The change ended every session, this one included: this browser gets a fresh one (T23).
         context = auth_context(request)
         renewed = Response()

@@ -21,9 +21,10 @@ import hmac
 import re
 import secrets
 
-from fastapi import HTTPException, Request, Response, status
+from fastapi import Request, Response
 
-from fastapi_userkit.security.csrf import CSRF_TOKEN_INVALID, CSRFProtection
+from fastapi_userkit.exceptions import CSRFTokenInvalid
+from fastapi_userkit.security.csrf import CSRFProtection
 
 __all__ = ["CSRF_FIELD", "FormCSRF"]
 
@@ -87,15 +88,17 @@ class FormCSRF:
         """Refuse a cross-site form, or one whose token does not match this browser and session.
 
         Raises:
-            HTTPException: ``403`` with ``CSRF_CROSS_SITE_REQUEST`` or ``CSRF_TOKEN_INVALID``.
+            CSRFCrossSiteRequest: The browser says another site sent the form.
+            CSRFTokenInvalid: The token is missing or does not match (both ``403`` through the
+                error table).
         """
         self.origin_check.check_origin(request)
         nonce = self._cookie_nonce(request)
         if nonce is None or not isinstance(token, str):
-            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=CSRF_TOKEN_INVALID)
+            raise CSRFTokenInvalid()
         sent_nonce, _, signature = token.partition(".")
         expected = self._sign(nonce, request)
         nonce_ok = hmac.compare_digest(sent_nonce.encode("utf-8", "surrogateescape"), nonce.encode("ascii"))
         signature_ok = hmac.compare_digest(signature.encode("utf-8", "surrogateescape"), expected.encode("ascii"))
         if not (nonce_ok and signature_ok):
-            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=CSRF_TOKEN_INVALID)
+            raise CSRFTokenInvalid()

@@ -136,8 +136,9 @@ def _add_sign_up(router: APIRouter, site: Site) -> None:
             return site.page(request, "sign_up.html", status_code=400, errors=errors, form=form, next_url=next_url)
         user = None
         try:
-            async with site.guards["register"].attempt(request, user_manager, user_create.email):
-                with translate("register"):
+            # Translated outside the guard, which judges a failure by the domain error (issue 17).
+            with translate("register"):
+                async with site.guards["register"].attempt(request, user_manager, user_create.email):
                     registration = await register_user(
                         user_manager,
                         user_create,
@@ -211,8 +212,9 @@ def _add_link_forms(router: APIRouter, site: Site) -> None:
             return site.page(request, template, status_code=400, errors=errors, form=form)
         guard = site.guards["forgot_password" if flow == "reset" else "request_verify_token"]
         try:
-            async with guard.attempt(request, user_manager, email):
-                user = await user_manager.user_db.get_by_email(email)
+            with translate():  # the guard's refusals
+                async with guard.attempt(request, user_manager, email):
+                    user = await user_manager.user_db.get_by_email(email)
         except HTTPException as exc:
             return site.refused(request, exc)
         if user is not None:
@@ -263,11 +265,11 @@ def _add_token_forms(router: APIRouter, site: Site) -> None:
             return site.refused(request, exc)
         token = form.get("token", "")
         try:
-            async with site.guards["reset_password"].attempt(request, user_manager) as attempt:
-                with translate("reset"):
+            with translate("reset"):
+                async with site.guards["reset_password"].attempt(request, user_manager) as attempt:
                     user = await user_manager.reset_password(token, form.get("password", ""), request)
-                # The owner gets back in even while failed logins throttle the account (ASVS 5.0 6.1.1).
-                attempt.forget_login_failures(user.email)
+                    # The owner gets back in even while failed logins throttle the account (ASVS 5.0 6.1.1).
+                    attempt.forget_login_failures(user.email)
         except HTTPException as exc:
             if exc.status_code != status.HTTP_400_BAD_REQUEST:
                 return site.refused(request, exc)
@@ -289,8 +291,8 @@ def _add_token_forms(router: APIRouter, site: Site) -> None:
             return site.refused(request, exc, user)
         token = form.get("token", "")
         try:
-            async with site.guards["verify"].attempt(request, user_manager):
-                with translate("verify"):
+            with translate("verify"):
+                async with site.guards["verify"].attempt(request, user_manager):
                     await user_manager.verify(token, request)
         except HTTPException as exc:
             if exc.status_code != status.HTTP_400_BAD_REQUEST:

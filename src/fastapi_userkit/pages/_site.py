@@ -15,6 +15,7 @@ from fastapi_userkit.pages._csrf import CSRF_FIELD, FormCSRF
 from fastapi_userkit.pages._messages import NOTICES, PageError, error_from_http
 from fastapi_userkit.pages._redirect import safe_next
 from fastapi_userkit.pages._render import PageRenderer
+from fastapi_userkit.router.common import translate
 from fastapi_userkit.security.csrf import CSRFProtection
 from fastapi_userkit.security.ratelimit.limiter import FlowGuard, RateLimitFlow
 
@@ -85,11 +86,13 @@ class Site:
         """The submitted form, first value per field, text fields only, after the CSRF checks.
 
         Raises:
-            HTTPException: ``403`` for a cross-site form or a bad token.
+            HTTPException: ``403`` for a cross-site form or a bad token (the error table's
+                answer to the CSRF refusal, which the pages render).
         """
         data = await request.form()
         values = {key: value for key, value in data.multi_items() if isinstance(value, str)}
-        self.csrf.check(request, values.get(CSRF_FIELD))
+        with translate("csrf-origin", "csrf-token"):
+            self.csrf.check(request, values.get(CSRF_FIELD))
         return values
 
     def urls(self, request: Request) -> dict[str, str]:

@@ -69,7 +69,8 @@ async def check_current_password(
             ``current_password`` (``400 UPDATE_USER_CURRENT_PASSWORD_REQUIRED`` through the table).
         CurrentPasswordInvalid: It is wrong (counted as a failed login; ``400
             UPDATE_USER_CURRENT_PASSWORD_INVALID``).
-        HTTPException: The login guard's ``429`` while the account waits out its failures.
+        RateLimited: The login guard's refusal while the account waits out its failures
+            (``429`` through the table).
     """
     if not changes_protected_fields(body):
         return

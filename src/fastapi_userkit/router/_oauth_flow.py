@@ -27,12 +27,20 @@ from typing import Any, Literal
 
 import httpx
 import jwt
-from fastapi import HTTPException, Request, Response, status
+from fastapi import HTTPException, Request, Response
 from httpx_oauth.exceptions import HTTPXOAuthError
 from httpx_oauth.oauth2 import BaseOAuth2, GetAccessTokenError, OAuth2Token
 
+from fastapi_userkit.exceptions import (
+    OAuthCodeRejected,
+    OAuthProviderError,
+    OAuthProviderRefused,
+    OAuthStateExpired,
+    OAuthStateInvalid,
+    OAuthStateMalformed,
+    OAuthStateWrongUser,
+)
 from fastapi_userkit.jwt import SecretType, decode_jwt, generate_jwt, get_secret_value
-from fastapi_userkit.router.common import ErrorCode
 
 __all__ = [
     "CSRF_TOKEN_COOKIE_NAME",
@@ -85,10 +93,6 @@ def pkce_challenge(verifier: str) -> str:
     return _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
-def _bad_request(detail: str) -> HTTPException:
-    return HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=detail)
-
-
 @dataclass(frozen=True)
 class CSRFCookie:
     """Where the CSRF token of a flow lives in the browser."""
@@ -135,25 +139,27 @@ def read_state(state: str | None, secret: SecretType, csrf_cookie: str | None) -
     """Validate the ``state`` JWT and its CSRF cookie; return the state's claims.
 
     Raises:
-        HTTPException: 400 ``ACCESS_TOKEN_DECODE_ERROR`` (missing, malformed, badly signed, or
-            another audience), ``ACCESS_TOKEN_ALREADY_EXPIRED``, or ``OAUTH_INVALID_STATE``
-            (no CSRF claim, no cookie, or a cookie that does not match).
+        OAuthStateMalformed: Missing, malformed, badly signed, or another audience (400
+            ``ACCESS_TOKEN_DECODE_ERROR`` through the error table).
+        OAuthStateExpired: Past its lifetime (400 ``ACCESS_TOKEN_ALREADY_EXPIRED``).
+        OAuthStateInvalid: No CSRF claim, no cookie, or a cookie that does not match (400
+            ``OAUTH_INVALID_STATE``).
     """
     if state is None:
-        raise _bad_request(ErrorCode.ACCESS_TOKEN_DECODE_ERROR)
+        raise OAuthStateMalformed()
     try:
         data = decode_jwt(state, secret, [STATE_TOKEN_AUDIENCE])
     except jwt.ExpiredSignatureError as exc:
-        raise _bad_request(ErrorCode.ACCESS_TOKEN_ALREADY_EXPIRED) from exc
+        raise OAuthStateExpired() from exc
     except jwt.PyJWTError as exc:
         # Wrong audience included: FastAPI Users let InvalidAudienceError escape as a 500.
-        raise _bad_request(ErrorCode.ACCESS_TOKEN_DECODE_ERROR) from exc
+        raise OAuthStateMalformed() from exc
     expected = data.get(CSRF_TOKEN_KEY)
     if not isinstance(expected, str) or csrf_cookie is None:
-        raise _bad_request(ErrorCode.OAUTH_INVALID_STATE)
+        raise OAuthStateInvalid()
     # Compared as bytes: compare_digest refuses non-ASCII str, and a cookie may hold anything.
     if not hmac.compare_digest(expected.encode(), csrf_cookie.encode()):
-        raise _bad_request(ErrorCode.OAUTH_INVALID_STATE)
+        raise OAuthStateInvalid()
     return data
 
 
@@ -207,7 +213,8 @@ class OAuthFlow:
     def consuming_cookie(self) -> Iterator[None]:
         """Make every error answer of a callback delete the CSRF cookie too.
 
-        Success answers delete it through :meth:`CSRFCookie.delete`.
+        Wrap the callback's ``translate(...)`` block: it sees the table's answers. Success
+        answers delete the cookie through :meth:`CSRFCookie.delete`.
         """
         try:
             yield
@@ -235,17 +242,20 @@ class OAuthFlow:
                 (the associate flow); another ``sub`` is 400 ``Bad Request``.
 
         Raises:
-            HTTPException: 400 with the provider's ``error`` (or ``Bad Request`` without a code);
-                400 for a bad state (see :func:`read_state`); 400 ``OAUTH_INVALID_CODE`` when
-                the provider refuses the code; 502 ``OAUTH_PROVIDER_ERROR`` when it fails.
+            OAuthProviderRefused: The provider sent an ``error`` (400 with it as detail), or no
+                code came (400 ``Bad Request``).
+            OAuthStateInvalid: A bad state (see :func:`read_state`); another user's flow
+                (:class:`~fastapi_userkit.exceptions.OAuthStateWrongUser`, 400 ``Bad Request``).
+            OAuthCodeRejected: The provider refuses the code (400 ``OAUTH_INVALID_CODE``).
+            OAuthProviderError: The provider fails (502 ``OAUTH_PROVIDER_ERROR``).
         """
         if code is None or error is not None:
-            raise _bad_request(error if error is not None else "Bad Request")
+            raise OAuthProviderRefused(error)
         # The state is checked before the provider hears of the code (FastAPI Users exchanged
         # it first, so forged callbacks cost a provider round trip and burned the code).
         data = read_state(state, self.state_secret, request.cookies.get(self.cookie.name))
         if subject is not None and data.get("sub") != subject:
-            raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST)
+            raise OAuthStateWrongUser()
         verifier = _pkce_verifier(self.state_secret, data[CSRF_TOKEN_KEY])
         token = await self._exchange(code, self._redirect_uri(request), verifier)
         return token, data
@@ -255,22 +265,22 @@ class OAuthFlow:
             token = await self.client.get_access_token(code, redirect_uri, verifier)
         except GetAccessTokenError as exc:
             if exc.response is not None and _provider_error(exc.response) in _REJECTED_CODE_ERRORS:
-                raise _bad_request(ErrorCode.OAUTH_INVALID_CODE) from exc
-            raise _provider_failure() from exc
+                raise OAuthCodeRejected() from exc
+            raise OAuthProviderError() from exc
         except (HTTPXOAuthError, httpx.HTTPError) as exc:
-            raise _provider_failure() from exc
+            raise OAuthProviderError() from exc
         if not isinstance(token.get("access_token"), str):
             if token.get("error") in _REJECTED_CODE_ERRORS:
-                raise _bad_request(ErrorCode.OAUTH_INVALID_CODE)
-            raise _provider_failure()
+                raise OAuthCodeRejected()
+            raise OAuthProviderError()
         return token
 
     async def get_id_email(self, token: OAuth2Token) -> tuple[str, str | None]:
         """Ask the provider who the token's owner is.
 
         Raises:
-            HTTPException: 502 ``OAUTH_PROVIDER_ERROR`` when the provider fails or answers
-                something unexpected.
+            OAuthProviderError: The provider fails or answers something unexpected (502
+                ``OAUTH_PROVIDER_ERROR`` through the error table).
         """
         try:
             account_id, account_email = await self.client.get_id_email(token["access_token"])
@@ -279,7 +289,7 @@ class OAuthFlow:
         # address (StopIteration, which a coroutine turns into RuntimeError). A provider's odd
         # answer is its failure, not a 500.
         except (HTTPXOAuthError, httpx.HTTPError, ValueError, LookupError, TypeError, RuntimeError) as exc:
-            raise _provider_failure() from exc
+            raise OAuthProviderError() from exc
         return str(account_id), account_email
 
 
@@ -290,7 +300,3 @@ def _provider_error(response: httpx.Response) -> str | None:
         return None
     error = body.get("error") if isinstance(body, dict) else None
     return error if isinstance(error, str) else None
-
-
-def _provider_failure() -> HTTPException:
-    return HTTPException(status_code=status.HTTP_502_BAD_GATEWAY, detail=ErrorCode.OAUTH_PROVIDER_ERROR)

@@ -9,6 +9,11 @@ U+FFFD before the app's handler renders it, whatever handler the app installed.
 A JSON body that is not valid UTF-8 makes FastAPI answer ``400 "There was an error parsing the
 body"``, a status no route documents; it becomes the same ``422 json_invalid`` answer as any
 other malformed JSON, so the OpenAPI schema stays true to what the routes answer.
+
+A rate-limit or CSRF refusal (:class:`~fastapi_userkit.exceptions.RateLimited`,
+:class:`~fastapi_userkit.exceptions.CSRFRejected`, ...) raised anywhere in a route, its
+dependencies included, is answered through the error table like inside ``translate()``
+(issue 17): their answer does not depend on the route.
 """
 
 from collections.abc import Callable, Coroutine
@@ -18,6 +23,8 @@ from fastapi import Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException  # what FastAPI's body parsing raises
+
+from fastapi_userkit.router.common import translate
 
 __all__ = ["UserkitRoute"]
 
@@ -41,7 +48,8 @@ class UserkitRoute(APIRoute):
 
         async def route_handler(request: Request) -> Response:
             try:
-                return await handler(request)
+                with translate():
+                    return await handler(request)
             except RequestValidationError as exc:
                 raise RequestValidationError(_scrub(list(exc.errors())), body=_scrub(exc.body)) from exc
             except HTTPException as exc:

@@ -1,9 +1,11 @@
-"""Error codes, error bodies, and the single table that maps domain errors to HTTP.
+"""Error bodies, and the single table that maps domain errors to HTTP (status, detail, headers).
 
 Routes never build ``HTTPException`` from domain errors themselves: they run their domain call
 inside ``translate(flow)``, which looks the exception up in :data:`ERRORS`. The same table
 generates each route's OpenAPI ``responses``, so the schema cannot drift from what the route
-really answers.
+really answers. The codes live in the leaf module :mod:`fastapi_userkit.error_codes` (so the
+security layer can name them without importing routers); ``ErrorCode`` is re-exported here,
+its FastAPI Users path.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from http import HTTPStatus
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 from fastapi_userkit import _assurance_errors as step_up_errors
 from fastapi_userkit import _mfa_exceptions as mfa_errors
 from fastapi_userkit import exceptions
+from fastapi_userkit.error_codes import ErrorCode
 from fastapi_userkit.openapi import OpenAPIResponseType
 
 __all__ = [
@@ -47,56 +49,14 @@ class ErrorCodeReasonModel(BaseModel):
     reason: str
 
 
-class ErrorCode(StrEnum):
-    """The ``detail`` codes the routers answer with (FastAPI Users' values, plus new ones)."""
-
-    REGISTER_INVALID_PASSWORD = "REGISTER_INVALID_PASSWORD"
-    REGISTER_USER_ALREADY_EXISTS = "REGISTER_USER_ALREADY_EXISTS"
-    OAUTH_NOT_AVAILABLE_EMAIL = "OAUTH_NOT_AVAILABLE_EMAIL"
-    OAUTH_USER_ALREADY_EXISTS = "OAUTH_USER_ALREADY_EXISTS"
-    OAUTH_INVALID_STATE = "OAUTH_INVALID_STATE"
-    LOGIN_BAD_CREDENTIALS = "LOGIN_BAD_CREDENTIALS"
-    LOGIN_USER_NOT_VERIFIED = "LOGIN_USER_NOT_VERIFIED"
-    RESET_PASSWORD_BAD_TOKEN = "RESET_PASSWORD_BAD_TOKEN"
-    RESET_PASSWORD_INVALID_PASSWORD = "RESET_PASSWORD_INVALID_PASSWORD"
-    VERIFY_USER_BAD_TOKEN = "VERIFY_USER_BAD_TOKEN"
-    VERIFY_USER_ALREADY_VERIFIED = "VERIFY_USER_ALREADY_VERIFIED"
-    UPDATE_USER_EMAIL_ALREADY_EXISTS = "UPDATE_USER_EMAIL_ALREADY_EXISTS"
-    UPDATE_USER_INVALID_PASSWORD = "UPDATE_USER_INVALID_PASSWORD"
-    ACCESS_TOKEN_ALREADY_EXPIRED = "ACCESS_TOKEN_ALREADY_EXPIRED"
-    ACCESS_TOKEN_DECODE_ERROR = "ACCESS_TOKEN_DECODE_ERROR"
-    # New in fastapi-userkit
-    OAUTH_ACCOUNT_ALREADY_LINKED = "OAUTH_ACCOUNT_ALREADY_LINKED"
-    OAUTH_ACCOUNT_NOT_LINKED = "OAUTH_ACCOUNT_NOT_LINKED"
-    OAUTH_LAST_LOGIN_METHOD = "OAUTH_LAST_LOGIN_METHOD"
-    OAUTH_INVALID_CODE = "OAUTH_INVALID_CODE"
-    OAUTH_PROVIDER_ERROR = "OAUTH_PROVIDER_ERROR"
-    OAUTH_REDIRECT_NOT_ALLOWED = "OAUTH_REDIRECT_NOT_ALLOWED"
-    USER_DATA_INVALID = "USER_DATA_INVALID"
-    # ``get_users_router(require_current_password=True)``: PATCH /users/me changing the e-mail
-    # or the password without the current password, or with a wrong one.
-    UPDATE_USER_CURRENT_PASSWORD_REQUIRED = "UPDATE_USER_CURRENT_PASSWORD_REQUIRED"
-    UPDATE_USER_CURRENT_PASSWORD_INVALID = "UPDATE_USER_CURRENT_PASSWORD_INVALID"
-    LOGOUT_ALL_NOT_SUPPORTED = "LOGOUT_ALL_NOT_SUPPORTED"
-    # Two-factor login and management (issue 18)
-    MFA_CHALLENGE_INVALID = "MFA_CHALLENGE_INVALID"
-    MFA_INVALID_CODE = "MFA_INVALID_CODE"
-    MFA_CODE_REPLAYED = "MFA_CODE_REPLAYED"
-    MFA_NOT_ENABLED = "MFA_NOT_ENABLED"
-    MFA_ALREADY_ENABLED = "MFA_ALREADY_ENABLED"
-    MFA_ENROLMENT_NOT_FOUND = "MFA_ENROLMENT_NOT_FOUND"
-    # Step-up (issue 18, item 4): RFC 9470's 401 for a sign-in too weak or too old, and the
-    # refusals of POST {auth prefix}/reauthenticate.
-    INSUFFICIENT_USER_AUTHENTICATION = "INSUFFICIENT_USER_AUTHENTICATION"
-    REAUTHENTICATE_BAD_CREDENTIALS = "REAUTHENTICATE_BAD_CREDENTIALS"
-    REAUTHENTICATE_CODE_REQUIRED = "REAUTHENTICATE_CODE_REQUIRED"
-    # Rate limiting and CSRF (values defined in fastapi_userkit.security, which must not import routers)
-    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
-    CSRF_CROSS_SITE_REQUEST = "CSRF_CROSS_SITE_REQUEST"
-    CSRF_TOKEN_INVALID = "CSRF_TOKEN_INVALID"
-
-
 Flow = Literal[
+    # Answers that are the same in every flow; translate() always applies them (see _EVERY_FLOW).
+    "rate-limit",
+    "rate-limit-unavailable",
+    "csrf-origin",
+    "csrf-token",
+    # The OAuth callback's own checks: state, the provider's error, the code exchange.
+    "oauth-callback",
     "login",
     "login-verified",
     "register",
@@ -133,15 +93,22 @@ class _Answer:
         with_reason: Answer ``{"code", "reason"}`` with the exception's ``reason``.
         headers: Response headers, fixed or computed from the exception (``Retry-After`` from
             a rate-limit refusal, RFC 6585 section 4).
+        echo: The ``detail`` read from the exception when it gives one (the OAuth provider's
+            ``error`` value, as FastAPI Users answered it); otherwise the code or the phrase.
     """
 
     status_code: int
     code: ErrorCode | None
     with_reason: bool = False
     headers: _HeaderSource | None = None
+    echo: Callable[[exceptions.FastAPIUsersException], str | None] | None = None
 
     def detail(self, exc: Exception) -> str | dict[str, str]:
         """The ``detail`` of the answer to ``exc``."""
+        if self.echo is not None and isinstance(exc, exceptions.FastAPIUsersException):
+            echoed = self.echo(exc)
+            if echoed is not None:
+                return echoed
         if self.code is None:
             return _plain_detail(self.status_code)
         if self.with_reason:
@@ -162,6 +129,18 @@ def _plain_detail(status_code: int) -> str:
 
 
 _400 = status.HTTP_400_BAD_REQUEST
+_403 = status.HTTP_403_FORBIDDEN
+
+
+def _retry_after(exc: exceptions.FastAPIUsersException) -> dict[str, str]:
+    # RFC 9110 10.2.3 / RFC 6585 4: whole seconds until an attempt may succeed again.
+    seconds = exc.retry_after_seconds if isinstance(exc, exceptions.RateLimited) else 1
+    return {"Retry-After": str(seconds)}
+
+
+def _provider_error(exc: exceptions.FastAPIUsersException) -> str | None:
+    # FastAPI Users answered the provider's ``error`` parameter as the detail itself.
+    return exc.error if isinstance(exc, exceptions.OAuthProviderRefused) else None
 
 
 def _step_up_challenge(exc: exceptions.FastAPIUsersException) -> dict[str, str]:
@@ -172,6 +151,34 @@ def _step_up_challenge(exc: exceptions.FastAPIUsersException) -> dict[str, str]:
 
 
 ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
+    # A rate limit reached, or an account waiting out its login delay (ASVS 5.0 6.3.1).
+    "rate-limit": {
+        exceptions.RateLimited: _Answer(
+            status.HTTP_429_TOO_MANY_REQUESTS, ErrorCode.TOO_MANY_REQUESTS, headers=_retry_after
+        ),
+    },
+    # The counter store failed and ``RateLimitSettings(fail_open=False)``: no attempt unthrottled.
+    "rate-limit-unavailable": {
+        exceptions.RateLimitStorageError: _Answer(status.HTTP_503_SERVICE_UNAVAILABLE, None),
+    },
+    "csrf-origin": {
+        exceptions.CSRFCrossSiteRequest: _Answer(_403, ErrorCode.CSRF_CROSS_SITE_REQUEST),
+    },
+    "csrf-token": {
+        exceptions.CSRFTokenInvalid: _Answer(_403, ErrorCode.CSRF_TOKEN_INVALID),
+    },
+    # The OAuth callbacks, checked in this order: the provider's answer, then the state before
+    # the provider hears of the code, then the code exchange (router/_oauth_flow.py).
+    "oauth-callback": {
+        exceptions.OAuthProviderRefused: _Answer(_400, None, echo=_provider_error),
+        exceptions.OAuthStateMalformed: _Answer(_400, ErrorCode.ACCESS_TOKEN_DECODE_ERROR),
+        exceptions.OAuthStateExpired: _Answer(_400, ErrorCode.ACCESS_TOKEN_ALREADY_EXPIRED),
+        # An associate flow started by another user of the browser: FastAPI Users' bare 400.
+        exceptions.OAuthStateWrongUser: _Answer(_400, None),
+        exceptions.OAuthStateInvalid: _Answer(_400, ErrorCode.OAUTH_INVALID_STATE),
+        exceptions.OAuthCodeRejected: _Answer(_400, ErrorCode.OAUTH_INVALID_CODE),
+        exceptions.OAuthProviderError: _Answer(status.HTTP_502_BAD_GATEWAY, ErrorCode.OAUTH_PROVIDER_ERROR),
+    },
     "login": {
         exceptions.InvalidCredentials: _Answer(_400, ErrorCode.LOGIN_BAD_CREDENTIALS),
     },
@@ -258,13 +265,25 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
 }
 
 
+_EVERY_FLOW: tuple[Flow, ...] = ("rate-limit", "rate-limit-unavailable", "csrf-origin", "csrf-token")
+"""Flows whose answers do not depend on the route: a guard or a CSRF check inside any translated
+block is answered the same way. OpenAPI lists them only where a route's guard or check can raise
+them (``openapi_errors(*guard.error_flows())``)."""
+
+
 @contextmanager
 def translate(*flows: Flow) -> Iterator[None]:
-    """Turn the domain errors listed for ``flows`` into ``HTTPException``; others propagate."""
+    """Turn the domain errors listed for ``flows`` into ``HTTPException``; others propagate.
+
+    The rate-limit and CSRF refusals (:data:`_EVERY_FLOW`) are translated in every block.
+
+    Raises:
+        HTTPException: The table's answer (status, detail, headers) to a listed domain error.
+    """
     try:
         yield
     except exceptions.FastAPIUsersException as exc:
-        for flow in flows:
+        for flow in (*flows, *_EVERY_FLOW):
             for klass in type(exc).__mro__:
                 answer = ERRORS[flow].get(klass)
                 if answer is not None:
@@ -278,7 +297,9 @@ def openapi_errors(*flows: Flow, extra: dict[int, list[Any]] | None = None) -> O
     """OpenAPI ``responses`` for the errors ``flows`` can answer, with an example per code.
 
     Args:
-        flows: The flows whose table entries apply.
+        flows: The flows whose table entries apply (a route's own, plus its guard's
+            :meth:`~fastapi_userkit.security.ratelimit.FlowGuard.error_flows` and its CSRF
+            check's flows).
         extra: More ``status -> [detail example, ...]`` for answers not in the table
             (``401 Unauthorized`` from the authenticator, for instance).
     """

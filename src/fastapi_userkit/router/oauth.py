@@ -46,7 +46,7 @@ from fastapi_userkit.router._oauth_flow import (
     generate_state_token,
 )
 from fastapi_userkit.router._route import UserkitRoute
-from fastapi_userkit.router.common import ErrorCode, openapi_errors, translate
+from fastapi_userkit.router.common import openapi_errors, translate
 
 if TYPE_CHECKING:  # the two-factor package needs the ``mfa`` extra
     from fastapi_userkit.mfa.settings import MFA
@@ -63,14 +63,6 @@ __all__ = [
 ]
 
 _NEXT_CLAIM = "next"
-_STATE_ERRORS = [
-    ErrorCode.ACCESS_TOKEN_DECODE_ERROR.value,
-    ErrorCode.ACCESS_TOKEN_ALREADY_EXPIRED.value,
-    ErrorCode.OAUTH_INVALID_STATE.value,
-    ErrorCode.OAUTH_INVALID_CODE.value,
-    ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL.value,
-]
-_PROVIDER_ERRORS = {status.HTTP_502_BAD_GATEWAY: [ErrorCode.OAUTH_PROVIDER_ERROR.value]}
 
 
 class OAuth2AuthorizeResponse(BaseModel):
@@ -180,13 +172,11 @@ def get_oauth_router(
         get_second_step = mfa.second_step_dependency()
         challenge_responses = challenge_openapi()
 
-    authorize_errors = {status.HTTP_400_BAD_REQUEST: [ErrorCode.OAUTH_REDIRECT_NOT_ALLOWED.value]}
-
     @router.get(
         "/authorize",
         name=f"oauth:{oauth_client.name}.{backend.name}.authorize",
         response_model=OAuth2AuthorizeResponse,
-        responses=openapi_errors(extra=authorize_errors) if allowed_redirects else None,
+        responses=openapi_errors("oauth-redirect") if allowed_redirects else None,
     )
     async def authorize(
         request: Request,
@@ -211,13 +201,7 @@ def get_oauth_router(
         url = await flow.authorization_url(request, response, scopes, state_data)
         return OAuth2AuthorizeResponse(authorization_url=url)
 
-    callback_errors = openapi_errors(
-        "oauth",
-        extra={
-            status.HTTP_400_BAD_REQUEST: [*_STATE_ERRORS, ErrorCode.LOGIN_BAD_CREDENTIALS.value],
-            **_PROVIDER_ERRORS,
-        },
-    )
+    callback_errors = openapi_errors("oauth-callback", "oauth-email", "oauth", "login")
     success = backend.transport.get_openapi_login_responses_success()
     if allowed_redirects:
         success = {status.HTTP_302_FOUND: {"description": "Logged in; the cookie is set and the browser sent on."}}
@@ -237,7 +221,8 @@ def get_oauth_router(
         state: str | None = None,
         error: str | None = None,
     ) -> Response:
-        with flow.consuming_cookie():
+        # The table's answers (state, provider, code) leave with the CSRF cookie deleted.
+        with flow.consuming_cookie(), translate("oauth-callback"):
             token, state_data = await flow.callback(request, code, state, error)
             account_id, account_email = await flow.get_id_email(token)
             with translate("oauth-email", "oauth", "login"):
@@ -360,10 +345,7 @@ def get_oauth_associate_router(
         name=callback_route_name,
         response_model=user_schema,
         description="The provider redirects the browser here after the user's consent.",
-        responses=openapi_errors(
-            "oauth-associate",
-            extra={**auth_errors, status.HTTP_400_BAD_REQUEST: [*_STATE_ERRORS, "Bad Request"], **_PROVIDER_ERRORS},
-        ),
+        responses=openapi_errors("oauth-callback", "oauth-email", "oauth-associate", extra=auth_errors),
     )
     async def callback(
         request: Request,
@@ -374,7 +356,8 @@ def get_oauth_associate_router(
         state: str | None = None,
         error: str | None = None,
     ) -> schemas.BaseUser[ID]:
-        with flow.consuming_cookie():
+        # The table's answers (state, provider, code) leave with the CSRF cookie deleted.
+        with flow.consuming_cookie(), translate("oauth-callback"):
             # A flow started by another user of this browser is refused (400 "Bad Request").
             token, _ = await flow.callback(request, code, state, error, subject=str(user.id))
             account_id, account_email = await flow.get_id_email(token)

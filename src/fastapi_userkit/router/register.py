@@ -48,7 +48,7 @@ def get_register_router(
         response_model=user_schema,
         status_code=status.HTTP_201_CREATED,
         name="register:register",
-        responses=openapi_errors("register", extra=guard.openapi_errors()),
+        responses=openapi_errors("register", *guard.error_flows()),
     )
     async def register(
         request: Request,
@@ -56,8 +56,9 @@ def get_register_router(
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         background_tasks: BackgroundTasks,
     ) -> schemas.BaseUser[ID]:
-        async with guard.attempt(request, user_manager, getattr(user_create, "email", None)):
-            with translate("register"):
+        # Translated outside the guard, which judges a failure by the domain error's type (issue 17).
+        with translate("register"):
+            async with guard.attempt(request, user_manager, getattr(user_create, "email", None)):
                 registration = await register_user(
                     user_manager, user_create, request, background_tasks, hide_existing_users=hide_existing_users
                 )

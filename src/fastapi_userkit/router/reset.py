@@ -48,7 +48,7 @@ def get_reset_password_router(
         "/forgot-password",
         status_code=status.HTTP_202_ACCEPTED,
         name="reset:forgot_password",
-        responses=openapi_errors(extra=forgot_guard.openapi_errors()),
+        responses=openapi_errors(*forgot_guard.error_flows()),
     )
     async def forgot_password(
         request: Request,
@@ -56,18 +56,19 @@ def get_reset_password_router(
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         background_tasks: BackgroundTasks,
     ) -> None:
-        async with forgot_guard.attempt(request, user_manager, email):
-            try:
-                user = await user_manager.get_by_email(email)
-            except exceptions.UserNotExists:
-                return None
+        with translate():  # the guard's refusals
+            async with forgot_guard.attempt(request, user_manager, email):
+                try:
+                    user = await user_manager.get_by_email(email)
+                except exceptions.UserNotExists:
+                    return None
         background_tasks.add_task(after_response(user_manager.forgot_password, exceptions.UserInactive), user, request)
         return None
 
     @router.post(
         "/reset-password",
         name="reset:reset_password",
-        responses=openapi_errors("reset", extra=reset_guard.openapi_errors()),
+        responses=openapi_errors("reset", *reset_guard.error_flows()),
     )
     async def reset_password(
         request: Request,
@@ -75,13 +76,13 @@ def get_reset_password_router(
         password: Annotated[str, Body()],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
     ) -> None:
-        async with reset_guard.attempt(request, user_manager) as attempt:
-            with translate("reset"):
+        with translate("reset"):
+            async with reset_guard.attempt(request, user_manager) as attempt:
                 # Typed ``object``: FastAPI Users' route ignored the return value, so a manager
                 # override may return nothing (issue 16, item 10); the reset succeeded either way.
                 user: object = await user_manager.reset_password(token, password, request)
-            if isinstance(user, _HasEmail):
-                attempt.forget_login_failures(user.email)
+                if isinstance(user, _HasEmail):
+                    attempt.forget_login_failures(user.email)
         return None
 
     return router

@@ -95,8 +95,7 @@ def get_users_router(
     me_update_errors: dict[int, list[Any]] = dict(auth_errors)
     me_update_flows: tuple[Flow, ...] = ("update",)
     if require_current_password:
-        me_update_flows = ("current-password", "update")
-        me_update_errors.update(login_guard.openapi_errors())
+        me_update_flows = ("current-password", "update", *login_guard.error_flows())
 
     get_second_step: Any = _no_second_step
     if mfa is not None:

@@ -41,7 +41,7 @@ def get_verify_router(
         "/request-verify-token",
         status_code=status.HTTP_202_ACCEPTED,
         name="verify:request-token",
-        responses=openapi_errors(extra=request_guard.openapi_errors()),
+        responses=openapi_errors(*request_guard.error_flows()),
     )
     async def request_verify_token(
         request: Request,
@@ -49,11 +49,12 @@ def get_verify_router(
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         background_tasks: BackgroundTasks,
     ) -> None:
-        async with request_guard.attempt(request, user_manager, email):
-            try:
-                user = await user_manager.get_by_email(email)
-            except exceptions.UserNotExists:
-                return None
+        with translate():  # the guard's refusals
+            async with request_guard.attempt(request, user_manager, email):
+                try:
+                    user = await user_manager.get_by_email(email)
+                except exceptions.UserNotExists:
+                    return None
         background_tasks.add_task(
             after_response(user_manager.request_verify, exceptions.UserInactive, exceptions.UserAlreadyVerified),
             user,
@@ -65,15 +66,15 @@ def get_verify_router(
         "/verify",
         response_model=user_schema,
         name="verify:verify",
-        responses=openapi_errors("verify", extra=verify_guard.openapi_errors()),
+        responses=openapi_errors("verify", *verify_guard.error_flows()),
     )
     async def verify(
         request: Request,
         token: Annotated[str, Body(embed=True)],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
     ) -> schemas.BaseUser[ID]:
-        async with verify_guard.attempt(request, user_manager):
-            with translate("verify"):
+        with translate("verify"):
+            async with verify_guard.attempt(request, user_manager):
                 user = await user_manager.verify(token, request)
         return user_schema.model_validate(user)
 

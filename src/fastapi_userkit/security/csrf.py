@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Request, Response, status
+from fastapi import Request, Response
 from fastapi.security import APIKeyCookie
 from pydantic import SecretStr
 from starlette.requests import HTTPConnection
 
-from fastapi_userkit.exceptions import ConfigurationError
+from fastapi_userkit.error_codes import ErrorCode
+from fastapi_userkit.exceptions import ConfigurationError, CSRFCrossSiteRequest, CSRFTokenInvalid
 
 if TYPE_CHECKING:
     from fastapi_userkit.authentication.transport.base import Transport
@@ -38,17 +39,21 @@ __all__ = [
     "CSRF_CROSS_SITE_REQUEST",
     "CSRF_TOKEN_INVALID",
     "SAFE_METHODS",
+    "CSRFErrorFlow",
     "CSRFProtection",
     "CSRFSettings",
     "is_cookie_transport",
     "normalise_origin",
 ]
 
-CSRF_CROSS_SITE_REQUEST = "CSRF_CROSS_SITE_REQUEST"
+CSRF_CROSS_SITE_REQUEST = ErrorCode.CSRF_CROSS_SITE_REQUEST
 """403 detail: a cookie-authenticated state-changing request came from another site."""
 
-CSRF_TOKEN_INVALID = "CSRF_TOKEN_INVALID"  # noqa: S105 - an error code, not a password
+CSRF_TOKEN_INVALID = ErrorCode.CSRF_TOKEN_INVALID
 """403 detail: token mode, and the CSRF header is missing or does not match the signed cookie."""
+
+CSRFErrorFlow = Literal["csrf-origin", "csrf-token"]
+"""The error-table flows (:data:`fastapi_userkit.router.common.ERRORS`) of the CSRF refusals."""
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 """Methods that must not change state (RFC 9110 9.2.1), so are never checked."""
@@ -169,28 +174,36 @@ class CSRFProtection:
         """Whether requests must also carry a token."""
         return self.settings.mode == "token"
 
+    def request_error_flows(self) -> tuple[CSRFErrorFlow, ...]:
+        """The error-table flows :meth:`check_request` may raise into (for a route's OpenAPI)."""
+        return ("csrf-origin", "csrf-token") if self.token_mode else ("csrf-origin",)
+
     def check_request(self, request: Request, transport: Transport) -> None:
         """Refuse a cross-site (or, in token mode, token-less) state-changing request.
 
         Call it for requests authenticated by ``transport``, a cookie transport.
 
         Raises:
-            HTTPException: ``403`` with ``CSRF_CROSS_SITE_REQUEST`` or ``CSRF_TOKEN_INVALID``.
+            CSRFCrossSiteRequest: The browser says another site sent it (``403
+                CSRF_CROSS_SITE_REQUEST`` through the error table).
+            CSRFTokenInvalid: Token mode, and the token is missing or wrong (``403
+                CSRF_TOKEN_INVALID``).
         """
         if request.method.upper() in SAFE_METHODS:
             return
         self.check_origin(request)
         if self.token_mode and not self._token_matches(request, transport):
-            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=CSRF_TOKEN_INVALID)
+            raise CSRFTokenInvalid()
 
     def check_origin(self, request: Request) -> None:
         """Refuse a request the browser marks as cross-site (also used for login CSRF).
 
         Raises:
-            HTTPException: ``403`` with ``CSRF_CROSS_SITE_REQUEST``.
+            CSRFCrossSiteRequest: ``403 CSRF_CROSS_SITE_REQUEST`` through the error table
+                (flow ``csrf-origin``).
         """
         if self._cross_site(request):
-            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=CSRF_CROSS_SITE_REQUEST)
+            raise CSRFCrossSiteRequest()
 
     def _cross_site(self, request: Request) -> bool:
         site = request.headers.get("sec-fetch-site")

@@ -18,16 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fastapi_userkit.exceptions import FastAPIUsersException
+# Defined with the other domain errors; re-exported here, where it has always been importable.
+from fastapi_userkit.exceptions import RateLimitStorageError
 
 __all__ = ["Counter", "Hit", "RateLimitBackend", "RateLimitStorage", "RateLimitStorageError", "Reservation"]
-
-
-class RateLimitStorageError(FastAPIUsersException):
-    """The counter store failed (unreachable, or its table could not be created)."""
-
-    default_message = "The rate-limit counter storage failed."
-    code = "RATE_LIMIT_STORAGE_ERROR"
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """The rate-limit policy: which counters a flow checks, counts and clears, and the ``429``.
 
-Routers wrap each flow in ``async with guard.attempt(request, user_manager, account) as
-attempt:``. Entering *reserves* the attempt on the flow's counters, atomically and before the
-check runs (``429`` with ``Retry-After`` when a counter is at its limit or the account is in a
-delay). Counting failures after the check let every concurrent guess pass it first (issue 16,
-item 3): now at most the budget of attempts is ever in flight or failed. Leaving keeps the
-reservation when the body raised a ``400`` (a failure, which may start the login delay), and
-gives it back otherwise (a success lifts the in-flight block it set, but forgets no earlier
-failure, which may be another spelling's: they expire with the window); so a client that logs in
-many times is never limited. Flows that send e-mail keep every reservation (see
+Routers wrap each flow in ``with translate(...)`` then ``async with guard.attempt(request,
+user_manager, account) as attempt:``. Entering *reserves* the attempt on the flow's counters,
+atomically and before the check runs, or raises :class:`~fastapi_userkit.exceptions.RateLimited`
+(answered ``429`` with ``Retry-After`` by the error table) when a counter is at its limit or the
+account is in a delay. Counting failures after the check let every concurrent guess pass it
+first (issue 16, item 3): now at most the budget of attempts is ever in flight or failed.
+Leaving keeps the reservation when the body raised a domain error (a failure, which may start
+the login delay: judged by the error's type, issue 17), and gives it back otherwise (a success
+lifts the in-flight block it set, but forgets no earlier failure, which may be another
+spelling's: they expire with the window); so a client that logs in many times is never limited.
+Flows that send e-mail keep every reservation (see
 :class:`~fastapi_userkit.security.RateLimitSettings`).
 
 The per-account key is the SHA-256 of the address's *skeleton*
@@ -36,11 +38,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import HTTPException, Request, status
+from fastapi import Request
 
 from fastapi_userkit._contracts import emits_security_events
 from fastapi_userkit._email_forms import account_skeleton
-from fastapi_userkit.exceptions import ConfigurationError, FastAPIUsersException
+from fastapi_userkit.error_codes import ErrorCode
+from fastapi_userkit.exceptions import ConfigurationError, FastAPIUsersException, RateLimited
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 from fastapi_userkit.security.ratelimit.backend import (
     Counter,
@@ -58,6 +61,7 @@ __all__ = [
     "TOO_MANY_REQUESTS",
     "Attempt",
     "FlowGuard",
+    "GuardErrorFlow",
     "RateLimitFlow",
     "RateLimiter",
     "account_key",
@@ -65,8 +69,11 @@ __all__ = [
     "rate_limited",
 ]
 
-TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+TOO_MANY_REQUESTS = ErrorCode.TOO_MANY_REQUESTS
 """429 detail: a rate limit was reached, or the account is waiting out a delay after failed logins."""
+
+GuardErrorFlow = Literal["rate-limit", "rate-limit-unavailable"]
+"""The error-table flows (:data:`fastapi_userkit.router.common.ERRORS`) whose answers a guard may give."""
 
 RateLimitFlow = Literal["login", "register", "forgot_password", "reset_password", "request_verify_token", "verify"]
 _REQUEST_COUNTED: frozenset[RateLimitFlow] = frozenset({"forgot_password", "request_verify_token"})
@@ -79,14 +86,13 @@ def account_key(flow: str, account: str) -> str:
     return f"{flow}:account:{hashlib.sha256(skeleton.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
 
 
-def rate_limited(retry_after: float) -> HTTPException:
-    """The ``429`` answer, with ``Retry-After`` in whole seconds (RFC 9110 10.2.3, RFC 6585 4)."""
-    seconds = max(1, math.ceil(retry_after))
-    return HTTPException(
-        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-        detail=TOO_MANY_REQUESTS,
-        headers={"Retry-After": str(seconds)},
-    )
+def rate_limited(retry_after: float) -> RateLimited:
+    """The refusal of an attempt for ``retry_after`` seconds, to raise.
+
+    The error table answers it ``429 TOO_MANY_REQUESTS`` with ``Retry-After`` in whole seconds
+    (RFC 9110 10.2.3, RFC 6585 4).
+    """
+    return RateLimited(retry_after)
 
 
 @dataclass
@@ -139,22 +145,40 @@ class FlowGuard:
         self.limiter = limiter
         self.flow = flow
 
+    def error_flows(self) -> tuple[GuardErrorFlow, ...]:
+        """The error-table flows whose answers the guard can add to its route (for its OpenAPI).
+
+        ``rate-limit`` (``429``) when the flow is limited; ``rate-limit-unavailable`` (``503``)
+        too when a failing counter store refuses requests (``fail_open=False``).
+        """
+        if self.limiter is None:
+            return ()
+        if self.limiter.settings.fail_open:
+            return ("rate-limit",)
+        return ("rate-limit", "rate-limit-unavailable")
+
     def openapi_errors(self) -> dict[int, list[str]]:
-        """The answers the guard can add to its route, for ``openapi_errors(extra=...)``."""
+        """Deprecated: list ``*error_flows()`` in ``openapi_errors(...)`` instead (issue 17).
+
+        Kept for routes written before the guard's answers came from the error table.
+        """
         if self.limiter is None:
             return {}
-        extra = {status.HTTP_429_TOO_MANY_REQUESTS: [TOO_MANY_REQUESTS]}
+        extra = {429: [ErrorCode.TOO_MANY_REQUESTS.value]}
         if not self.limiter.settings.fail_open:
-            extra[status.HTTP_503_SERVICE_UNAVAILABLE] = ["Service Unavailable"]
+            extra[503] = ["Service Unavailable"]
         return extra
 
     @asynccontextmanager
     async def attempt(self, request: Request, user_manager: Any, account: str | None = None) -> AsyncIterator[Attempt]:
         """Guard one attempt of the flow.
 
+        A domain error leaving the body is the client's failure and keeps the reservation,
+        unless the route marked the attempt as succeeded; anything else gives it back.
+
         Raises:
-            HTTPException: ``429`` (with ``Retry-After``) when a limit is reached; ``503`` when
-                the counter store fails and ``fail_open`` is off.
+            RateLimited: A limit is reached (``429`` with ``Retry-After`` through the error table).
+            RateLimitStorageError: The counter store failed and ``fail_open`` is off (``503``).
         """
         attempt = Attempt()
         limiter = self.limiter
@@ -165,7 +189,7 @@ class FlowGuard:
         await run.protect(run.enter)
         try:
             yield attempt
-        except (HTTPException, FastAPIUsersException) as exc:
+        except FastAPIUsersException as exc:
             if _is_client_failure(exc) and not attempt.succeeded:
                 await run.protect(run.count_failure)
             else:
@@ -180,14 +204,13 @@ class FlowGuard:
             await run.protect(run.forget_login, attempt.forget_login_of)
 
 
-def _is_client_failure(exc: HTTPException | FastAPIUsersException) -> bool:
-    """Whether the attempt failed on what the client sent: a domain refusal, or a ``400`` already translated.
+def _is_client_failure(exc: FastAPIUsersException) -> bool:
+    """Whether the attempt failed on what the client sent, judged by the error's type (issue 17).
 
-    Domain errors are judged by their type (the sign-in service raises ``InvalidCredentials``);
-    the library's own faults (configuration, the counter store) are not the client's failures.
+    A domain refusal (``InvalidCredentials``, a bad token, a refused password) is the client's
+    failure; the library's own faults (configuration, the counter store) are not. Routes
+    translate to HTTP outside the guard, so no HTTP status is ever read here.
     """
-    if isinstance(exc, HTTPException):
-        return exc.status_code == status.HTTP_400_BAD_REQUEST
     return not isinstance(exc, ConfigurationError | RateLimitStorageError)
 
 
@@ -233,13 +256,17 @@ class _Run:
         return self._storage
 
     async def protect(self, step: Any, *args: Any, **kwargs: Any) -> None:
-        """Run ``step``; a store failure lets the request through (logged) or answers ``503``."""
+        """Run ``step``; a store failure lets the request through (logged) or propagates (``503``).
+
+        Raises:
+            RateLimitStorageError: The store failed and ``fail_open`` is off.
+        """
         try:
             await step(*args, **kwargs)
         except RateLimitStorageError as exc:
             _logger.error("Rate limiting skipped for %s: %s", self.flow, exc.message)  # noqa: TRY400 - the message is enough; no traceback for an outage
             if not self.settings.fail_open:
-                raise HTTPException(status_code=status.HTTP_503_SERVICE_UNAVAILABLE) from exc
+                raise
 
     async def enter(self) -> None:
         """Reserve the attempt on every counter, before the check runs (issue 16, item 3)."""
