@@ -58,6 +58,11 @@ class Clock:
         """Move the clock forward by a ``timedelta``'s arguments."""
         self.now += timedelta(**delta)
 
+    @classmethod
+    def now_real(cls) -> Clock:
+        """A clock set to the real time (JWTs issued over HTTP are checked against the real clock)."""
+        return cls(datetime.now(UTC))
+
 
 @dataclass
 class Log:

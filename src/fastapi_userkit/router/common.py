@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from fastapi_userkit import _assurance_errors as step_up_errors
 from fastapi_userkit import _mfa_exceptions as mfa_errors
 from fastapi_userkit import exceptions
+from fastapi_userkit.email_auth import exceptions as email_errors
 from fastapi_userkit.error_codes import ErrorCode
 from fastapi_userkit.openapi import OpenAPIResponseType
 
@@ -75,6 +76,7 @@ Flow = Literal[
     "mfa",
     "step-up",
     "reauthenticate",
+    "email-login",
 ]
 
 
@@ -261,6 +263,15 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
         step_up_errors.ReauthenticationCodeRequired: _Answer(_400, ErrorCode.REAUTHENTICATE_CODE_REQUIRED),
         mfa_errors.MFACodeReplayed: _Answer(_400, ErrorCode.MFA_CODE_REPLAYED),
         mfa_errors.InvalidMFACode: _Answer(_400, ErrorCode.MFA_INVALID_CODE),
+    },
+    # POST {auth prefix}/email-login/link and /code (issue 20).
+    "email-login": {
+        email_errors.EmailLinkInvalid: _Answer(_400, ErrorCode.EMAIL_LINK_INVALID),
+        email_errors.EmailLinkExpired: _Answer(_400, ErrorCode.EMAIL_LINK_EXPIRED),
+        email_errors.EmailLinkUsed: _Answer(_400, ErrorCode.EMAIL_LINK_USED),
+        email_errors.EmailCodeInvalid: _Answer(_400, ErrorCode.EMAIL_CODE_INVALID),
+        email_errors.EmailCodeAttemptsExhausted: _Answer(_400, ErrorCode.EMAIL_CODE_ATTEMPTS_EXHAUSTED),
+        email_errors.EmailAddressTaken: _Answer(_400, ErrorCode.EMAIL_ADDRESS_TAKEN),
     },
 }
 
