@@ -11,9 +11,12 @@ from fastapi import HTTPException
 
 import fastapi_userkit
 from fastapi_userkit import exceptions
+from fastapi_userkit import router as router_package
 from fastapi_userkit.error_codes import ErrorCode
 from fastapi_userkit.router import common
 from fastapi_userkit.router.common import ERRORS, translate
+from fastapi_userkit.security import CSRFProtection, SecuritySettings
+from fastapi_userkit.security.settings import CSRFSettings, RateLimitSettings
 
 PACKAGE = Path(fastapi_userkit.__file__).parent
 TABLE = PACKAGE / "router" / "common.py"
@@ -169,3 +172,36 @@ def test_oauth_callback_errors_answer_as_before(
         raise error
 
     assert (caught.value.status_code, caught.value.detail) == (status_code, detail)
+
+
+@pytest.mark.parametrize(
+    ("settings", "flows"),
+    [
+        (CSRFSettings(), ("csrf-origin",)),
+        (CSRFSettings(mode="token", token_secret="s" * 32), ("csrf-origin", "csrf-token")),
+    ],
+)
+def test_csrf_check_lists_the_flows_it_can_raise(settings: CSRFSettings, flows: tuple[str, ...]) -> None:
+    """A request check answers a cross-site request in every mode, and a bad token in token mode only."""
+    assert CSRFProtection(settings).request_error_flows() == flows
+
+
+@pytest.mark.parametrize(
+    ("rate_limit", "flows"),
+    [
+        (None, ()),
+        (RateLimitSettings(), ("rate-limit",)),
+        (RateLimitSettings(fail_open=False), ("rate-limit", "rate-limit-unavailable")),
+    ],
+)
+def test_guard_lists_the_flows_it_can_raise(rate_limit: RateLimitSettings | None, flows: tuple[str, ...]) -> None:
+    """A guard answers 429 when limits are on, and 503 too when a failing store refuses requests."""
+    guard = SecuritySettings(rate_limit=rate_limit).flow_guard("login")
+
+    assert guard.error_flows() == flows
+
+
+def test_router_package_refuses_unknown_names() -> None:
+    """The router package's lazy exports answer an unknown name with ``AttributeError``, as a module does."""
+    with pytest.raises(AttributeError, match="no_such_router"):
+        _ = router_package.no_such_router

@@ -18,7 +18,7 @@ from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.openapi import OpenAPIResponseType
 from fastapi_userkit.router.common import openapi_errors
-from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, CSRFProtection
+from fastapi_userkit.security.csrf import CSRFProtection
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 from fastapi_userkit.sessions import flow
 from fastapi_userkit.sessions.errors import DuplicateRefreshCookie, InvalidRefreshToken, RefreshTokenReused
@@ -59,8 +59,8 @@ def add_refresh_route(
         return
     transport: Any = backend.transport
     extra: dict[int, list[Any]] = {status.HTTP_401_UNAUTHORIZED: ["Unauthorized", DuplicateRefreshCookie.code]}
-    if csrf is not None:
-        extra[status.HTTP_403_FORBIDDEN] = [CSRF_CROSS_SITE_REQUEST]
+    # The CSRF refusals come from the error table (in token mode, CSRF_TOKEN_INVALID as well).
+    csrf_flows = csrf.request_error_flows() if csrf is not None else ()
     success = transport.get_openapi_refresh_responses_success()
     success_status = min(int(code) for code in success)
 
@@ -68,7 +68,7 @@ def add_refresh_route(
         "/refresh",
         name=f"auth:{backend.name}.refresh",
         status_code=success_status,
-        responses={**openapi_errors(extra=extra), **success},
+        responses={**openapi_errors(*csrf_flows, extra=extra), **success},
     )
     async def refresh(
         request: Request,

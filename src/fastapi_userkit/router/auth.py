@@ -15,7 +15,7 @@ from fastapi_userkit.router._reauthenticate import add_reauthenticate_route
 from fastapi_userkit.router._refresh import add_refresh_route, login_openapi_success
 from fastapi_userkit.router._route import UserkitRoute
 from fastapi_userkit.router.common import openapi_errors, translate
-from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, is_cookie_transport
+from fastapi_userkit.security.csrf import is_cookie_transport
 from fastapi_userkit.security.events import SecurityEventType
 from fastapi_userkit.security.settings import SecuritySettings
 
@@ -65,10 +65,9 @@ def get_auth_router(
         **openapi_errors(
             "login",
             *(("login-verified",) if requires_verification else ()),
-            extra={
-                **({status.HTTP_403_FORBIDDEN: [CSRF_CROSS_SITE_REQUEST]} if csrf is not None else {}),
-                **login_guard.openapi_errors(),
-            },
+            # Login CSRF checks the origin only; the guard's 429 (and 503 when failing closed).
+            *(("csrf-origin",) if csrf is not None else ()),
+            *login_guard.error_flows(),
         ),
         **login_success,
     }
