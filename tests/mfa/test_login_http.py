@@ -380,3 +380,14 @@ async def test_each_change_of_the_factors_is_mailed_to_the_user(db: SessionMaker
     assert "turned on" in bodies[0]
     assert "new recovery codes" in bodies[1]
     assert "turned off" in bodies[2]
+
+
+async def test_wrong_codes_delay_the_account_like_wrong_passwords(client: httpx.AsyncClient, clock: Clock) -> None:
+    """Five wrong codes are five failed logins: the account then waits (429 with Retry-After), password included."""
+    await enrol(client, clock, await bearer_token(client))
+    token = await challenge_token(client)
+    for _ in range(5):
+        assert (await answer(client, token, "zzzzz-zzzzz")).status_code == 400
+    waiting = await password_login(client)
+    assert waiting.status_code == 429
+    assert int(waiting.headers["retry-after"]) > 0
