@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest pytest-no-fastpaths bench clean
+.PHONY: demo test lint typecheck pytest pytest-no-fastpaths docs docs-serve bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,11 +39,19 @@ FASTPATH_TESTS := tests/db tests/compat tests/strategies/test_storage.py tests/r
 pytest-no-fastpaths: $(STAMP_DEV)
 	USERKIT_FAST_PATHS=0 $(BIN)/pytest $(FASTPATH_TESTS) -q --no-cov
 
-test: lint typecheck pytest pytest-no-fastpaths
+test: lint typecheck pytest pytest-no-fastpaths docs
+
+# The documentation site (mkdocs.yml, docs/): --strict turns broken links and references into errors.
+DOCS_ENV := NO_MKDOCS_2_WARNING=1
+docs: $(STAMP_DEV)
+	$(DOCS_ENV) $(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP_DEV)
+	$(DOCS_ENV) $(BIN)/mkdocs serve --strict
 
 # Side-by-side benchmark against FastAPI Users (bench/README.md); e.g. `make bench BENCH_ARGS=--quick`.
 bench: $(STAMP_DEV)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov dist build
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov dist build site

@@ -1,0 +1,125 @@
+"""MkDocs hook: a page includes a section of another file by reference, so no text is written twice.
+
+A line ``<!-- include: PATH -->`` is replaced by the file at PATH (relative to the repository), and
+``<!-- include: PATH#HEADING -->`` by the section of that file whose heading starts with HEADING,
+down to the next heading of the same or a higher level (headings inside code fences do not
+count). Links and images of the included text that point into ``docs/`` are made relative to the
+page; links to other files of the repository point to the repository's source URL.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE_URL = "https://example.invalid/fastapi-userkit/blob/main/"
+INCLUDE = re.compile(r"^<!-- include: (?P<path>[^#\s]+)(?:#(?P<heading>[^>]+?))? -->$", re.MULTILINE)
+_ANCHOR = re.compile(r"\]\(#(?P<name>[\w-]+)\)")
+_HEADING = re.compile(r"^(?P<hashes>#{1,6}) (?P<title>.+)$")
+_LINK = re.compile(r"(?P<open>\]\(|src=\")(?![a-z][a-z0-9+.-]*:)(?P<target>[^)\"#/\s][^)\"#\s]*)")
+
+
+class IncludeError(LookupError):
+    """An include names a file or a heading that does not exist (the strict build must fail)."""
+
+
+def section(text: str, heading: str) -> str:
+    """The section of markdown ``text`` whose heading starts with ``heading``.
+
+    Raises:
+        IncludeError: no heading outside a code fence starts with ``heading``.
+    """
+    lines = text.splitlines()
+    in_fence = False
+    start: int | None = None
+    level = 0
+    for index, line in enumerate(lines):
+        if line.startswith("```"):
+            in_fence = not in_fence
+            continue
+        match = None if in_fence else _HEADING.match(line)
+        if match is None:
+            continue
+        if start is None and match["title"].startswith(heading):
+            start, level = index, len(match["hashes"])
+        elif start is not None and len(match["hashes"]) <= level:
+            return "\n".join(lines[start:index]).strip() + "\n"
+    if start is None:
+        raise IncludeError(f"no heading starting with {heading!r}")
+    return "\n".join(lines[start:]).strip() + "\n"
+
+
+def _github_slug(title: str) -> str:
+    """The anchor GitHub gives a heading (what the README's own links use)."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
+def _site_slug(title: str) -> str:
+    """The anchor MkDocs' table of contents gives the same heading."""
+    return re.sub(r"[-\s]+", "-", re.sub(r"[^\w\s-]", "", title).strip().lower())
+
+
+def _anchors(text: str) -> dict[str, str]:
+    """GitHub's anchor -> the site's anchor, for the headings of ``text`` outside code fences."""
+    prose = re.sub(r"^```.*?^```$", "", text, flags=re.MULTILINE | re.DOTALL)
+    titles = [match["title"] for match in map(_HEADING.match, prose.splitlines()) if match]
+    return {_github_slug(title): _site_slug(title) for title in titles}
+
+
+def _relink(text: str, source: str, page: str) -> str:
+    """Rewrite the relative links of ``text`` (written at ``source``) for the page at ``page``.
+
+    An in-page anchor to a heading of ``text`` takes the site's spelling; one to a heading left
+    out points to the source file in the repository.
+    """
+    # docs_snippets/ holds README sections: their links are written relative to the README.
+    source_dir = "" if source.startswith("docs_snippets/") else posixpath.dirname(source)
+    anchors = _anchors(text)
+
+    def anchor(match: re.Match[str]) -> str:
+        name = match["name"]
+        if name in anchors:
+            return f"](#{anchors[name]})"
+        return f"]({SOURCE_URL}{source}#{name})"
+
+    page_dir = posixpath.dirname(posixpath.join("docs", page))
+
+    def replace(match: re.Match[str]) -> str:
+        target = posixpath.normpath(posixpath.join(source_dir, match["target"]))
+        if target.startswith("docs/"):
+            return match["open"] + posixpath.relpath(target, page_dir)
+        return match["open"] + SOURCE_URL + target
+
+    # Code fences are left as written: `](` is ordinary Python there.
+    parts = re.split(r"(^```.*?^```$)", text, flags=re.MULTILINE | re.DOTALL)
+    return "".join(part if part.startswith("```") else _ANCHOR.sub(anchor, _LINK.sub(replace, part)) for part in parts)
+
+
+def expand(markdown: str, page: str) -> str:
+    """``markdown`` of the page ``page`` (relative to ``docs/``) with every include replaced.
+
+    Raises:
+        IncludeError: an include names a missing file or heading.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        path = ROOT / match["path"]
+        if not path.is_file():
+            raise IncludeError(f"{page}: no file {match['path']}")
+        text = path.read_text()
+        if match["heading"]:
+            try:
+                text = section(text, match["heading"])
+            except IncludeError as exc:
+                raise IncludeError(f"{page}: {match['path']}: {exc}") from exc
+        return _relink(text, match["path"], page)
+
+    return INCLUDE.sub(replace, markdown)
+
+
+def on_page_markdown(markdown: str, page: Any, **_kwargs: Any) -> str:
+    """MkDocs' page event: expand the page's includes."""
+    return expand(markdown, page.file.src_uri)

@@ -1,0 +1,81 @@
+"""The documentation site's pages and their code blocks, as the tests of ``docs/`` read them.
+
+The pages include README and ``docs_snippets`` sections by reference (``docs/_hooks/includes.py``,
+the MkDocs hook); the tests expand them the same way before looking at the code blocks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, cast
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+HOOK = DOCS / "_hooks" / "includes.py"
+
+# A fenced block, with the marker comment right above it if there is one.
+_BLOCK = re.compile(
+    r"(?:<!-- (?P<marker>example: [\w-]+|run) -->\s*)?^```(?P<lang>\w*)[^\n]*\n(?P<code>.*?)^```$",
+    re.DOTALL | re.MULTILINE,
+)
+
+
+class Includes(Protocol):
+    """The hook module's functions (loaded from its file: ``docs/`` is not a package)."""
+
+    IncludeError: type[LookupError]
+
+    def expand(self, markdown: str, page: str) -> str:
+        """The page's markdown with its includes replaced."""
+
+    def section(self, text: str, heading: str) -> str:
+        """The section of ``text`` under ``heading``."""
+
+
+def includes() -> Includes:
+    """The MkDocs hook module, loaded from its file."""
+    spec = importlib.util.spec_from_file_location("userkit_docs_includes", HOOK)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return cast(Includes, module)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A fenced code block of a page: its language, its marker (``example: NAME``, ``run``) and code."""
+
+    lang: str
+    marker: str | None
+    code: str
+
+    @property
+    def example(self) -> str | None:
+        """The example's name, for a block marked ``<!-- example: NAME -->``."""
+        if self.marker is None or not self.marker.startswith("example: "):
+            return None
+        return self.marker.removeprefix("example: ")
+
+
+def pages() -> list[str]:
+    """Every page of the site, relative to ``docs/``."""
+    return sorted(str(path.relative_to(DOCS)) for path in DOCS.rglob("*.md") if "_hooks" not in path.parts)
+
+
+def blocks(markdown: str) -> list[Block]:
+    """The fenced code blocks of ``markdown``, in order."""
+    return [Block(match["lang"], match["marker"], match["code"]) for match in _BLOCK.finditer(markdown)]
+
+
+def own_blocks(page: str) -> list[Block]:
+    """The code blocks written in the page itself (its includes not expanded)."""
+    return blocks((DOCS / page).read_text())
+
+
+def expanded_blocks(page: str) -> list[Block]:
+    """The code blocks of the page as the site shows it (its includes expanded)."""
+    return blocks(includes().expand((DOCS / page).read_text(), page))
