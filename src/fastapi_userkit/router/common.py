@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from fastapi_userkit import _assurance_errors as step_up_errors
 from fastapi_userkit import _mfa_exceptions as mfa_errors
+from fastapi_userkit import _passkey_exceptions as passkey_errors
 from fastapi_userkit import exceptions
 from fastapi_userkit.email_auth import exceptions as email_errors
 from fastapi_userkit.error_codes import ErrorCode
@@ -76,6 +77,8 @@ Flow = Literal[
     "mfa",
     "step-up",
     "reauthenticate",
+    "passkey",
+    "passkey-manage",
     "email-login",
 ]
 
@@ -272,6 +275,24 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
         email_errors.EmailCodeInvalid: _Answer(_400, ErrorCode.EMAIL_CODE_INVALID),
         email_errors.EmailCodeAttemptsExhausted: _Answer(_400, ErrorCode.EMAIL_CODE_ATTEMPTS_EXHAUSTED),
         email_errors.EmailAddressTaken: _Answer(_400, ErrorCode.EMAIL_ADDRESS_TAKEN),
+    },
+    # The passkey ceremonies (issue 19, T44): every refusal is the client's, a 400 with its code.
+    "passkey": {
+        passkey_errors.InvalidPasskeyPayload: _Answer(_400, ErrorCode.PASSKEY_INVALID_PAYLOAD),
+        passkey_errors.PasskeyOriginMismatch: _Answer(_400, ErrorCode.PASSKEY_WRONG_ORIGIN),
+        passkey_errors.PasskeyRPIDMismatch: _Answer(_400, ErrorCode.PASSKEY_WRONG_RP_ID),
+        passkey_errors.PasskeyUserNotVerified: _Answer(_400, ErrorCode.PASSKEY_USER_NOT_VERIFIED),
+        passkey_errors.PasskeyVerificationFailed: _Answer(_400, ErrorCode.PASSKEY_VERIFICATION_FAILED),
+        passkey_errors.PasskeyChallengeInvalid: _Answer(_400, ErrorCode.PASSKEY_CHALLENGE_INVALID),
+        passkey_errors.UnknownPasskey: _Answer(_400, ErrorCode.PASSKEY_UNKNOWN_CREDENTIAL),
+        passkey_errors.PasskeyAlreadyRegistered: _Answer(_400, ErrorCode.PASSKEY_ALREADY_REGISTERED),
+        passkey_errors.PasskeyCounterRegression: _Answer(_400, ErrorCode.PASSKEY_COUNTER_REGRESSION),
+        passkey_errors.PasskeyInvalidName: _Answer(_400, ErrorCode.PASSKEY_INVALID_NAME),
+    },
+    # Renaming or deleting one of the current user's passkeys.
+    "passkey-manage": {
+        passkey_errors.UnknownPasskey: _Answer(status.HTTP_404_NOT_FOUND, ErrorCode.PASSKEY_UNKNOWN_CREDENTIAL),
+        passkey_errors.PasskeyInvalidName: _Answer(_400, ErrorCode.PASSKEY_INVALID_NAME),
     },
 }
 
