@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastapi_userkit import BaseUserManager
 from fastapi_userkit.authentication import AuthenticationBackend, BearerTransport, JWTStrategy
 from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.email_auth import EmailAuthMailer, EmailSignInService, SQLAlchemyEmailSignInStore
+from fastapi_userkit.mfa import MFA
 from fastapi_userkit.router.email_login import get_email_login_router
 from fastapi_userkit.testing import Outbox
-from tests.app_factory import SECRET
+from tests.app_factory import SECRET, TestApp, make_app
 from tests.conftest import SessionMaker
 from tests.email_auth.conftest import LINK_URL, Clock, Log, RecordingManager, SignInClient, code_of, link_token
+from tests.mfa.conftest import Clock as MFAClock
+from tests.mfa.conftest import code_at
+from tests.mfa.http_support import EMAIL, answer, bearer_token, clear_rate_limits, enrol, mfa_app, sql_mfa
 from tests.models import EmailSignIn, User
+from tests.router.helpers import client_for, create_user
 
 
 def build_app(db: SessionMaker, client: SignInClient) -> FastAPI:
@@ -113,3 +120,66 @@ async def test_the_code_signs_in_and_wrong_codes_answer_through_the_table(
     assert signed_in.status_code == 200
     assert "access_token" in signed_in.json()
     assert (link.status_code, link.json()) == (400, {"detail": "EMAIL_LINK_USED"})
+
+
+def _mount(test_app: TestApp, client: SignInClient, backend: str, mfa: MFA | None = None) -> None:
+    """Mount the e-mail sign-in router of ``backend`` on the documented app, under its auth prefix."""
+    get_user_manager = test_app.fastapi_users.get_user_manager
+
+    async def get_email_sign_in(
+        user_manager: BaseUserManager[User, uuid.UUID] = Depends(get_user_manager),  # noqa: B008 - a local dependency
+    ) -> AsyncIterator[EmailSignInService[User, uuid.UUID]]:
+        async with test_app.session_maker() as session:
+            store = SQLAlchemyEmailSignInStore(session, EmailSignIn)
+            yield EmailSignInService(store, user_manager, client.settings, client.mailer, clock=client.clock)
+
+    router = get_email_login_router(test_app.backends[backend], get_user_manager, get_email_sign_in, mfa=mfa)
+    test_app.app.include_router(router, prefix=f"/auth/{backend}")
+
+
+async def test_a_user_with_a_second_factor_is_challenged_after_the_link(
+    http_db: SessionMaker, log: Log, mailer: EmailAuthMailer, outbox: Outbox
+) -> None:
+    """The e-mail is one factor: a user with TOTP gets the 202 challenge, and the TOTP code completes the sign-in."""
+    mfa_clock = MFAClock(datetime.now(UTC))
+    mfa = sql_mfa(http_db, mfa_clock)
+    await clear_rate_limits(http_db)
+    test_app = mfa_app(http_db, mfa_clock, mfa=mfa)
+    await create_user(test_app, EMAIL)
+    _mount(test_app, SignInClient(http_db, log, mailer, Clock.now_real()), "jwt", mfa)
+
+    async with client_for(test_app.app) as http:
+        enrolled = await enrol(http, mfa_clock, await bearer_token(http))
+        await http.post("/auth/jwt/email-login", json={"email": EMAIL})
+        challenged = await http.post("/auth/jwt/email-login/link", json={"token": link_token(outbox.last(), LINK_URL)})
+        mfa_clock.advance(30)
+        completed = await answer(http, challenged.json()["challenge_token"], code_at(enrolled.secret, mfa_clock.now))
+
+    assert challenged.status_code == 202
+    assert challenged.json()["detail"] == "MFA_REQUIRED"
+    assert "access_token" not in challenged.json()
+    assert completed.status_code == 200, completed.text
+    assert "access_token" in completed.json()
+
+
+async def test_a_cookie_backend_checks_the_origin_and_sets_its_cookies(
+    http_db: SessionMaker, log: Log, mailer: EmailAuthMailer, outbox: Outbox
+) -> None:
+    """Over a cookie backend, a cross-site completion is refused (login CSRF); a same-site one gets the cookies."""
+    await clear_rate_limits(http_db)
+    test_app = make_app(http_db)
+    await create_user(test_app, EMAIL)
+    _mount(test_app, SignInClient(http_db, log, mailer, Clock.now_real()), "cookie")
+
+    async with client_for(test_app.app) as http:
+        await http.post("/auth/cookie/email-login", json={"email": EMAIL})
+        code, token = code_of(outbox.last()), link_token(outbox.last(), LINK_URL)
+        body = {"email": EMAIL, "code": code}
+        evil = {"Origin": "https://evil.bt"}
+        cross_link = await http.post("/auth/cookie/email-login/link", json={"token": token}, headers=evil)
+        cross_site = await http.post("/auth/cookie/email-login/code", json=body, headers=evil)
+        same_site = await http.post("/auth/cookie/email-login/code", json=body, headers={"Origin": "http://test"})
+
+    assert cross_link.status_code == cross_site.status_code == 403
+    assert same_site.status_code == 204, same_site.text
+    assert same_site.cookies
