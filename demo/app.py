@@ -31,6 +31,7 @@ app.include_router(fastapi_users.get_auth_router(cookie_backend), prefix="/auth/
 app.include_router(fastapi_users.get_register_router(UserRead, UserCreate), prefix="/auth", tags=["auth"])
 app.include_router(fastapi_users.get_reset_password_router(), prefix="/auth", tags=["auth"])
 app.include_router(fastapi_users.get_verify_router(UserRead), prefix="/auth", tags=["auth"])
+app.include_router(fastapi_users.get_mfa_router(), prefix="/users", tags=["users"])
 app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users", tags=["users"])
 # The account pages: sign up, verify, sign in, account... at http://127.0.0.1:8000/account/
 app.include_router(

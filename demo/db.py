@@ -11,6 +11,11 @@ from sqlalchemy.orm import DeclarativeBase
 
 from fastapi_userkit.db import SQLAlchemyBaseUserTableUUID, SQLAlchemyUserDatabase
 from fastapi_userkit.db.sessions import SQLAlchemyBaseRefreshTokenTable, SQLAlchemyBaseSessionTableUUID
+from fastapi_userkit.mfa import (
+    SQLAlchemyBaseMFAChallengeTableUUID,
+    SQLAlchemyBaseRecoveryCodeTableUUID,
+    SQLAlchemyBaseTOTPTableUUID,
+)
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite+aiosqlite:///./demo.db")
 
@@ -29,6 +34,18 @@ class UserSession(SQLAlchemyBaseSessionTableUUID, Base):
 
 class RefreshToken(SQLAlchemyBaseRefreshTokenTable, Base):
     pass
+
+
+class TOTPFactor(SQLAlchemyBaseTOTPTableUUID, Base):
+    """Two-factor sign-in: each user's TOTP key, encrypted."""
+
+
+class RecoveryCode(SQLAlchemyBaseRecoveryCodeTableUUID, Base):
+    """Two-factor sign-in: digests of the recovery codes."""
+
+
+class MFAChallenge(SQLAlchemyBaseMFAChallengeTableUUID, Base):
+    """Two-factor sign-in: logins waiting for their code."""
 
 
 engine = create_async_engine(DATABASE_URL)

@@ -8,16 +8,26 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from fastapi import Depends, Request
 
-from demo.db import RefreshToken, User, UserSession, async_session_maker, get_user_db
+from demo.db import (
+    MFAChallenge,
+    RecoveryCode,
+    RefreshToken,
+    TOTPFactor,
+    User,
+    UserSession,
+    async_session_maker,
+    get_user_db,
+)
 from fastapi_userkit import BaseUserManager, FastAPIUsers, UUIDIDMixin
 from fastapi_userkit.authentication import AuthenticationBackend, BearerTransport, CookieTransport, JWTStrategy
 from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.db.sessions import SQLAlchemySessionStore
 from fastapi_userkit.mail import AccountMailer, ConsoleMailer
+from fastapi_userkit.mfa import MFA, ChallengeStore, MFAStore, SQLAlchemyChallengeStore, SQLAlchemyMFAStore
 from fastapi_userkit.sessions import RefreshSettings
 
 logger = logging.getLogger("demo")
@@ -74,6 +84,28 @@ cookie_backend = AuthenticationBackend(
     ),
 )
 
-fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [auth_backend, cookie_backend])
+
+async def get_mfa_store() -> AsyncIterator[MFAStore]:
+    async with async_session_maker() as session:
+        yield SQLAlchemyMFAStore(session, TOTPFactor, RecoveryCode)
+
+
+async def get_challenge_store() -> AsyncIterator[ChallengeStore]:
+    async with async_session_maker() as session:
+        yield SQLAlchemyChallengeStore(session, MFAChallenge)
+
+
+# Two-factor sign-in (TOTP and recovery codes): the account page's "Set up two-factor sign-in".
+# The key encrypts the TOTP secrets at rest; list a new one first to rotate.
+mfa = MFA(
+    secrets=[os.environ.get("USERKIT_DEMO_MFA_KEY", "demo-mfa-key-change-me-in-production-0123456789")],
+    get_store=get_mfa_store,
+    get_challenge_store=get_challenge_store,
+    issuer="fastapi-userkit demo",
+    # How recent a two-factor sign-in must be for a sensitive change (the browser test shortens it).
+    step_up_within=int(os.environ.get("USERKIT_DEMO_STEP_UP_WITHIN", "300")),
+)
+
+fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [auth_backend, cookie_backend], mfa=mfa)
 
 current_active_user = fastapi_users.current_user(active=True)

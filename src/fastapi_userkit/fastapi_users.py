@@ -106,7 +106,8 @@ class FastAPIUsers(Generic[UP, ID]):
         Sign in, sign up, sign out, forgot/reset password, verify e-mail and the account page;
         ``secret`` signs the forms' CSRF tokens. ``options`` are those of
         :func:`fastapi_userkit.pages.get_pages_router` (templates, stylesheets, schemas...).
-        Needs the ``pages`` extra.
+        Needs the ``pages`` extra. With ``FastAPIUsers(mfa=...)`` the pages ask for the second
+        factor too (sign-in, ``/two-factor``, "confirm it's you"; issue 18).
 
         Raises:
             ConfigurationError: See :func:`fastapi_userkit.pages.get_pages_router`.
@@ -120,7 +121,8 @@ class FastAPIUsers(Generic[UP, ID]):
             backends=self.authenticator.backends,
             security=self.security,
             requires_verification=requires_verification,
-            **options,
+            # The pages' sign-in must ask for the second factor whenever the API's login does.
+            **{"mfa": self.mfa, **options},
         )
 
     def get_sessions_router(self, requires_verification: bool = False) -> APIRouter:

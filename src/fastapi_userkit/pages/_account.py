@@ -25,6 +25,7 @@ from fastapi_userkit.pages._messages import (
 )
 from fastapi_userkit.pages._public import validation_errors
 from fastapi_userkit.pages._site import Site
+from fastapi_userkit.pages._two_factor_hooks import NO_TWO_FACTOR, Confirm, TwoFactorHooks
 from fastapi_userkit.router._background import after_response
 from fastapi_userkit.router.common import ErrorCode, translate
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
@@ -55,9 +56,10 @@ async def account_page(
     *,
     status_code: int = 200,
     errors: list[PageError] | None = None,
+    two_factor: Any = None,
     **form: Any,
 ) -> Response:
-    """Render the account page."""
+    """Render the account page (``two_factor``: its two-factor section, when there is one)."""
     sessions = site.backend.sessions
     live = await sessions.live_sessions(user) if sessions is not None else None
     return site.page(
@@ -70,6 +72,7 @@ async def account_page(
         sessions=live,
         current_session=_current_session(request),
         oauth_accounts=getattr(user, "oauth_accounts", None),
+        two_factor=two_factor,
     )
 
 
@@ -128,29 +131,37 @@ async def checked_form(site: Site, request: Request, user: Any) -> dict[str, str
     return gate(site, request, user) or form
 
 
-def add_account_pages(router: APIRouter, site: Site) -> None:
-    """Add the account page and its forms to ``router``."""
-    _add_profile_forms(router, site)
+def add_account_pages(router: APIRouter, site: Site, two_factor: TwoFactorHooks = NO_TWO_FACTOR) -> None:
+    """Add the account page and its forms to ``router`` (``two_factor``: its section and freshness rule)."""
+    _add_profile_forms(router, site, two_factor)
     _add_session_forms(router, site)
 
 
-def _add_profile_forms(router: APIRouter, site: Site) -> None:
+def _add_profile_forms(router: APIRouter, site: Site, two_factor: TwoFactorHooks) -> None:
     UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
     Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias
+    ConfirmFirst = Annotated[Confirm, Depends(two_factor.get_confirm)]  # noqa: N806 - a type alias
+    TwoFactorView = Annotated[Any, Depends(two_factor.get_view)]  # noqa: N806 - a type alias
 
     @router.get("/", name="pages:account")
-    async def account(request: Request, current: Current) -> Response:
+    async def account(request: Request, current: Current, view: TwoFactorView) -> Response:
         user, _ = current
-        return gate(site, request, user) or await account_page(site, request, user)
+        return gate(site, request, user) or await account_page(site, request, user, two_factor=view)
 
     @router.post("/email", name="pages:change_email")
     async def change_email(
-        request: Request, current: Current, user_manager: UserManager, background_tasks: BackgroundTasks
+        request: Request,
+        current: Current,
+        user_manager: UserManager,
+        background_tasks: BackgroundTasks,
+        confirm: ConfirmFirst,
     ) -> Response:
         user, _ = current
         form = await checked_form(site, request, user)
         if isinstance(form, Response):
             return form
+        if (stale := await confirm(request, user)) is not None:  # T43: a fresh second factor first
+            return stale
         email = form.get("email", "")
         try:
             update = site.user_update_schema.model_validate({"email": email.strip()})
@@ -168,11 +179,15 @@ def _add_profile_forms(router: APIRouter, site: Site) -> None:
         return done(site, request, "email-changed")
 
     @router.post("/password", name="pages:change_password")
-    async def change_password(request: Request, current: Current, user_manager: UserManager) -> Response:
+    async def change_password(
+        request: Request, current: Current, user_manager: UserManager, confirm: ConfirmFirst
+    ) -> Response:
         user, _ = current
         form = await checked_form(site, request, user)
         if isinstance(form, Response):
             return form
+        if (stale := await confirm(request, user)) is not None:  # T43: a fresh second factor first
+            return stale
         try:
             with translate("update"):
                 await check_password(site, request, user_manager, user, form.get("current_password", ""))

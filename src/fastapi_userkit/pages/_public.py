@@ -26,6 +26,7 @@ from fastapi_userkit.pages._messages import (
     page_error,
 )
 from fastapi_userkit.pages._site import Site
+from fastapi_userkit.pages._two_factor_hooks import NO_TWO_FACTOR, TwoFactorHooks
 from fastapi_userkit.router._background import after_response
 from fastapi_userkit.router.common import translate
 from fastapi_userkit.security.events import SecurityEventType
@@ -54,17 +55,18 @@ def parse_email(value: str) -> str | None:
         return None
 
 
-def add_public_pages(router: APIRouter, site: Site) -> None:
-    """Add the signed-out pages to ``router``."""
-    _add_sign_in(router, site)
+def add_public_pages(router: APIRouter, site: Site, two_factor: TwoFactorHooks = NO_TWO_FACTOR) -> None:
+    """Add the signed-out pages to ``router`` (``two_factor``: the second step after the password)."""
+    _add_sign_in(router, site, two_factor)
     _add_sign_up(router, site)
     _add_sign_out(router, site)
     _add_link_forms(router, site)
     _add_token_forms(router, site)
 
 
-def _add_sign_in(router: APIRouter, site: Site) -> None:
+def _add_sign_in(router: APIRouter, site: Site, two_factor: TwoFactorHooks) -> None:
     UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
+    SecondStep = Annotated[Any, Depends(two_factor.get_second_step)]  # noqa: N806 - a type alias, named like one
     Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias
     Strategy = Annotated[Any, Depends(site.backend.strategy_dependency)]  # noqa: N806 - a type alias, named like one
     backend = site.backend
@@ -78,7 +80,9 @@ def _add_sign_in(router: APIRouter, site: Site) -> None:
         return site.page(request, "sign_in.html")
 
     @router.post("/sign-in", name="pages:sign_in_submit")
-    async def sign_in(request: Request, user_manager: UserManager, strategy: Strategy) -> Response:
+    async def sign_in(
+        request: Request, user_manager: UserManager, strategy: Strategy, second_step: SecondStep
+    ) -> Response:
         try:
             form = await site.form(request)
         except HTTPException as exc:
@@ -89,6 +93,10 @@ def _add_sign_in(router: APIRouter, site: Site) -> None:
             # The login route's sequence and guard: the same checks, counts and answers.
             with translate("login", "login-verified"):
                 user = await signing_in.check_password(request, user_manager, email, form.get("password", ""))
+                if two_factor.hand_off is not None:  # issue 18: a user with a factor gets the second step
+                    second = await two_factor.hand_off(request, user_manager, user, second_step, next_url)
+                    if second is not None:
+                        return second
                 response = await signing_in.complete(
                     request,
                     user_manager,

@@ -65,7 +65,6 @@ MFA_MESSAGES: dict[str, str] = {
 """Sentence per two-factor error code (the pages' own wording; templates also get the code)."""
 
 MFA_NOTICES: dict[str, str] = {
-    "two-factor-on": "Two-factor sign-in is on.",
     "two-factor-off": "Two-factor sign-in is off. Your recovery codes no longer work.",
     "confirmed": "Thank you. You can make the change now.",
 }
@@ -218,10 +217,9 @@ class TwoFactorPages:
         assurance = request_assurance(request) or UNKNOWN_ASSURANCE
         return assurance.shortfall(AAL2, self.mfa.step_up_within, now_utc()) is None
 
-    def to_confirm(self, request: Request, back: str | None = None) -> Response:
-        """Redirect to the "confirm it's you" page, coming back to ``back`` (default: the referring page)."""
-        back = back or self._back_of(request)
-        url = request.url_for("pages:reauthenticate").include_query_params(next=back)
+    def to_confirm(self, request: Request) -> Response:
+        """Redirect to the "confirm it's you" page, coming back to the page of the change."""
+        url = request.url_for("pages:reauthenticate").include_query_params(next=self._back_of(request))
         return self.site.redirect(f"{url.path}?{url.query}")
 
     def _back_of(self, request: Request) -> str:

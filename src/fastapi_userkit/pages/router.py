@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Response
 from pydantic import SecretStr
@@ -19,9 +19,13 @@ from fastapi_userkit.pages._csrf import FormCSRF
 from fastapi_userkit.pages._public import add_public_pages
 from fastapi_userkit.pages._render import PageRenderer, stylesheet_text
 from fastapi_userkit.pages._site import OAuthProvider, Site
+from fastapi_userkit.pages._two_factor_hooks import NO_TWO_FACTOR
 from fastapi_userkit.security.csrf import CSRFProtection, is_cookie_transport
 from fastapi_userkit.security.ratelimit.limiter import RateLimitFlow
 from fastapi_userkit.security.settings import CSRFSettings, SecuritySettings
+
+if TYPE_CHECKING:  # the two-factor package needs the ``mfa`` extra
+    from fastapi_userkit.mfa.settings import MFA
 
 __all__ = ["get_pages_router"]
 
@@ -52,6 +56,7 @@ def get_pages_router(
     template_dirs: Sequence[str | Path] = (),
     stylesheets: Sequence[str] = (),
     oauth_providers: Sequence[OAuthProvider] = (),
+    mfa: MFA | None = None,
 ) -> APIRouter:
     """Build the server-rendered account pages (new in fastapi-userkit; needs the ``pages`` extra).
 
@@ -84,6 +89,10 @@ def get_pages_router(
             there to replace that page alone.
         stylesheets: Stylesheet URLs linked after the built-in one (restyling without forking).
         oauth_providers: Login buttons shown on the sign-in and sign-up pages.
+        mfa: Two-factor login (``FastAPIUsers`` passes its own): the sign-in asks a user with a
+            factor for the second step, ``/two-factor`` manages the factor, and a sensitive
+            change of a user with a factor whose two-factor sign-in is older than
+            ``mfa.step_up_within`` goes through ``/confirm`` first (issue 18).
 
     Raises:
         ConfigurationError: ``backend`` does not use a cookie transport or has refresh off, or
@@ -153,6 +162,16 @@ def get_pages_router(
             headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
         )
 
-    add_public_pages(router, site)
-    add_account_pages(router, site)
+    hooks = NO_TWO_FACTOR
+    if mfa is not None:
+        from fastapi_userkit.pages._second_step import TwoFactorPages
+        from fastapi_userkit.pages._two_factor import add_two_factor_pages, two_factor_hooks
+
+        two_factor = TwoFactorPages(site, mfa)
+        hooks = two_factor_hooks(two_factor)
+        two_factor.add_sign_in_code(router)
+        two_factor.add_reauthenticate(router)
+        add_two_factor_pages(router, two_factor)
+    add_public_pages(router, site, hooks)
+    add_account_pages(router, site, hooks)
     return router
