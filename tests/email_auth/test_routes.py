@@ -183,3 +183,16 @@ async def test_a_cookie_backend_checks_the_origin_and_sets_its_cookies(
     assert cross_link.status_code == cross_site.status_code == 403
     assert same_site.status_code == 204, same_site.text
     assert same_site.cookies
+
+
+async def test_the_openapi_schema_lists_the_table_s_answers(
+    http_db: SessionMaker, log: Log, mailer: EmailAuthMailer
+) -> None:
+    """The completions document their 400 codes from the error table; the request documents its 202."""
+    schema = build_app(http_db, SignInClient(http_db, log, mailer, Clock.now_real())).openapi()
+    paths = schema["paths"]
+    link_400 = str(paths["/auth/email-login/link"]["post"]["responses"]["400"])
+
+    assert "202" in paths["/auth/email-login"]["post"]["responses"]
+    assert all(code in link_400 for code in ("EMAIL_LINK_USED", "EMAIL_LINK_EXPIRED", "EMAIL_CODE_INVALID"))
+    assert "get" not in paths["/auth/email-login/link"]
