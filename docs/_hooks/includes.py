@@ -69,7 +69,7 @@ def _anchors(text: str) -> dict[str, str]:
     return {_github_slug(title): _site_slug(title) for title in titles}
 
 
-def _relink(text: str, source: str, page: str) -> str:
+def relink(text: str, source: str, page: str) -> str:
     """Rewrite the relative links of ``text`` (written at ``source``) for the page at ``page``.
 
     An in-page anchor to a heading of ``text`` takes the site's spelling; one to a heading left
@@ -93,9 +93,9 @@ def _relink(text: str, source: str, page: str) -> str:
             return match["open"] + posixpath.relpath(target, page_dir)
         return match["open"] + SOURCE_URL + target
 
-    # Code fences are left as written: `](` is ordinary Python there.
-    parts = re.split(r"(^```.*?^```$)", text, flags=re.MULTILINE | re.DOTALL)
-    return "".join(part if part.startswith("```") else _ANCHOR.sub(anchor, _LINK.sub(replace, part)) for part in parts)
+    # Code fences and inline code are left as written: `](` is ordinary Python there.
+    parts = re.split(r"(^```.*?^```$|`[^`\n]*`)", text, flags=re.MULTILINE | re.DOTALL)
+    return "".join(part if part.startswith("`") else _ANCHOR.sub(anchor, _LINK.sub(replace, part)) for part in parts)
 
 
 def expand(markdown: str, page: str) -> str:
@@ -115,7 +115,7 @@ def expand(markdown: str, page: str) -> str:
                 text = section(text, match["heading"])
             except IncludeError as exc:
                 raise IncludeError(f"{page}: {match['path']}: {exc}") from exc
-        return _relink(text, match["path"], page)
+        return relink(text, match["path"], page)
 
     return INCLUDE.sub(replace, markdown)
 

@@ -34,6 +34,9 @@ class Includes(Protocol):
     def section(self, text: str, heading: str) -> str:
         """The section of ``text`` under ``heading``."""
 
+    def relink(self, text: str, source: str, page: str) -> str:
+        """``text`` written at ``source`` with its links made right for ``page``."""
+
 
 def includes() -> Includes:
     """The MkDocs hook module, loaded from its file."""

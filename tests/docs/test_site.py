@@ -140,3 +140,19 @@ def test_relink_rewrites_outside_code_only(tmp_path: Path) -> None:
     assert 'src="../screenshots/' in markdown
     assert 'src="docs/screenshots/' not in markdown
     assert "](get_user_manager" in markdown  # FastAPIUsers[...](get_user_manager, ...) kept as written
+    assert "main/get_user_manager" not in markdown
+
+
+def test_relink_leaves_inline_code_alone() -> None:
+    """Inline code in prose keeps its text; a link beside it is still rewritten, and anchors too."""
+    hook = includes()
+    text = (
+        "## The `x` flag\nUse `FastAPIUsers[U, int](get_user_manager, [b])`, [chart](chart.py), "
+        "[up](#the-x-flag) and [away](#elsewhere).\n"
+    )
+    markdown = hook.relink(text, "bench/RESULTS.md", "index.md")
+
+    assert "`FastAPIUsers[U, int](get_user_manager, [b])`" in markdown
+    assert "](https://example.invalid/fastapi-userkit/blob/main/bench/chart.py)" in markdown
+    assert "[up](#the-x-flag)" in markdown
+    assert "[away](https://example.invalid/fastapi-userkit/blob/main/bench/RESULTS.md#elsewhere)" in markdown
