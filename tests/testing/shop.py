@@ -25,15 +25,21 @@ from fastapi_userkit.authentication import (
 from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.db.access_token import SQLAlchemyAccessTokenDatabase
 from fastapi_userkit.mail import AccountMailer, ConsoleMailer
+from fastapi_userkit.mfa import MFA, ChallengeStore, MFAStore, SQLAlchemyChallengeStore, SQLAlchemyMFAStore
 from fastapi_userkit.security import CSRFSettings, RateLimitSettings, SecuritySettings, SQLRateLimitBackend
 from fastapi_userkit.testing import FrozenClock, UserkitTestApp
 from tests.app_factory import SECRET, UserCreate, UserRead, UserUpdate, fast_password_helper
 from tests.conftest import SessionMaker
-from tests.models import AccessToken, User
+from tests.models import AccessToken, MFAChallenge, RecoveryCode, TOTPFactor, User
+
+MFA_KEY = "shop-two-factor-key-of-at-least-32-bytes"
 
 
-def build(session_maker: SessionMaker, clock: FrozenClock) -> UserkitTestApp:
-    """The shop application on ``session_maker``'s database, its time read from ``clock``."""
+def build(session_maker: SessionMaker, clock: FrozenClock, *, two_factor: bool = False) -> UserkitTestApp:
+    """The shop application on ``session_maker``'s database, its time read from ``clock``.
+
+    With ``two_factor``, ``FastAPIUsers(mfa=...)`` over the test tables and ``/users/me/mfa``.
+    """
     engine: Any = session_maker.kw["bind"]
     account_mailer = AccountMailer(
         ConsoleMailer(io.StringIO()),
@@ -80,7 +86,29 @@ def build(session_maker: SessionMaker, clock: FrozenClock) -> UserkitTestApp:
         csrf=CSRFSettings(mode="token", token_secret=SECRET),
         rate_limit=RateLimitSettings(backend=SQLRateLimitBackend(engine), clock=clock.time),
     )
-    fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [bearer, cookie], security=security)
+
+    async def get_mfa_store(
+        session: AsyncSession = Depends(get_session),  # noqa: B008 - FastAPI's documented style
+    ) -> MFAStore:
+        return SQLAlchemyMFAStore(session, TOTPFactor, RecoveryCode)
+
+    async def get_challenge_store(
+        session: AsyncSession = Depends(get_session),  # noqa: B008 - FastAPI's documented style
+    ) -> ChallengeStore:
+        return SQLAlchemyChallengeStore(session, MFAChallenge)
+
+    mfa = (
+        MFA(
+            secrets=[MFA_KEY],
+            get_store=get_mfa_store,
+            get_challenge_store=get_challenge_store,
+            issuer="Shop",
+            clock=clock,
+        )
+        if two_factor
+        else None
+    )
+    fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [bearer, cookie], security=security, mfa=mfa)
 
     app = FastAPI()
     app.include_router(fastapi_users.get_auth_router(bearer), prefix="/auth/jwt")
@@ -89,6 +117,8 @@ def build(session_maker: SessionMaker, clock: FrozenClock) -> UserkitTestApp:
     app.include_router(fastapi_users.get_reset_password_router(), prefix="/auth")
     app.include_router(fastapi_users.get_verify_router(UserRead), prefix="/auth")
     app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users")
+    if two_factor:
+        app.include_router(fastapi_users.get_mfa_router(), prefix="/users")
     return UserkitTestApp(
         app=app, fastapi_users=fastapi_users, account_mailer=account_mailer, engine=engine, user_create=UserCreate
     )

@@ -14,19 +14,23 @@ from fastapi_userkit import schemas
 from fastapi_userkit.security.ratelimit import RedisRateLimitBackend, SQLRateLimitBackend
 from fastapi_userkit.testing._app import UserkitTestApp, resolve_dependency
 from fastapi_userkit.testing._clock import FrozenClock
+from fastapi_userkit.testing._mfa import TOTPDevice, enrol_totp_device
 from fastapi_userkit.testing._outbox import Outbox
 
 __all__ = [
     "AuthClientFactory",
+    "TOTPEnrol",
     "ThrottleReset",
     "UserFactory",
     "auth_client",
     "clock",
+    "enrol_totp",
     "make_user",
     "outbox",
     "reset_throttling",
     "userkit_app",
     "userkit_passwords",
+    "userkit_totp_devices",
 ]
 
 DEFAULT_PASSWORD = "userkit-testing-password-42"  # noqa: S105 - a test fixture's password
@@ -36,6 +40,9 @@ ThrottleReset = Callable[[], Awaitable[None]]
 """``await reset_throttling()``: empty the rate-limit counters."""
 AuthClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 """``await auth_client(user, backend=None, password=None)``: a client logged in as ``user``."""
+TOTPEnrol = Callable[[Any], Awaitable[TOTPDevice]]
+"""``await enrol_totp(user)``: the user's TOTP factor enrolled and confirmed; its device."""
+_MFA_REQUIRED = "MFA_REQUIRED"  # the detail of a login's 202 challenge (fastapi_userkit.router.mfa)
 
 
 @pytest.fixture
@@ -108,14 +115,40 @@ def make_user(userkit_app: UserkitTestApp, userkit_passwords: dict[Any, str]) ->
 
 
 @pytest.fixture
+def userkit_totp_devices() -> dict[Any, TOTPDevice]:
+    """The TOTP devices of the users :func:`enrol_totp` enrolled, by user id."""
+    return {}
+
+
+@pytest.fixture
+def enrol_totp(userkit_app: UserkitTestApp, userkit_totp_devices: dict[Any, TOTPDevice]) -> TOTPEnrol:
+    """Enrol and confirm a user's TOTP factor through the app's own two-factor settings.
+
+    Gives the user's :class:`TOTPDevice` (its ``code()`` and the ``recovery_codes``);
+    :func:`auth_client` then answers the login's second step with the device's next code.
+
+    Raises:
+        pytest.UsageError: The app has no ``FastAPIUsers(mfa=...)``.
+    """
+
+    async def enrol(user: Any) -> TOTPDevice:
+        device = await enrol_totp_device(userkit_app, user)
+        userkit_totp_devices[user.id] = device
+        return device
+
+    return enrol
+
+
+@pytest.fixture
 async def auth_client(
-    userkit_app: UserkitTestApp, userkit_passwords: dict[Any, str]
+    userkit_app: UserkitTestApp, userkit_passwords: dict[Any, str], userkit_totp_devices: dict[Any, TOTPDevice]
 ) -> AsyncIterator[AuthClientFactory]:
     """Clients logged in through the app's own login route, one per call; closed after the test.
 
     A bearer backend's client sends the ``Authorization`` header; a cookie backend's client keeps
     the cookies and, on state-changing requests, sends ``Origin``/``Sec-Fetch-Site`` and (token
-    mode) the CSRF header, as a same-origin browser page does.
+    mode) the CSRF header, as a same-origin browser page does. A user enrolled by
+    :func:`enrol_totp` answers the login's two-factor challenge with the device's next code.
     """
     clients: list[httpx.AsyncClient] = []
 
@@ -126,6 +159,13 @@ async def auth_client(
         path = userkit_app.app.url_path_for(f"auth:{chosen.name}.login")
         secret = password if password is not None else userkit_passwords[user.id]
         response = await client.post(path, data={"username": user.email, "password": secret})
+        if response.status_code == 202 and response.json().get("detail") == _MFA_REQUIRED:
+            device = userkit_totp_devices.get(user.id)
+            if device is None:
+                raise AssertionError(f"{user.email} has a second factor: enrol it with enrol_totp to log in")
+            second = userkit_app.app.url_path_for(f"auth:{chosen.name}.mfa")
+            challenge = response.json()["challenge_token"]
+            response = await client.post(second, json={"challenge_token": challenge, "code": device.code()})
         if response.status_code not in {200, 204}:
             raise AssertionError(
                 f"login of {user.email} on {chosen.name!r} answered {response.status_code}: {response.text}"
