@@ -23,11 +23,14 @@ from fastapi_userkit.router import (
     get_verify_router,
 )
 from fastapi_userkit.security.settings import SecuritySettings
+from fastapi_userkit.types import DependencyCallable
 
 if TYPE_CHECKING:  # httpx-oauth is the optional ``oauth`` extra, and the two-factor package needs ``mfa``
     from httpx_oauth.oauth2 import BaseOAuth2
 
+    from fastapi_userkit.email_auth import EmailSignInService
     from fastapi_userkit.mfa.settings import MFA
+    from fastapi_userkit.passkeys.service import PasskeyService
 
 __all__ = ["FastAPIUsers"]
 
@@ -169,6 +172,49 @@ class FastAPIUsers(Generic[UP, ID]):
         from fastapi_userkit.router.mfa import get_mfa_router
 
         return get_mfa_router(self.get_user_manager, self.authenticator, self.mfa, requires_verification)
+
+    def get_passkeys_router(
+        self,
+        backend: AuthenticationBackend[UP, ID],
+        get_passkey_service: DependencyCallable[PasskeyService],
+        *,
+        requires_verification: bool = False,
+        fresh_within: int | None = 300,
+    ) -> APIRouter:
+        """Return the passkey (WebAuthn) JSON ceremonies on ``backend`` (mount it under its auth prefix; issue 19).
+
+        Registration, list, rename and delete for the current user (a sign-in at most
+        ``fresh_within`` seconds old), and usernameless sign-in answering like ``backend``'s login.
+        See :func:`fastapi_userkit.router.passkeys.get_passkeys_router`. Needs the ``passkeys`` extra.
+        """
+        from fastapi_userkit.router.passkeys import get_passkeys_router
+
+        return get_passkeys_router(
+            self.get_user_manager,
+            self.authenticator,
+            backend,
+            get_passkey_service,
+            requires_verification=requires_verification,
+            fresh_within=fresh_within,
+            security=self.security,
+        )
+
+    def get_email_login_router(
+        self,
+        backend: AuthenticationBackend[UP, ID],
+        get_email_sign_in: DependencyCallable[EmailSignInService[UP, ID]],
+    ) -> APIRouter:
+        """Return ``POST /email-login`` and its link and code completions on ``backend`` (issue 20).
+
+        Mount it under the backend's auth prefix. A completed sign-in answers like ``backend``'s
+        login; with ``FastAPIUsers(mfa=...)`` a user with a factor gets the challenge first. See
+        :func:`fastapi_userkit.router.email_login.get_email_login_router`.
+        """
+        from fastapi_userkit.router.email_login import get_email_login_router
+
+        return get_email_login_router(
+            backend, self.get_user_manager, get_email_sign_in, security=self.security, mfa=self.mfa
+        )
 
     def get_users_router(
         self,
