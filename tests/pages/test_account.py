@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from fastapi_userkit.db import SQLAlchemyUserDatabase
-from fastapi_userkit.security import DEFAULT_PASSWORD_POLICY
+from fastapi_userkit.security import DEFAULT_PASSWORD_POLICY, SecuritySettings
+from fastapi_userkit.security.settings import LoginThrottle, RateLimitSettings
 from tests.conftest import SessionMaker
 from tests.models import OAuthAccount, User
 from tests.pages.support import PASSWORD, client_for, form_token, mount_pages, pages_app, sign_up_and_in, submit
@@ -158,3 +159,20 @@ async def test_account_forms_need_a_signed_in_user(sqlite_db: SessionMaker) -> N
     assert page.headers["location"] == "/account/sign-in"
     assert posted.headers["location"] == "/account/sign-in"
     assert sign_out.headers["location"] == "/account/sign-in"
+
+
+async def test_wrong_current_passwords_are_throttled_like_logins(sqlite_db: SessionMaker) -> None:
+    """A wrong current password counts as a failed login: once the account waits, the form answers 429."""
+    throttle = LoginThrottle(free_failures=1, first_delay_seconds=30, max_delay_seconds=60, lockout_failures=5)
+    security = SecuritySettings(rate_limit=RateLimitSettings(login_account=throttle))
+    test_app = pages_app(sqlite_db, app_options={"security": security})
+    wrong = {"current_password": "nope nope", "new_password": NEW_PASSWORD}
+
+    async with client_for(test_app) as client:
+        await sign_up_and_in(client, "gil@example.com")
+        answers = [await submit(client, "/account/", "/account/password", wrong) for _ in range(2)]
+
+    assert [answer.status_code for answer in answers] == [400, 429]
+    assert 'data-code="CURRENT_PASSWORD_WRONG"' in answers[0].text
+    assert answers[1].headers["retry-after"] == "30"
+    assert "Too many attempts. Please wait" in answers[1].text
