@@ -23,7 +23,7 @@ from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.openapi import OpenAPIResponseType
 from fastapi_userkit.router.common import openapi_errors, translate
-from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, CSRFProtection
+from fastapi_userkit.security.csrf import CSRFProtection
 from fastapi_userkit.security.events import SecurityEventType
 from fastapi_userkit.security.ratelimit.limiter import FlowGuard
 
@@ -75,19 +75,17 @@ def add_reauthenticate_route(
     get_current_user_token = authenticator.current_user_token(
         active=True, verified=requires_verification, get_enabled_backends=this_backend
     )
-    extra: dict[int, list[Any]] = {status.HTTP_401_UNAUTHORIZED: ["Unauthorized"], **guard.openapi_errors()}
-    if requires_verification or csrf is not None:
-        extra[status.HTTP_403_FORBIDDEN] = [
-            *(["Forbidden"] if requires_verification else []),
-            *([CSRF_CROSS_SITE_REQUEST] if csrf is not None else []),
-        ]
+    extra: dict[int, list[Any]] = {status.HTTP_401_UNAUTHORIZED: ["Unauthorized"]}
+    if requires_verification:
+        extra[status.HTTP_403_FORBIDDEN] = ["Forbidden"]
+    error_flows = (*guard.error_flows(), *(("csrf-origin",) if csrf is not None else ()))
     success_status = min((int(code) for code in success if 200 <= int(code) < 300), default=status.HTTP_200_OK)
 
     @router.post(
         "/reauthenticate",
         name=f"auth:{backend.name}.reauthenticate",
         status_code=success_status,
-        responses={**openapi_errors("reauthenticate", extra=extra), **success},
+        responses={**openapi_errors("reauthenticate", *error_flows, extra=extra), **success},
     )
     async def reauthenticate(
         request: Request,

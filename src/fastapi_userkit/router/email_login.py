@@ -27,7 +27,7 @@ from fastapi_userkit.models import ID, UP
 from fastapi_userkit.router._refresh import login_openapi_success
 from fastapi_userkit.router._route import UserkitRoute
 from fastapi_userkit.router.common import openapi_errors, translate
-from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, is_cookie_transport
+from fastapi_userkit.security.csrf import is_cookie_transport
 from fastapi_userkit.security.settings import SecuritySettings
 from fastapi_userkit.types import DependencyCallable
 
@@ -69,13 +69,7 @@ def get_email_login_router(
     get_second_step: Any = _no_second_step
     success = login_openapi_success(backend)
     completion_responses: dict[int | str, dict[str, Any]] = {
-        **openapi_errors(
-            "email-login",
-            extra={
-                **({status.HTTP_403_FORBIDDEN: [CSRF_CROSS_SITE_REQUEST]} if csrf is not None else {}),
-                **login_guard.openapi_errors(),
-            },
-        ),
+        **openapi_errors("email-login", *login_guard.error_flows(), *(("csrf-origin",) if csrf is not None else ())),
         **success,
     }
     if mfa is not None:
@@ -89,7 +83,7 @@ def get_email_login_router(
         "/email-login",
         status_code=status.HTTP_202_ACCEPTED,
         name=f"auth:{backend.name}.email_login",
-        responses=openapi_errors(extra=request_guard.openapi_errors()),
+        responses=openapi_errors(*request_guard.error_flows()),
     )
     async def email_login(
         request: Request,

@@ -34,7 +34,7 @@ from fastapi_userkit.openapi import OpenAPIResponseType
 from fastapi_userkit.router._route import UserkitRoute
 from fastapi_userkit.router._sensitive import require_fresh_second_factor
 from fastapi_userkit.router.common import Flow, openapi_errors, translate
-from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, CSRFProtection
+from fastapi_userkit.security.csrf import CSRFProtection
 from fastapi_userkit.security.events import SecurityEventType
 
 __all__ = [
@@ -131,9 +131,7 @@ def add_challenge_route(
         success: The backend's login success responses, for OpenAPI.
     """
     get_second_step = mfa.second_step_dependency()
-    extra: dict[int, list[Any]] = dict(sign_in.guard.openapi_errors())
-    if csrf is not None:
-        extra[status.HTTP_403_FORBIDDEN] = [CSRF_CROSS_SITE_REQUEST]
+    error_flows = (*sign_in.guard.error_flows(), *(("csrf-origin",) if csrf is not None else ()))
     success = success if success is not None else backend.transport.get_openapi_login_responses_success()
     success_status = min(
         (int(code) for code in success if 200 <= int(code) < 300),
@@ -144,7 +142,7 @@ def add_challenge_route(
         "/mfa",
         name=f"auth:{backend.name}.mfa",
         status_code=success_status,
-        responses={**openapi_errors("mfa-challenge", extra=extra), **success},
+        responses={**openapi_errors("mfa-challenge", *error_flows), **success},
     )
     async def answer_challenge(
         request: Request,

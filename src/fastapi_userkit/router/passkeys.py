@@ -38,8 +38,8 @@ from fastapi_userkit.passkeys.store import PasskeyCredential
 from fastapi_userkit.passkeys.tables import NAME_MAX_LENGTH
 from fastapi_userkit.router._refresh import login_openapi_success
 from fastapi_userkit.router._route import UserkitRoute
-from fastapi_userkit.router.common import openapi_errors, translate
-from fastapi_userkit.security.csrf import CSRF_CROSS_SITE_REQUEST, is_cookie_transport
+from fastapi_userkit.router.common import Flow, openapi_errors, translate
+from fastapi_userkit.security.csrf import is_cookie_transport
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 from fastapi_userkit.security.settings import SecuritySettings
 from fastapi_userkit.types import DependencyCallable
@@ -222,16 +222,14 @@ def get_passkeys_router(
 
     login_success = login_openapi_success(backend)
     login_status = min((int(code) for code in login_success if 200 <= int(code) < 300), default=status.HTTP_200_OK)
-    login_extra: dict[int, list[Any]] = {status.HTTP_403_FORBIDDEN: [CSRF_CROSS_SITE_REQUEST]} if csrf else {}
+    login_flows: tuple[Flow, ...] = ("csrf-origin",) if csrf else ()
 
     @router.post(
         "/passkeys/login",
         name=f"passkeys:{backend.name}.login",
         status_code=login_status,
         responses={
-            **openapi_errors(
-                "passkey", "login", *(("login-verified",) if requires_verification else ()), extra=login_extra
-            ),
+            **openapi_errors("passkey", "login", *(("login-verified",) if requires_verification else ()), *login_flows),
             **login_success,
         },
     )

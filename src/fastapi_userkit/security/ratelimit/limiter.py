@@ -157,18 +157,6 @@ class FlowGuard:
             return ("rate-limit",)
         return ("rate-limit", "rate-limit-unavailable")
 
-    def openapi_errors(self) -> dict[int, list[str]]:
-        """Deprecated: list ``*error_flows()`` in ``openapi_errors(...)`` instead (issue 17).
-
-        Kept for routes written before the guard's answers came from the error table.
-        """
-        if self.limiter is None:
-            return {}
-        extra = {429: [ErrorCode.TOO_MANY_REQUESTS.value]}
-        if not self.limiter.settings.fail_open:
-            extra[503] = ["Service Unavailable"]
-        return extra
-
     @asynccontextmanager
     async def attempt(self, request: Request, user_manager: Any, account: str | None = None) -> AsyncIterator[Attempt]:
         """Guard one attempt of the flow.
