@@ -234,3 +234,39 @@ def test_unhashable_key_bypasses_the_cache() -> None:
 
     assert cache.decode(token, key, [AUDIENCE], ["HS256"])["sub"] == "1"
     assert len(cache) == 0
+
+
+def test_an_injected_time_decides_exp_nbf_and_iat() -> None:
+    """With ``now``, the time claims are checked against it: valid then, expired or immature otherwise."""
+    real = time.time()
+    token = jwt.encode({"aud": AUDIENCE, "iat": real + 3600, "nbf": real + 3600, "exp": real + 3660}, SECRET)
+
+    with pytest.raises(jwt.ImmatureSignatureError):
+        decode_jwt(token, SECRET, [AUDIENCE])  # PyJWT's own check, against the real time
+    assert decode_jwt(token, SECRET, [AUDIENCE], now=real + 3630)["aud"] == AUDIENCE
+    with pytest.raises(jwt.ExpiredSignatureError):
+        decode_jwt(token, SECRET, [AUDIENCE], now=real + 3660)
+    with pytest.raises(jwt.ImmatureSignatureError):
+        decode_jwt(token, SECRET, [AUDIENCE], now=real + 3599)
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", ["soon", True, None])
+def test_an_injected_time_refuses_time_claims_that_are_not_numbers(claim: str, value: Any) -> None:
+    """A time claim that is not a number is a decode error, as PyJWT makes it."""
+    token = jwt.encode({"aud": AUDIENCE, claim: value}, SECRET)
+
+    with pytest.raises(jwt.DecodeError):
+        decode_jwt(token, SECRET, [AUDIENCE], now=time.time())
+
+
+def test_the_cache_compares_expiry_with_the_injected_time() -> None:
+    """A cached token is expired for a later injected time, and verified again (and refused) then."""
+    cache = VerifiedTokenCache()
+    real = time.time()
+    token = jwt.encode({"aud": AUDIENCE, "iat": real, "exp": real + 60}, SECRET)
+
+    assert cache.decode(token, SECRET, [AUDIENCE], [JWT_ALGORITHM], now=real + 30)["aud"] == AUDIENCE
+    assert cache.decode(token, SECRET, [AUDIENCE], [JWT_ALGORITHM], now=real + 59)["aud"] == AUDIENCE
+    with pytest.raises(jwt.ExpiredSignatureError):
+        cache.decode(token, SECRET, [AUDIENCE], [JWT_ALGORITHM], now=real + 61)

@@ -54,8 +54,18 @@ def decode_jwt(
     secret: SecretType,
     audience: list[str],
     algorithms: list[str] | None = None,
+    *,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """Verify and decode a JWT.
+
+    Args:
+        encoded_jwt: The token.
+        secret: The key it must be signed with.
+        audience: The audiences it may be for.
+        algorithms: The algorithms accepted (HS256 by default).
+        now: The current time in Unix seconds for ``exp``, ``nbf`` and ``iat`` (an injected clock,
+            new in fastapi-userkit); ``None``: PyJWT checks them against the real time.
 
     Raises:
         jwt.PyJWTError: The token is malformed, badly signed, expired or for another audience.
@@ -64,13 +74,41 @@ def decode_jwt(
     # would escape as UnicodeEncodeError, a 500, instead of a malformed-token error.
     if not encoded_jwt.isascii():
         raise jwt.DecodeError("A JWT is ASCII text.")
-    decoded: dict[str, Any] = jwt.decode(
+    if now is None:
+        decoded: dict[str, Any] = jwt.decode(
+            encoded_jwt,
+            get_secret_value(secret),
+            audience=audience,
+            algorithms=algorithms or [JWT_ALGORITHM],
+        )
+        return decoded
+    decoded = jwt.decode(
         encoded_jwt,
         get_secret_value(secret),
         audience=audience,
         algorithms=algorithms or [JWT_ALGORITHM],
+        options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
     )
+    _check_times(decoded, now)
     return decoded
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    """PyJWT's checks of ``exp``, ``nbf`` and ``iat`` (RFC 7519 4.1.4-4.1.6), against ``now``.
+
+    Raises:
+        jwt.PyJWTError: A time claim that is not a number, an expired token, or one not valid yet.
+    """
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise jwt.DecodeError(f"The {name} claim must be a number.")
+    if "exp" in claims and claims["exp"] <= now:
+        raise jwt.ExpiredSignatureError("Signature has expired")
+    if "nbf" in claims and claims["nbf"] > now:
+        raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
+    if "iat" in claims and claims["iat"] > now:
+        raise jwt.ImmatureSignatureError("The token is not yet valid (iat)")
 
 
 class VerifiedTokenCache:
@@ -95,8 +133,12 @@ class VerifiedTokenCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def decode(self, token: str, secret: Any, audience: list[str], algorithms: list[str]) -> dict[str, Any]:
+    def decode(
+        self, token: str, secret: Any, audience: list[str], algorithms: list[str], *, now: float | None = None
+    ) -> dict[str, Any]:
         """:func:`decode_jwt`, from the cache when this token was verified before and is unexpired.
+
+        ``now`` is the injected clock's time, as for :func:`decode_jwt` (the real time by default).
 
         Raises:
             jwt.PyJWTError: As :func:`decode_jwt`.
@@ -106,13 +148,13 @@ class VerifiedTokenCache:
         try:
             entry = self._entries.get(key)
         except TypeError:  # an unhashable key object
-            return decode_jwt(token, secret, audience, algorithms)
+            return decode_jwt(token, secret, audience, algorithms, now=now)
         if entry is not None:
             claims, expires = entry
-            if expires is None or expires > time.time():
+            if expires is None or expires > (time.time() if now is None else now):
                 return dict(claims)
             self._entries.pop(key, None)
-        claims = decode_jwt(token, secret, audience, algorithms)
+        claims = decode_jwt(token, secret, audience, algorithms, now=now)
         # PyJWT has just checked that ``exp``, when present, is an integer in the future.
         expires = int(claims["exp"]) if "exp" in claims else None
         self._entries[key] = (dict(claims), expires)

@@ -94,6 +94,27 @@ async def test_database_token_expires_with_the_clock(db: SessionMaker) -> None:
         assert (await session.execute(select(AccessToken))).scalars().all() == []
 
 
+async def test_jwt_expires_with_an_injected_clock(db: SessionMaker) -> None:
+    """With an injected clock, a JWT's exp and iat are checked against that clock, not the real time.
+
+    A token issued after the clock moved ahead (its iat in the real future) is accepted, and a
+    token dies when the clock passes its lifetime although the real time has not.
+    """
+    user = await _user(db)
+    clock = Clock()
+    async with db() as session:
+        strategy = JWTStrategy[User, uuid.UUID](SECRET, 60, clock=clock)
+        manager = _manager(session)
+
+        clock.now += timedelta(hours=1)
+        token = await strategy.write_token(user)
+        assert await strategy.read_token(token, manager) is not None  # read again: from the cache
+        clock.now += timedelta(seconds=59)
+        assert await strategy.read_token(token, manager) is not None
+        clock.now += timedelta(seconds=2)
+        assert await strategy.read_token(token, manager) is None
+
+
 async def test_database_strategy_without_lifetime(db: SessionMaker) -> None:
     """Without a lifetime nothing expires and purge deletes nothing; 0 is refused."""
     user = await _user(db)

@@ -110,7 +110,12 @@ class JWTStrategy(AssuranceBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP,
 
     def _decode(self, token: str) -> dict[str, Any] | None:
         try:
-            return _VERIFIED_ACCESS_TOKENS.decode(token, self.decode_key, self.token_audience, [self.algorithm])
+            # An injected clock (tests, the testing kit's FrozenClock) decides expiry too; the
+            # default clock leaves it to PyJWT's own check of the real time.
+            now = None if self.clock is now_utc else self.clock().timestamp()
+            return _VERIFIED_ACCESS_TOKENS.decode(
+                token, self.decode_key, self.token_audience, [self.algorithm], now=now
+            )
         except jwt.PyJWTError:
             return None
 
@@ -180,7 +185,10 @@ class JWTStrategy(AssuranceBoundStrategy[UP, ID], RevokeAllStrategy, Generic[UP,
             data[_AAL_CLAIM] = assurance.aal
             if assurance.auth_time is not None:
                 data[_AUTH_TIME_CLAIM] = assurance.auth_time
-        return generate_jwt(data, self.encode_key, self.lifetime_seconds, algorithm=self.algorithm)
+        if self.lifetime_seconds:
+            # From the strategy's clock, which also decides expiry when the token is read.
+            data["exp"] = self._expiry()
+        return generate_jwt(data, self.encode_key, None, algorithm=self.algorithm)
 
     def session_id_of(self, token: str) -> str | None:
         """The ``sid`` claim of a token :meth:`read_token` has just accepted, or ``None``.
