@@ -9,6 +9,14 @@ completes it through :meth:`SignIn.complete_challenge`, which signs in exactly a
 route ``POST {auth prefix}/mfa`` does; the page only turns the backend's answer into a
 redirect carrying its cookies.
 
+An OAuth sign-in of a user with a factor ends on the same form. When the pages are mounted in
+the app, the OAuth router of their cookie backend (``get_oauth_router`` with
+``post_login_redirect_urls``) finds ``GET /sign-in/code`` by its route name
+(:data:`CODE_PAGE_ROUTE`) and, instead of the API's JSON ``202``, sends the browser there with
+the challenge in a short-lived cookie (:func:`carry_challenge`: ``HttpOnly``, ``SameSite=Lax``,
+``Secure`` as the pages' cookies, scoped to that page's path, as long as the challenge lives).
+The page reads it once, clears it and shows the form; the token never appears in a URL.
+
 Sensitive changes of a user with a factor (a factor enrolled or removed, new recovery codes,
 a new e-mail address or password) need a fresh two-factor sign-in (T43, ASVS 5.0 7.5.1): when
 the request's assurance (:func:`~fastapi_userkit.authentication.step_up.request_assurance`) is
@@ -24,9 +32,12 @@ session, then goes back to the page it came from to make the change.
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import URL
 
 from fastapi_userkit._services.sign_in import SecondStep, SignIn
 from fastapi_userkit.authentication.assurance import AAL2, UNKNOWN_ASSURANCE
@@ -44,7 +55,22 @@ from fastapi_userkit.pages._two_factor_hooks import Confirm
 from fastapi_userkit.router.common import ErrorCode, translate
 from fastapi_userkit.security.events import SecurityEventType
 
-__all__ = ["MFA_MESSAGES", "MFA_NOTICES", "Confirm", "TwoFactorPages", "mfa_error"]
+__all__ = [
+    "CHALLENGE_COOKIE",
+    "CODE_PAGE_ROUTE",
+    "MFA_MESSAGES",
+    "MFA_NOTICES",
+    "Confirm",
+    "TwoFactorPages",
+    "carry_challenge",
+    "mfa_error",
+]
+
+CODE_PAGE_ROUTE = "pages:sign_in_code_page"
+"""The name of ``GET /sign-in/code``, where an OAuth sign-in's second step is answered."""
+
+CHALLENGE_COOKIE = "userkit-mfa-challenge"
+"""The cookie carrying an OAuth sign-in's challenge token to the code page (read once)."""
 
 # Bounds on what a form may send: a code is 6 digits or an 11-character recovery code (some
 # room for spaces), a challenge token 43 characters. Anything longer is refused unread.
@@ -83,6 +109,35 @@ def _challenge_token(answer: Response) -> str:
     # SignIn.challenge answers the JSON client; its body is the one place the token is given.
     body: dict[str, Any] = json.loads(bytes(answer.body))
     return str(body["challenge_token"])
+
+
+def carry_challenge(challenge: Response, page: URL, target: str, lifetime: timedelta, *, secure: bool) -> Response:
+    """Turn the API's ``202`` challenge into a redirect of the browser to the code page.
+
+    The token rides in an ``HttpOnly``, ``SameSite=Lax`` cookie scoped to the page's path that
+    lives as long as the challenge, never in the URL, where logs and the ``Referer`` would keep
+    it (ASVS 5.0 14.2.1); ``Lax`` lets it travel on the redirect that comes from the provider.
+
+    Args:
+        challenge: :meth:`SignIn.challenge`'s answer.
+        page: The URL of ``GET /sign-in/code`` (:data:`CODE_PAGE_ROUTE`).
+        target: Where the browser goes after the code (the OAuth state's redirect target).
+        lifetime: How long the challenge can be answered.
+        secure: Whether the cookie is ``Secure`` (as the pages' cookie backend).
+    """
+    url = page.include_query_params(next=target)
+    response = RedirectResponse(f"{url.path}?{url.query}", status_code=status.HTTP_302_FOUND)
+    response.headers["Cache-Control"] = "no-store"
+    response.set_cookie(
+        CHALLENGE_COOKIE,
+        _challenge_token(challenge),
+        max_age=int(lifetime.total_seconds()),
+        path=page.path,
+        secure=secure,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
 
 
 @dataclass(frozen=True)
@@ -138,6 +193,28 @@ class TwoFactorPages:
             return None
         return self._code_page(request, _challenge_token(answer), next_url)
 
+    def add_code_page(self, router: APIRouter) -> None:
+        """Add ``GET /sign-in/code``: the second step of an OAuth sign-in (see :func:`carry_challenge`)."""
+        site = self.site
+
+        @router.get("/sign-in/code", name=CODE_PAGE_ROUTE)
+        async def sign_in_code_page(request: Request) -> Response:
+            token = request.cookies.get(CHALLENGE_COOKIE, "")
+            next_url = site.next_url(request)
+            if token and len(token) <= _MAX_TOKEN:
+                response = self._code_page(request, token, next_url)
+            else:  # opened again, or after the challenge expired: start over
+                response = site.to_sign_in(request, next_url)
+            # Read once: the token now lives only in the form.
+            response.delete_cookie(
+                CHALLENGE_COOKIE,
+                path=request.url_for(CODE_PAGE_ROUTE).path,
+                secure=site.csrf.secure,
+                httponly=True,
+                samesite="lax",
+            )
+            return response
+
     def _code_page(
         self,
         request: Request,
@@ -157,7 +234,8 @@ class TwoFactorPages:
         )
 
     def add_sign_in_code(self, router: APIRouter) -> None:
-        """Add ``POST /sign-in/code``, the second step's form."""
+        """Add ``POST /sign-in/code``, the second step's form, and its page for OAuth (``GET``)."""
+        self.add_code_page(router)
         site = self.site
         UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
         Strategy = Annotated[Any, Depends(site.backend.strategy_dependency)]  # noqa: N806 - a type alias

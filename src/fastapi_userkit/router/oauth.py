@@ -27,6 +27,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from httpx_oauth.oauth2 import BaseOAuth2
 from pydantic import BaseModel
+from starlette.routing import NoMatchFound
 
 from fastapi_userkit import exceptions, schemas
 from fastapi_userkit._services.sign_in import SecondStep, SignIn
@@ -143,9 +144,14 @@ def get_oauth_router(
             a 302 to the first of these URLs (or to the one ``/authorize?next=`` picked) instead
             of a 204. Exact matches only, so the redirect cannot be turned into an open redirect.
         mfa: Two-factor login (new). A user with an active factor is answered like a password
-            login: ``202`` with ``{"detail": "MFA_REQUIRED", "challenge_token", "methods"}`` (never
-            a redirect; the state cookie is cleared), to be completed at ``POST /mfa`` of the
-            same backend's auth router (issue 18, item 3).
+            login: ``202`` with ``{"detail": "MFA_REQUIRED", "challenge_token", "methods"}`` (the
+            state cookie is cleared), to be completed at ``POST /mfa`` of the same backend's
+            auth router (issue 18, item 3). A browser flow (the state names one of
+            ``post_login_redirect_urls``) in an app that mounts the account pages with ``mfa``
+            is sent instead to their code form, ``GET {pages prefix}/sign-in/code`` (route
+            ``pages:sign_in_code_page``), with the challenge in a short-lived ``HttpOnly``
+            cookie, never in the URL; the code then leads to the redirect target. Mount this
+            router for the pages' own cookie backend: the challenge is bound to it.
 
     Raises:
         ConfigurationError: An empty ``state_secret``; redirect URLs with a non-cookie
@@ -253,12 +259,38 @@ def get_oauth_router(
         # Issue 18: a user with a second factor answers a challenge first, as after a password.
         challenge = await signing_in.challenge(request, user_manager, user, second_step)
         if challenge is not None:
+            if second_step is not None and allowed_redirects and target in allowed_redirects:
+                # A browser: the account pages' code form, when they are mounted with mfa.
+                challenge = _to_code_page(request, challenge, str(target), second_step, backend)
             cookie.delete(challenge)
             return challenge
         # The password login's completion: with refresh on, an OAuth login opens a session too.
         return await signing_in.complete(request, user_manager, strategy, user, respond=respond)
 
     return router
+
+
+def _to_code_page(
+    request: Request,
+    challenge: Response,
+    target: str,
+    second_step: SecondStep,
+    backend: AuthenticationBackend[Any, Any],
+) -> Response:
+    """The browser's answer to a challenge: the account pages' code form, or the JSON ``202``.
+
+    The pages' ``GET /sign-in/code`` is found by its route name, so an app that mounts the pages
+    with ``mfa`` needs nothing more; without it the API's answer stands (issue 18, item 3).
+    """
+    try:
+        page = request.url_for("pages:sign_in_code_page")
+    except NoMatchFound:
+        return challenge
+    # Imported here: the pages need the ``pages`` extra, and the route's presence proves it.
+    from fastapi_userkit.pages._second_step import carry_challenge
+
+    secure = isinstance(backend.transport, CookieTransport) and backend.transport.cookie_secure
+    return carry_challenge(challenge, page, target, second_step.lifetime, secure=secure)
 
 
 def _redirect_with_cookies(url: str, login_response: Response) -> Response:
