@@ -185,6 +185,9 @@ class FastAPIUsers(Generic[UP, ID]):
 
         Registration, list, rename and delete for the current user (a sign-in at most
         ``fresh_within`` seconds old), and usernameless sign-in answering like ``backend``'s login.
+        With ``FastAPIUsers(mfa=...)`` a passkey sign-in without user verification of a user with
+        a factor gets the challenge first, and that user's passkey changes need a fresh
+        two-factor sign-in.
         See :func:`fastapi_userkit.router.passkeys.get_passkeys_router`. Needs the ``passkeys`` extra.
         """
         from fastapi_userkit.router.passkeys import get_passkeys_router
@@ -197,6 +200,7 @@ class FastAPIUsers(Generic[UP, ID]):
             requires_verification=requires_verification,
             fresh_within=fresh_within,
             security=self.security,
+            mfa=self.mfa,
         )
 
     def get_email_login_router(

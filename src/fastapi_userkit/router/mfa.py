@@ -32,7 +32,7 @@ from fastapi_userkit.mfa.settings import MFA
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.openapi import OpenAPIResponseType
 from fastapi_userkit.router._route import UserkitRoute
-from fastapi_userkit.router._sensitive import require_fresh_second_factor
+from fastapi_userkit.router._sensitive import require_fresh_enrolment, require_fresh_second_factor
 from fastapi_userkit.router.common import Flow, openapi_errors, translate
 from fastapi_userkit.security.csrf import CSRFProtection
 from fastapi_userkit.security.events import SecurityEventType
@@ -235,7 +235,8 @@ def get_mfa_router(
         second_step: Annotated[SecondStep, Depends(get_second_step)],
     ) -> TOTPEnrolmentRead:
         """Begin a TOTP enrolment (replacing a pending one); the secret is shown this once."""
-        await require_fresh_second_factor(request, user, second_step, mfa.step_up_within)
+        # T43: a first factor too needs a recent sign-in (any level), not an hour-old session.
+        await require_fresh_enrolment(request, user, second_step, mfa.step_up_within)
         with translate("mfa"):
             enrolment = await service.begin_totp(user.id, user.email)
         response.headers["Cache-Control"] = "no-store"
@@ -245,7 +246,7 @@ def get_mfa_router(
         "/me/mfa/totp/confirm",
         name="mfa:totp_confirm",
         response_model=RecoveryCodesRead,
-        responses=openapi_errors("mfa", extra=auth_errors),
+        responses=openapi_errors(*change_flows, extra=auth_errors),
     )
     async def confirm_totp(
         request: Request,
@@ -255,8 +256,10 @@ def get_mfa_router(
         user: Annotated[UP, Depends(current_user)],
         service: Annotated[MFAService, Depends(get_service)],
         manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+        second_step: Annotated[SecondStep, Depends(get_second_step)],
     ) -> RecoveryCodesRead:
         """Activate the pending factor with its first code; the recovery codes are shown this once."""
+        await require_fresh_enrolment(request, user, second_step, mfa.step_up_within)
         with translate("mfa"):
             codes = await service.confirm_totp(user.id, body.code)
         await _announce(
@@ -323,17 +326,20 @@ def get_mfa_router(
         name="mfa:reset_user",
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
-        dependencies=[Depends(current_superuser)],
-        responses=openapi_errors("user", "mfa", extra=superuser_errors),
+        responses=openapi_errors("user", "mfa", "step-up", extra=superuser_errors),
     )
     async def reset_user_mfa(
         request: Request,
         background: BackgroundTasks,
         id: str,
+        superuser: Annotated[UP, Depends(current_superuser)],
         service: Annotated[MFAService, Depends(get_service)],
         manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+        second_step: Annotated[SecondStep, Depends(get_second_step)],
     ) -> None:
         """Superuser: remove a user's second factors (the user signs in with the password alone)."""
+        # T43 for the acting superuser: one with a factor needs their own fresh two-factor sign-in.
+        await require_fresh_second_factor(request, superuser, second_step, mfa.step_up_within)
         with translate("user", "mfa"):
             user = await manager.get(manager.parse_id(id))
             await service.disable(user.id)

@@ -16,19 +16,24 @@ the sign-in routes, which answer with that backend's login):
 The options go to ``navigator.credentials.create()`` / ``.get()`` (after ``PublicKeyCredential.
 parseCreationOptionsFromJSON`` or the base64url conversions); the credential comes back as its
 ``toJSON()``. Managing passkeys needs a recent sign-in (``fresh_within``, issue 19 item 3). A
-passkey sign-in whose authenticator verified the user counts as AAL2 (NIST SP 800-63B 4.2.1).
+passkey sign-in whose authenticator verified the user counts as AAL2 (NIST SP 800-63B 4.2.1) and
+completes at once. With two-factor login (``mfa``) a passkey sign-in WITHOUT user verification is
+one factor: a user with a confirmed second factor gets the same ``202 MFA_REQUIRED`` challenge
+as a password login (answered at ``POST {auth prefix}/mfa``), and adding, renaming or deleting a
+passkey of such a user needs a fresh two-factor sign-in (T43, ``MFA.step_up_within``), as the
+other sensitive changes do.
 """
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._passkey_exceptions import PasskeyCounterRegression, PasskeyException
-from fastapi_userkit._services.sign_in import SignIn
+from fastapi_userkit._services.sign_in import SecondStep, SignIn
 from fastapi_userkit.authentication import AuthenticationBackend, Authenticator, Strategy
 from fastapi_userkit.authentication.assurance import AAL1, AAL2, Assurance
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
@@ -38,11 +43,15 @@ from fastapi_userkit.passkeys.store import PasskeyCredential
 from fastapi_userkit.passkeys.tables import NAME_MAX_LENGTH
 from fastapi_userkit.router._refresh import login_openapi_success
 from fastapi_userkit.router._route import UserkitRoute
+from fastapi_userkit.router._sensitive import require_fresh_second_factor
 from fastapi_userkit.router.common import Flow, openapi_errors, translate
 from fastapi_userkit.security.csrf import is_cookie_transport
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 from fastapi_userkit.security.settings import SecuritySettings
 from fastapi_userkit.types import DependencyCallable
+
+if TYPE_CHECKING:  # the two-factor package needs the ``mfa`` extra
+    from fastapi_userkit.mfa.settings import MFA
 
 __all__ = [
     "PasskeyLoginRequest",
@@ -102,6 +111,45 @@ class PasskeyLoginRequest(BaseModel):
     credential: dict[str, Any]
 
 
+async def _no_second_step() -> None:
+    """The second-step dependency of an app without two-factor login: nothing."""
+    return None
+
+
+def _second_step_wiring(mfa: "MFA | None") -> tuple[Any, dict[int | str, dict[str, Any]]]:
+    """The second-step dependency and the sign-in's ``202`` challenge for OpenAPI (none without ``mfa``)."""
+    if mfa is None:
+        return _no_second_step, {}
+    # Imported here: the two-factor package needs the ``mfa`` extra.
+    from fastapi_userkit.router.mfa import challenge_openapi
+
+    return mfa.second_step_dependency(), dict(challenge_openapi())
+
+
+def _managing_user(
+    current_user: DependencyCallable[Any], get_second_step: DependencyCallable[Any], mfa: "MFA | None"
+) -> DependencyCallable[Any]:
+    """The current-user dependency of the passkey management routes.
+
+    With ``mfa``, a user with a factor adds, renames or deletes a passkey only after a two-factor
+    sign-in at most ``mfa.step_up_within`` seconds old (T43; the rule of ``router/_sensitive.py``):
+    otherwise a one-factor session could register a new authenticator and reach AAL2 with it.
+    """
+    if mfa is None:
+        return current_user
+    step_up_within = mfa.step_up_within
+
+    async def managing_user(
+        request: Request,
+        user: Annotated[Any, Depends(current_user)],
+        second_step: Annotated[SecondStep | None, Depends(get_second_step)],
+    ) -> Any:
+        await require_fresh_second_factor(request, user, second_step, step_up_within)
+        return user
+
+    return managing_user
+
+
 def get_passkeys_router(
     get_user_manager: UserManagerDependency[UP, ID],
     authenticator: Authenticator[UP, ID],
@@ -111,6 +159,7 @@ def get_passkeys_router(
     requires_verification: bool = False,
     fresh_within: int | None = _MANAGE_FRESH_WITHIN,
     security: SecuritySettings | None = None,
+    mfa: "MFA | None" = None,
 ) -> APIRouter:
     """Build the passkey routes: registration and management for the current user, usernameless sign-in.
 
@@ -124,6 +173,9 @@ def get_passkeys_router(
         fresh_within: Seconds since sign-in within which the current user may register, list,
             rename or delete passkeys (``None``: any valid sign-in).
         security: Login CSRF checks for a cookie backend (``None``: the defaults).
+        mfa: Two-factor login (``None``: off). A passkey sign-in without user verification of
+            a user with a factor then gets the ``202`` challenge, and managing the passkeys of
+            such a user needs a two-factor sign-in at most ``mfa.step_up_within`` seconds old.
     """
     router = APIRouter(route_class=UserkitRoute)
     security = security if security is not None else SecuritySettings()
@@ -133,7 +185,9 @@ def get_passkeys_router(
     auth_errors: dict[int, list[Any]] = {status.HTTP_401_UNAUTHORIZED: ["Unauthorized"]}
     if requires_verification:
         auth_errors[status.HTTP_403_FORBIDDEN] = ["Forbidden"]
-    step_up = ("step-up",) if fresh_within is not None else ()
+    step_up = ("step-up",) if fresh_within is not None or mfa is not None else ()
+    get_second_step, challenge_responses = _second_step_wiring(mfa)
+    managing_user = _managing_user(current_user, get_second_step, mfa)
 
     @router.post(
         "/passkeys/register/options",
@@ -142,7 +196,7 @@ def get_passkeys_router(
     )
     async def registration_options(
         response: Response,
-        user: Annotated[UP, Depends(current_user)],
+        user: Annotated[UP, Depends(managing_user)],
         service: Annotated[PasskeyService, Depends(get_passkey_service)],
     ) -> dict[str, Any]:
         """Options for ``navigator.credentials.create()``, with a challenge valid for the configured lifetime."""
@@ -158,7 +212,7 @@ def get_passkeys_router(
     )
     async def register(
         body: PasskeyRegisterRequest,
-        user: Annotated[UP, Depends(current_user)],
+        user: Annotated[UP, Depends(managing_user)],
         service: Annotated[PasskeyService, Depends(get_passkey_service)],
     ) -> PasskeyRead:
         """Verify the browser's new credential and store it as the current user's passkey."""
@@ -189,7 +243,7 @@ def get_passkeys_router(
     async def rename(
         passkey_id: uuid.UUID,
         body: PasskeyRenameRequest,
-        user: Annotated[UP, Depends(current_user)],
+        user: Annotated[UP, Depends(managing_user)],
         service: Annotated[PasskeyService, Depends(get_passkey_service)],
     ) -> None:
         """Rename one of the current user's passkeys."""
@@ -205,7 +259,7 @@ def get_passkeys_router(
     )
     async def delete(
         passkey_id: uuid.UUID,
-        user: Annotated[UP, Depends(current_user)],
+        user: Annotated[UP, Depends(managing_user)],
         service: Annotated[PasskeyService, Depends(get_passkey_service)],
     ) -> None:
         """Delete one of the current user's passkeys."""
@@ -231,6 +285,7 @@ def get_passkeys_router(
         responses={
             **openapi_errors("passkey", "login", *(("login-verified",) if requires_verification else ()), *login_flows),
             **login_success,
+            **challenge_responses,
         },
     )
     async def login(
@@ -239,6 +294,7 @@ def get_passkeys_router(
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         strategy: Annotated[Strategy[UP, ID], Depends(backend.strategy_dependency)],
         service: Annotated[PasskeyService, Depends(get_passkey_service)],
+        second_step: Annotated[SecondStep | None, Depends(get_second_step)],
     ) -> Response:
         """Sign in with a passkey, no e-mail typed: the backend's login answer (token, cookie, session)."""
         if csrf is not None:
@@ -247,6 +303,13 @@ def get_passkeys_router(
             user, assurance = await _passkey_user(request, user_manager, service, body.credential, backend.name)
             if requires_verification and not user.is_verified:
                 raise exceptions.UserNotVerified
+            if assurance.aal < AAL2:
+                # Without user verification a passkey is one factor (something you have, NIST SP
+                # 800-63B 5.1.8): a user with a second factor answers its challenge first, as
+                # after a password or an e-mailed link (issue 18).
+                challenge = await sign_in.challenge(request, user_manager, user, second_step)
+                if challenge is not None:
+                    return challenge
             # The sign-in completes through the one sign-in service (issue 18's SignIn.complete):
             # a passkey with user verification is two factors in one, so the token carries AAL2.
             response = await sign_in.complete(request, user_manager, strategy, user, assurance=assurance)

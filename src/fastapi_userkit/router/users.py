@@ -78,7 +78,9 @@ def get_users_router(
             defaults, see :class:`~fastapi_userkit.security.SecuritySettings`).
         mfa: Two-factor login (new). ``PATCH /me`` changing the e-mail or the password of a
             user with a factor then needs a fresh two-factor sign-in (T43): otherwise ``401``
-            with ``WWW-Authenticate: Bearer error="insufficient_user_authentication"``.
+            with ``WWW-Authenticate: Bearer error="insufficient_user_authentication"``. The
+            same holds for the acting superuser of ``PATCH /{id}`` changing either: a superuser
+            with a factor needs their own fresh two-factor sign-in.
     """
     router = APIRouter(route_class=UserkitRoute)
     login_guard = (security if security is not None else SecuritySettings()).flow_guard("login")
@@ -160,16 +162,20 @@ def get_users_router(
     @router.patch(
         "/{id}",
         response_model=user_schema,
-        dependencies=[Depends(get_current_superuser)],
         name="users:patch_user",
-        responses=openapi_errors("user", "update", extra=superuser_errors),
+        responses=openapi_errors("user", "update", *(("step-up",) if mfa is not None else ()), extra=superuser_errors),
     )
     async def update_user(
         user_update: user_update_schema,  # type: ignore[valid-type]  # the app's schema, known at wiring time
         request: Request,
+        superuser: Annotated[UP, Depends(get_current_superuser)],
         user: Annotated[UP, Depends(get_user_or_404)],
         user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
+        second_step: Annotated[SecondStep | None, Depends(get_second_step)],
     ) -> schemas.BaseUser[ID]:
+        if mfa is not None and {"email", "password"} & cast(BaseModel, user_update).model_fields_set:
+            # T43 for the acting superuser: one with a factor needs their own fresh two-factor sign-in.
+            await require_fresh_second_factor(request, superuser, second_step, mfa.step_up_within)
         with translate("update"):
             updated = await user_manager.update(user_update, user, safe=False, request=request)
         return user_schema.model_validate(updated)
