@@ -9,7 +9,11 @@ them again: only their digests are kept, T42). Every answer carrying a secret or
 ``Cache-Control: no-store`` (as every page).
 
 For a user who has a factor, new recovery codes and turning the factor off need a fresh
-two-factor sign-in ("confirm it's you", T43). A ``GET`` never changes state (ASVS 5.0 3.5.3).
+two-factor sign-in ("confirm it's you", T43). Beginning a first enrolment needs a sign-in (any
+level) at most ``MFA.step_up_within`` seconds old, as the JSON route does: a stale session goes
+through "confirm it's you" first, so a stolen long-lived session cannot enrol its thief's
+authenticator. (Confirming the code needs nothing more: only whoever began the enrolment saw its
+secret.) A ``GET`` never changes state (ASVS 5.0 3.5.3).
 """
 
 # No ``from __future__ import annotations``: FastAPI evaluates the routes' Annotated
@@ -20,6 +24,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response, status
 from markupsafe import Markup
 
+from fastapi_userkit.authentication.assurance import UNKNOWN_ASSURANCE
+from fastapi_userkit.authentication.step_up import request_assurance
+from fastapi_userkit.db._types import now_utc
 from fastapi_userkit.mfa.service import MFAService, MFAStatus
 from fastapi_userkit.pages._account import checked_form, gate
 from fastapi_userkit.pages._second_step import MFA_NOTICES, TwoFactorPages, mfa_error
@@ -74,6 +81,12 @@ def two_factor_hooks(pages: TwoFactorPages) -> TwoFactorHooks:
         get_confirm=pages.confirmation(),
         get_view=two_factor_view(pages),
     )
+
+
+def _recent_sign_in(pages: TwoFactorPages, request: Request) -> bool:
+    """Whether the request's sign-in (any level) is at most ``MFA.step_up_within`` seconds old."""
+    assurance = request_assurance(request) or UNKNOWN_ASSURANCE
+    return assurance.is_fresh(pages.mfa.step_up_within, now_utc())
 
 
 def _grouped(secret: str) -> str:
@@ -170,6 +183,8 @@ def _add_enrolment(router: APIRouter, pages: TwoFactorPages) -> None:
             return form
         if (stale := await confirm(request, user)) is not None:
             return stale
+        if not _recent_sign_in(pages, request):  # T43: a first factor too, from a recent sign-in only
+            return pages.to_confirm(request)
         try:
             with translate("mfa"):
                 enrolment = await service.begin_totp(user.id, user.email)
