@@ -193,3 +193,21 @@ async def test_user_indexes_keep_the_longest_lifetime() -> None:
     assert ttls[0] > 4000
     assert ttls[1] == -1
     assert 990 <= ttls[2] <= 1000
+
+
+async def test_keys_written_during_the_scan_are_not_counted_again() -> None:
+    """SCAN may return the legacy keys the run itself wrote; they count as migrated, not also as "already"."""
+    require_service("redis")
+    prefix = f"{REDIS_PREFIX}mtscan:"
+    client = redis.asyncio.from_url(REDIS_URL, decode_responses=True)
+    for _ in range(300):
+        await client.set(f"{prefix}{secrets.token_urlsafe()}", "long", ex=1000)
+    try:
+        counts = await migrate_redis_tokens(client, _hashes, prefix, batch_size=5)
+        again = await migrate_redis_tokens(client, _hashes, prefix, batch_size=5)
+    finally:
+        await client.delete(*[key async for key in client.scan_iter(f"{prefix}*")])
+        await client.aclose()
+
+    assert counts == TokenMigration(migrated=300)
+    assert again == TokenMigration(already=300)

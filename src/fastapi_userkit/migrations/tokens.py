@@ -176,14 +176,19 @@ async def migrate_redis_tokens(
     pattern = _GLOB_SPECIAL.sub(r"\\\1", key_prefix) + "*"
     counts = {"migrated": 0, "already": 0, "skipped": 0, "ended": 0}
     pending: list[str] = []
+    # SCAN may return a key written after the iteration began (Redis guarantees only the keys
+    # present throughout): the legacy keys this run writes are not "already migrated".
+    written: set[str] = set()
     async for key in client.scan_iter(match=pattern, count=batch_size):
         name = _text(key)[len(key_prefix) :]
+        if name in written:
+            continue
         if name.startswith(LEGACY_MARK):
             counts["already"] += 1
         elif is_legacy_token(name):
             pending.append(name)
             if len(pending) >= batch_size:
-                await _migrate_redis_batch(client, password_hashes, key_prefix, pending, counts)
+                written |= await _migrate_redis_batch(client, password_hashes, key_prefix, pending, counts)
                 pending = []
         # Anything else under the prefix is fastapi-userkit's per-user index or not ours.
     if pending:
@@ -193,7 +198,8 @@ async def migrate_redis_tokens(
 
 async def _migrate_redis_batch(
     client: Any, password_hashes: PasswordHashes, prefix: str, names: list[str], counts: dict[str, int]
-) -> None:
+) -> set[str]:
+    """Migrate one batch of FastAPI Users' keys; the names of the legacy keys written."""
     async with client.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.get(f"{prefix}{name}")
@@ -223,6 +229,7 @@ async def _migrate_redis_batch(
     ended = sum(1 for _, user_id, _ in tokens if user_id not in hashes)
     counts["ended"] += ended
     counts["migrated"] += len(tokens) - ended
+    return {legacy_digest(name) for name, _, _ in kept}
 
 
 async def _write_legacy_keys(
