@@ -22,6 +22,7 @@ __all__ = [
     "AllTokensDestroying",
     "ConnectionReleasing",
     "ExpiredTokenPurging",
+    "Expiring",
     "OAuthAccountCreating",
     "OAuthAccountRemoving",
     "RefreshTransport",
@@ -149,6 +150,16 @@ class SecurityEventEmitter(Protocol):
 # One answer per (class, protocol): a runtime-checkable protocol is checked attribute by
 # attribute, too slow for every request, and a class does not change what it implements.
 _ANSWERS: dict[tuple[type, type], bool] = {}
+
+
+@runtime_checkable
+class Expiring(Protocol):
+    """A strategy whose tokens live a known time (the library's strategies: ``lifetime_seconds``).
+
+    The refresh flow answers it as ``expires_in`` (RFC 6749 section 5.1).
+    """
+
+    lifetime_seconds: int | None
 
 
 @runtime_checkable

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import HTTPConnection
 from starlette.routing import NoMatchFound
 
+from fastapi_userkit._contracts import Expiring
 from fastapi_userkit.authentication.assurance import Assurance
 from fastapi_userkit.authentication.step_up import request_assurance
 from fastapi_userkit.authentication.strategy._bound import is_backend_bound
@@ -82,7 +83,7 @@ async def write_bound_token(
 
 def access_lifetime(strategy: Any) -> int | None:
     """The strategy's access-token lifetime in seconds (``expires_in``), if it has one."""
-    lifetime = getattr(strategy, "lifetime_seconds", None)
+    lifetime = strategy.lifetime_seconds if isinstance(strategy, Expiring) else None
     return lifetime if isinstance(lifetime, int) else None
 
 
