@@ -1,4 +1,8 @@
-"""Extract the runnable examples of README.md (a ```python block after ``<!-- example: NAME -->``)."""
+"""Extract the runnable examples of README.md and of the site's pages (``docs/**/*.md``).
+
+An example is a ```python block right after ``<!-- example: NAME -->``; names are unique across the
+README and the pages, so a feature's test runs its documented example wherever the text lives.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,37 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 _EXAMPLE = re.compile(r"<!-- example: (?P<name>[\w-]+) -->\s*```python\n(?P<code>.*?)```", re.DOTALL)
 
 
-def examples(path: Path = README) -> dict[str, str]:
-    """The README's examples, by name."""
+def _examples_of(path: Path) -> dict[str, str]:
+    """The examples of one markdown file, by name."""
     return {match["name"]: match["code"] for match in _EXAMPLE.finditer(path.read_text())}
+
+
+def documentation() -> list[Path]:
+    """The README and every page of the site, in a stable order."""
+    return [README, *sorted(path for path in DOCS.rglob("*.md") if "_hooks" not in path.parts)]
+
+
+def examples(path: Path | None = None) -> dict[str, str]:
+    """The examples of ``path``, or of the README and every page when no path is given, by name.
+
+    Raises:
+        ValueError: two files (or one file twice) use the same example name.
+    """
+    if path is not None:
+        return _examples_of(path)
+    found: dict[str, str] = {}
+    for source in documentation():
+        for name, code in _examples_of(source).items():
+            if name in found:
+                raise ValueError(f"example name {name!r} is used twice (again in {source.relative_to(ROOT)})")
+            found[name] = code
+    return found
 
 
 def run_examples(*names: str) -> dict[str, Any]:
@@ -27,5 +55,5 @@ def run_examples(*names: str) -> dict[str, Any]:
     module = types.ModuleType(f"readme_example_{uuid.uuid4().hex}")
     sys.modules[module.__name__] = module
     for name in names:
-        exec(compile(found[name], f"README.md:{name}", "exec"), module.__dict__)  # noqa: S102 - our own README
+        exec(compile(found[name], f"docs:{name}", "exec"), module.__dict__)  # noqa: S102 - our own README
     return module.__dict__
