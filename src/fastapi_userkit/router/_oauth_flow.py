@@ -30,8 +30,10 @@ import jwt
 from fastapi import HTTPException, Request, Response
 from httpx_oauth.exceptions import HTTPXOAuthError
 from httpx_oauth.oauth2 import BaseOAuth2, GetAccessTokenError, OAuth2Token
+from pydantic import BaseModel
 
 from fastapi_userkit.exceptions import (
+    ConfigurationError,
     OAuthCodeRejected,
     OAuthProviderError,
     OAuthProviderRefused,
@@ -47,7 +49,9 @@ __all__ = [
     "CSRF_TOKEN_KEY",
     "STATE_TOKEN_AUDIENCE",
     "CSRFCookie",
+    "OAuth2AuthorizeResponse",
     "OAuthFlow",
+    "build_flow",
     "generate_csrf_token",
     "generate_state_token",
     "pkce_challenge",
@@ -300,3 +304,22 @@ def _provider_error(response: httpx.Response) -> str | None:
         return None
     error = body.get("error") if isinstance(body, dict) else None
     return error if isinstance(error, str) else None
+
+
+class OAuth2AuthorizeResponse(BaseModel):
+    """The answer of ``GET /authorize``: where to send the browser."""
+
+    authorization_url: str
+
+
+def build_flow(
+    oauth_client: BaseOAuth2[Any],
+    state_secret: SecretType,
+    redirect_url: str | None,
+    callback_route_name: str,
+    cookie: CSRFCookie,
+) -> OAuthFlow:
+    """The flow of one router, refusing an empty ``state_secret`` at wiring time."""
+    if not get_secret_value(state_secret):
+        raise ConfigurationError("The OAuth routers need a non-empty state_secret.")
+    return OAuthFlow(oauth_client, state_secret, redirect_url, callback_route_name, cookie)
