@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from fastapi_userkit.email_auth import EmailChangeSettings, EmailSignInSettings
+from fastapi_userkit.email_auth import (
+    EMAIL_CHANGE_CONFIRM_PATH,
+    EMAIL_CHANGE_REVERT_PATH,
+    EMAIL_SIGN_IN_PATH,
+    EmailChangeSettings,
+    EmailSignInSettings,
+)
 from fastapi_userkit.exceptions import ConfigurationError
 
 KEY = "k" * 32
@@ -66,3 +72,23 @@ def test_change_misconfiguration_fails_at_construction(overrides: dict[str, Any]
     """A non-positive confirmation, a revert window shorter than it, bad URLs and short secrets are refused."""
     with pytest.raises(ConfigurationError):
         EmailChangeSettings(**{"secret": KEY, "confirm_url": URL, "revert_url": URL, **overrides})
+
+
+def test_the_links_default_to_the_account_pages() -> None:
+    """Without explicit URLs, the links open the account pages' routes below ``pages_url``; given ones win."""
+    sign_in = EmailSignInSettings(secret=KEY, pages_url="https://camelot.bt/account/")
+    change = EmailChangeSettings(secret=KEY, pages_url="https://camelot.bt/account", revert_url=URL)
+
+    assert sign_in.link_url == f"https://camelot.bt/account{EMAIL_SIGN_IN_PATH}?token={{token}}"
+    assert change.confirm_url == f"https://camelot.bt/account{EMAIL_CHANGE_CONFIRM_PATH}?token={{token}}"
+    assert change.revert_url == URL
+    assert EMAIL_CHANGE_REVERT_PATH == "/email/revert"
+
+
+@pytest.mark.parametrize("pages_url", [None, "https://camelot.bt/{token}", "camelot.bt/account"])
+def test_a_missing_or_bad_pages_url_is_refused(pages_url: str | None) -> None:
+    """No URL and no pages_url, braces in pages_url, or a relative pages_url fail at construction."""
+    with pytest.raises(ConfigurationError):
+        EmailSignInSettings(secret=KEY, pages_url=pages_url)
+    with pytest.raises(ConfigurationError):
+        EmailChangeSettings(secret=KEY, pages_url=pages_url)

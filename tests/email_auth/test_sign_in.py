@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from fastapi_userkit._oauth_accounts import has_usable_password
 from fastapi_userkit.email_auth import (
     EmailAddressTaken,
     EmailCodeAttemptsExhausted,
@@ -33,6 +34,7 @@ from tests.email_auth.conftest import (
     UpdateUser,
     code_of,
     link_token,
+    read_user,
 )
 
 
@@ -219,16 +221,35 @@ async def test_a_new_request_replaces_the_previous_e_mail(
 async def test_first_use_verifies_the_address(
     sign_in: SignInFactory, outbox: Outbox, make_user: MakeUser, log: Log
 ) -> None:
-    """An unverified user who signs in by e-mail becomes verified, with its event and hook."""
+    """An unverified user who signs in by e-mail becomes verified; its password is cleared and its sessions end."""
     user = await make_user(is_verified=False)
     token, _ = await _issue(sign_in, outbox, user.email)
 
     result = await sign_in().complete_by_link(token)
 
-    assert result.verified
+    assert (result.verified, result.password_cleared) == (True, True)
     assert result.user.is_verified
-    assert [event.type for event in log.events] == [SecurityEventType.VERIFICATION_COMPLETED]
+    assert not has_usable_password(result.user.hashed_password)
+    assert [event.type for event in log.events] == [
+        SecurityEventType.SESSIONS_REVOKED,
+        SecurityEventType.VERIFICATION_COMPLETED,
+    ]
+    assert log.events[1].details == {"via": "email_sign_in", "first_proof": "registrant_login_cleared"}
     assert log.hooks == ["verify"]
+
+
+async def test_a_verified_user_keeps_its_password_and_sessions(
+    sign_in: SignInFactory, outbox: Outbox, make_user: MakeUser, db: SessionMaker, log: Log
+) -> None:
+    """Only the first proof of a never-verified address clears anything: a verified user's password stays."""
+    user = await make_user(is_verified=True)
+    _, code = await _issue(sign_in, outbox, user.email)
+
+    result = await sign_in().complete_by_code(user.email, code)
+
+    assert (result.verified, result.password_cleared) == (False, False)
+    assert (await read_user(db, user)).hashed_password == user.hashed_password
+    assert log.events == []
 
 
 async def test_inactive_users_and_changed_addresses_cannot_use_their_link(

@@ -4,6 +4,7 @@
 
     EmailSignInSettings       off by default; link page, code length, lifetime, attempts, sign-up
     EmailChangeSettings       confirmation and revert pages, their lifetimes
+    EMAIL_*_PATH              the account pages' link routes, the default links below ``pages_url``
     EmailSignInService        request (same answer for every address), complete by link or by code
     EmailChangeService        request a change, confirm from the new address, revert from the old one
     EmailAuthMailer           the three e-mails, through the app's AccountMailer and its templates
@@ -49,7 +50,13 @@ from fastapi_userkit.email_auth.exceptions import (
 )
 from fastapi_userkit.email_auth.mail import EmailAuthKind, EmailAuthMailer
 from fastapi_userkit.email_auth.redis import RedisEmailSignInStore
-from fastapi_userkit.email_auth.settings import EmailChangeSettings, EmailSignInSettings
+from fastapi_userkit.email_auth.settings import (
+    EMAIL_CHANGE_CONFIRM_PATH,
+    EMAIL_CHANGE_REVERT_PATH,
+    EMAIL_SIGN_IN_PATH,
+    EmailChangeSettings,
+    EmailSignInSettings,
+)
 from fastapi_userkit.email_auth.sign_in import Clock, Defer, EmailSignInResult, EmailSignInService
 from fastapi_userkit.email_auth.sqlalchemy import SQLAlchemyEmailChangeStore, SQLAlchemyEmailSignInStore
 from fastapi_userkit.email_auth.store import EmailChangeRecord, EmailChangeStore, EmailSignInRecord, EmailSignInStore
@@ -61,6 +68,9 @@ from fastapi_userkit.email_auth.tables import (
 )
 
 __all__ = [
+    "EMAIL_CHANGE_CONFIRM_PATH",
+    "EMAIL_CHANGE_REVERT_PATH",
+    "EMAIL_SIGN_IN_PATH",
     "Clock",
     "Defer",
     "EmailAddressTaken",

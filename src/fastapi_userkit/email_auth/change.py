@@ -8,8 +8,11 @@
 2. :meth:`EmailChangeService.confirm` (the link of the new address, POSTed by a page: T35)
    changes the row, once; a taken address is refused there, to whoever holds that link.
 3. :meth:`EmailChangeService.revert` (the old address's link, valid for days) cancels or undoes
-   the change and closes every other change of the user; the caller then ends every session
-   of the user (the result says so), since whoever asked for the change had one.
+   the change, closes every other change of the user and ends every session of the user, since
+   whoever asked for the change had one (the manager's own path, as after a password reset).
+
+The user may also :meth:`~EmailChangeService.cancel` a pending change, or have its e-mails sent
+again (:meth:`~EmailChangeService.resend`).
 """
 
 from __future__ import annotations
@@ -62,12 +65,12 @@ class EmailChangePending:
 
 @dataclass(frozen=True)
 class EmailChangeReverted(Generic[UP]):
-    """What a revert did; the caller must end every session of :attr:`user`.
+    """What a revert did.
 
     The revert is the owner saying "this was not me": whoever asked for the change was signed
-    in as them. The caller ends every session with
-    ``await user_manager.logout_everywhere(result.user, request)``, which also emits the
-    ``sessions_revoked`` security event (T40).
+    in as them. :meth:`EmailChangeService.revert` has ended every session of :attr:`user`
+    already (and emitted the ``sessions_revoked`` security event, T40); a page that served the
+    revert clears its own cookie too.
 
     Attributes:
         user: The user, with the address restored.
@@ -77,7 +80,7 @@ class EmailChangeReverted(Generic[UP]):
             address had changed since); ``False`` when the change was only cancelled.
         address_taken: The old address could not come back: another account has it by now
             (the changes are closed and the sessions must end all the same).
-        end_sessions: Always ``True``: the caller ends every session of the user.
+        end_sessions: Always ``True``: every session of the user was ended.
     """
 
     user: UP
@@ -172,6 +175,26 @@ class EmailChangeService(Generic[UP, ID]):
         record = await self.store.pending_for(user.id, now=self.clock())
         return None if record is None else EmailChangePending(record.new_email, record.confirm_expires_at)
 
+    async def cancel(self, user: UP) -> bool:
+        """Cancel the user's pending change: its confirmation link dies, the old address's revert link stays.
+
+        Returns:
+            Whether a change was pending.
+        """
+        return await self.store.cancel_pending(user.id, now=self.clock())
+
+    async def resend(self, user: UP, *, defer: Defer | None = None) -> EmailChangePending | None:
+        """Send the e-mails of the user's pending change again, with new links (the previous ones die).
+
+        Returns:
+            The pending change as it is now, or ``None`` when none was pending (nothing is sent).
+        """
+        current = await self.pending(user)
+        if current is None:
+            return None
+        await self.request_change(user, current.new_email, defer=defer)
+        return await self.pending(user)
+
     async def confirm(self, secret: str, *, request: Request | None = None) -> UP:
         """Apply the change whose confirmation link carries ``secret``; return the updated user.
 
@@ -209,7 +232,11 @@ class EmailChangeService(Generic[UP, ID]):
     async def revert(self, secret: str, *, request: Request | None = None) -> EmailChangeReverted[UP]:
         """Cancel or undo the change whose revert link carries ``secret``; close the user's other changes.
 
-        The caller must then end every session of the user (see :class:`EmailChangeReverted`).
+        Every session of the user then ends, on every backend the manager reaches: the token and
+        session rows beside the user table, the request's strategies and stores and the
+        manager's ``session_strategies`` / ``session_stores`` (the path a password reset takes),
+        with the ``sessions_revoked`` security event. A restored address is verified again and
+        emits ``email_changed``.
 
         Raises:
             EmailLinkInvalid: No such link, or the user is gone.
@@ -232,14 +259,19 @@ class EmailChangeService(Generic[UP, ID]):
         restore = user.email != record.old_email
         if not await self.store.revert(record.id, record.user_id, now=now):
             raise EmailLinkUsed
-        if not restore:
-            return EmailChangeReverted(user, user.email, record.new_email, restored=False)
+        result = await self._restore(user, record, request) if restore else None
+        if result is None:
+            result = EmailChangeReverted(user, user.email, record.new_email, restored=False)
+        # Whoever asked for the change was signed in as the user: every session ends, restored
+        # or not, even when the address cannot come back (the owner's report stands; T40).
+        await self.user_manager._end_sessions(result.user, request)
+        return result
+
+    async def _restore(self, user: UP, record: EmailChangeRecord, request: Request | None) -> EmailChangeReverted[UP]:
         try:
             await self._check_free(record.old_email, user)
             user = await self._set_email(user, record.old_email)
         except EmailAddressTaken:
-            # The changes are closed all the same and the caller still ends every session: the
-            # owner's report stands even when the address cannot come back.
             return EmailChangeReverted(user, user.email, record.new_email, restored=False, address_taken=True)
         await self.user_manager.emit_security_event(
             SecurityEventType.EMAIL_CHANGED, request, user_id=user.id, details={"via": "reverted_change"}

@@ -71,11 +71,14 @@ class EmailSignInResult(Generic[UP]):
         user: The user to sign in (through the backend, after a second factor if they have one).
         created: The account was created by this sign-in (``allow_sign_up``).
         verified: The address became verified by this sign-in (its first use proved it).
+        password_cleared: The account had never been verified: its password was made unusable
+            and its sessions ended (whoever chose them had not proved the address).
     """
 
     user: UP
     created: bool = False
     verified: bool = False
+    password_cleared: bool = False
 
 
 class EmailSignInService(Generic[UP, ID]):
@@ -243,10 +246,31 @@ class EmailSignInService(Generic[UP, ID]):
         await self._consume(record)
         if user.is_verified:
             return EmailSignInResult(user)
-        user = await self.user_manager.user_db.update(user, {"is_verified": True})
-        await self.user_manager.emit_security_event(SecurityEventType.VERIFICATION_COMPLETED, request, user_id=user.id)
+        return await self._first_proof(user, request)
+
+    async def _first_proof(self, user: UP, request: Request | None) -> EmailSignInResult[UP]:
+        """The mailbox's owner proves a never-verified address: verify it and take the account back.
+
+        Pre-registration takeover (issue 20; Sudhodanan and Paverd, "Pre-hijacked accounts",
+        USENIX Security 2022): anyone can register an address they do not own, with a password
+        they know, and wait for the owner to start using the account. The registrant never
+        proved the address, so nothing they set can be trusted: the password becomes unusable
+        (the owner sets one through "forgot password" if they want one) and every session ends,
+        on every backend the manager reaches; JWTs die too, since they carry a fingerprint of
+        the password hash.
+        """
+        user = await self.user_manager.user_db.update(
+            user, {"is_verified": True, "hashed_password": make_unusable_password()}
+        )
+        await self.user_manager._end_sessions(user, request)
+        await self.user_manager.emit_security_event(
+            SecurityEventType.VERIFICATION_COMPLETED,
+            request,
+            user_id=user.id,
+            details={"via": "email_sign_in", "first_proof": "registrant_login_cleared"},
+        )
         await self.user_manager.on_after_verify(user, request)
-        return EmailSignInResult(user, verified=True)
+        return EmailSignInResult(user, verified=True, password_cleared=True)
 
     async def _consume(self, record: EmailSignInRecord) -> None:
         if not await self.store.consume(record, now=self.clock()):

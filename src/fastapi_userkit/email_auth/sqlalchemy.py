@@ -175,17 +175,25 @@ class SQLAlchemyEmailChangeStore(_Store, Generic[CT]):
     def _record(row: Any | None) -> EmailChangeRecord | None:
         return None if row is None else EmailChangeRecord(**row._asdict())
 
-    async def begin(self, record: EmailChangeRecord) -> None:
-        """Cancel the user's pending changes and insert ``record``, in one transaction."""
+    def _cancel(self, user_id: Any, now: datetime) -> Any:
         t = self._t
-        await self.session.execute(
+        return (
             update(t)
-            .where(t.user_id == record.user_id, t.confirmed_at.is_(None), t.cancelled_at.is_(None))
-            .values(cancelled_at=record.created_at)
+            .where(t.user_id == user_id, t.confirmed_at.is_(None), t.cancelled_at.is_(None), t.closed_at.is_(None))
+            .values(cancelled_at=now)
             .execution_options(synchronize_session=False)
         )
-        await self.session.execute(insert(t).values(dataclasses.asdict(record)))
+
+    async def begin(self, record: EmailChangeRecord) -> None:
+        """Cancel the user's pending changes and insert ``record``, in one transaction."""
+        await self.session.execute(self._cancel(record.user_id, record.created_at))
+        await self.session.execute(insert(self._t).values(dataclasses.asdict(record)))
         await self.session.commit()
+
+    async def cancel_pending(self, user_id: Any, *, now: datetime) -> bool:
+        """Mark the user's pending changes cancelled (one UPDATE); whether one was open at ``now``."""
+        result = await self.session.execute(self._cancel(user_id, now).where(self._t.confirm_expires_at > now))
+        return await self._commit(_rowcount(result) > 0)
 
     async def find_by_confirm(self, digests: Sequence[str]) -> EmailChangeRecord | None:
         """The change whose confirmation digest is one of ``digests`` (uses the unique index)."""

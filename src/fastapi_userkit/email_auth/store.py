@@ -137,6 +137,10 @@ class EmailChangeStore(Protocol):
         """Store ``record`` and cancel the user's older pending changes (their revert links stay)."""
         ...  # pragma: no cover
 
+    async def cancel_pending(self, user_id: Any, *, now: datetime) -> bool:
+        """Cancel the user's changes pending at ``now`` (their revert links stay); return whether there was one."""
+        ...  # pragma: no cover
+
     async def find_by_confirm(self, digests: Sequence[str]) -> EmailChangeRecord | None:
         """The change whose confirmation digest is one of ``digests``, or ``None``."""
         ...  # pragma: no cover
