@@ -15,13 +15,15 @@ FastAPI Users (contract section 4.9):
   password nobody knows (django.contrib.auth's ``set_unusable_password``). No password ever
   matches it, and it tells :func:`oauth_unlink` that the user's linked accounts are their only
   way to log in. A password reset (or a password update) replaces it with a real hash;
-* :func:`oauth_unlink` removes a link, refusing the last one of a user without a usable password.
+* :func:`oauth_unlink` removes a link, refusing the last one of a user without a usable password
+  and without a passkey (:attr:`OAuthAccounts.passkeys`; the passkey routes apply the same rule
+  from the other side, issue 19).
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Any, Generic
+from typing import Any, Generic, Protocol, runtime_checkable
 
 from fastapi import Request
 
@@ -31,7 +33,14 @@ from fastapi_userkit._manager_hooks import UserManagerHooks
 from fastapi_userkit.db.base import BaseUserDatabase
 from fastapi_userkit.models import ID, UP
 
-__all__ = ["UNUSABLE_PASSWORD_PREFIX", "OAuthAccounts", "has_usable_password", "make_unusable_password"]
+__all__ = [
+    "UNUSABLE_PASSWORD_PREFIX",
+    "OAuthAccounts",
+    "PasskeyHolding",
+    "has_oauth_accounts",
+    "has_usable_password",
+    "make_unusable_password",
+]
 
 UNUSABLE_PASSWORD_PREFIX = "!"  # noqa: S105 - a marker meaning "no password", not a password
 """Starts every unusable password marker; no password hash format starts with it."""
@@ -49,6 +58,20 @@ def make_unusable_password() -> str:
 def has_usable_password(hashed_password: str) -> bool:
     """Whether ``hashed_password`` is a real hash rather than an unusable marker."""
     return not hashed_password.startswith(UNUSABLE_PASSWORD_PREFIX)
+
+
+def has_oauth_accounts(user: Any) -> bool:
+    """Whether ``user`` has a linked OAuth account (a user table without the relationship has none)."""
+    return bool(getattr(user, "oauth_accounts", None))
+
+
+@runtime_checkable
+class PasskeyHolding(Protocol):
+    """Tells whether a user has a passkey (a :class:`~fastapi_userkit.passkeys.PasskeyService` does)."""
+
+    async def has_passkeys(self, user_id: Any) -> bool:
+        """Whether the user has at least one passkey."""
+        ...  # pragma: no cover
 
 
 def _find_account(user: Any, oauth_name: str, account_id: str) -> Any | None:
@@ -80,6 +103,11 @@ class OAuthAccounts(UserManagerHooks[UP, ID], Generic[UP, ID]):
     """The OAuth methods of :class:`~fastapi_userkit.manager.BaseUserManager` (inherited from here)."""
 
     user_db: BaseUserDatabase[UP, ID]
+
+    passkeys: PasskeyHolding | None = None
+    """Where the user's passkeys are (the request's ``PasskeyService``), so unlinking the last OAuth
+    account of a user without a password is allowed when a passkey remains; ``None``: passkeys
+    are not counted (the safe side: such an unlink is refused)."""
 
     async def oauth_callback(
         self,
@@ -164,11 +192,12 @@ class OAuthAccounts(UserManagerHooks[UP, ID], Generic[UP, ID]):
         """Unlink an OAuth account from ``user`` (new in fastapi-userkit).
 
         A user without a usable password (created by OAuth and never given one) keeps at least
-        one linked account: without it, only a password reset could let them in again.
+        one linked account, unless they have a passkey (counted when :attr:`passkeys` is set):
+        without a way in, only a password reset could let them in again.
 
         Raises:
             OAuthAccountNotLinked: ``user`` has no such linked account.
-            OAuthLastLoginMethod: It is the last account of a user without a usable password.
+            OAuthLastLoginMethod: It is the last account of a user without a usable password or a passkey.
             NotImplementedError: The storage adapter cannot remove OAuth accounts.
         """
         account = _find_account(user, oauth_name, account_id)
@@ -177,7 +206,9 @@ class OAuthAccounts(UserManagerHooks[UP, ID], Generic[UP, ID]):
         user_db = self.user_db
         if not removes_oauth_account(user_db):
             raise NotImplementedError(f"{type(user_db).__name__} cannot remove OAuth accounts")
-        unless_last = not has_usable_password(user.hashed_password)
+        unless_last = not has_usable_password(user.hashed_password) and not (
+            self.passkeys is not None and await self.passkeys.has_passkeys(user.id)
+        )
         unlinked: UP = await user_db.remove_oauth_account(user, account, unless_last=unless_last)
         await self.on_after_update(unlinked, {}, request)
         return unlinked

@@ -13,7 +13,10 @@
         ├── UnknownPasskey                  no registered credential has this id (for this user)
         ├── PasskeyAlreadyRegistered        the credential id is registered already
         ├── PasskeyInvalidName              a passkey name that is empty, too long or not printable
-        └── PasskeyCounterRegression        the signature counter went backwards: a possible clone
+        ├── PasskeyCounterRegression        the signature counter went backwards: a possible clone
+        ├── PasskeyLastLoginMethod          deleting the user's last way to sign in
+        ├── PasswordLastLoginMethod         removing a password that is the user's last way to sign in
+        └── PasswordAlreadySet              setting a first password on an account that has one
 
 Every one is the client's doing (or an attacker's), so each maps to a 4xx; none is a server
 fault. Routers map them to HTTP through the library's one error table; the ``code`` values are
@@ -34,10 +37,13 @@ __all__ = [
     "PasskeyCounterRegression",
     "PasskeyException",
     "PasskeyInvalidName",
+    "PasskeyLastLoginMethod",
     "PasskeyOriginMismatch",
     "PasskeyRPIDMismatch",
     "PasskeyUserNotVerified",
     "PasskeyVerificationFailed",
+    "PasswordAlreadySet",
+    "PasswordLastLoginMethod",
     "UnknownPasskey",
 ]
 
@@ -143,3 +149,28 @@ class PasskeyCounterRegression(PasskeyException):
         self.user_id = user_id
         self.stored = stored
         self.received = received
+
+
+class PasskeyLastLoginMethod(PasskeyException):
+    """The passkey is the user's last way to sign in: no usable password and no linked OAuth account.
+
+    The rule of ``OAuthLastLoginMethod`` seen from the other side (issue 19, item 5): an account
+    never loses its last way in, or only an administrator could let its owner in again.
+    """
+
+    default_message = "This passkey is your only way to sign in: set a password or add another passkey first."
+    code = "PASSKEY_LAST_LOGIN_METHOD"
+
+
+class PasswordLastLoginMethod(PasskeyException):
+    """Removing the password would leave the user no way to sign in (no passkey, no linked OAuth account)."""
+
+    default_message = "The password is your only way to sign in: add a passkey before removing it."
+    code = "PASSWORD_LAST_LOGIN_METHOD"
+
+
+class PasswordAlreadySet(PasskeyException):
+    """A first password is set only on an account without one; a password is changed with the current one."""
+
+    default_message = "This account has a password already; change it with the current password."
+    code = "PASSWORD_ALREADY_SET"

@@ -18,10 +18,17 @@ def test_all_is_sorted_unique_and_complete() -> None:
 
 
 def test_every_error_has_a_distinct_stable_code_under_the_library_root() -> None:
-    """Each passkey exception derives from the library's root and has its own PASSKEY_ code and a message."""
+    """Each passkey exception derives from the library's root and has its own code and a message.
+
+    The codes start with PASSKEY_, except the two of a passwordless account's password (PASSWORD_).
+    """
     errors = [getattr(exceptions, name) for name in exceptions.__all__]
 
     assert all(issubclass(error, FastAPIUsersException) for error in errors)
     assert len({error.code for error in errors}) == len(errors)
-    assert all(error.code.startswith("PASSKEY_") and error().message for error in errors)
+    assert all(error.code.startswith(("PASSKEY_", "PASSWORD_")) and error().message for error in errors)
+    assert {error.code for error in errors if error.code.startswith("PASSWORD_")} == {
+        "PASSWORD_ALREADY_SET",
+        "PASSWORD_LAST_LOGIN_METHOD",
+    }
     assert all(hasattr(passkeys, name) for name in exceptions.__all__)

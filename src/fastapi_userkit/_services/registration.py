@@ -9,19 +9,22 @@ event). The database's unique index decides which of two racing registrations wi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic
+from typing import Any, Generic
 
 from fastapi import BackgroundTasks, Request
 
 from fastapi_userkit import exceptions, schemas
+from fastapi_userkit._oauth_accounts import make_unusable_password
+from fastapi_userkit._services.updates import NON_NULLABLE
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.router._background import after_response
 from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
 from fastapi_userkit.security.password_hashing import hash_normalized_password
 
-__all__ = ["Registration", "register"]
+__all__ = ["Registration", "register", "register_passwordless"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,50 @@ async def register(
     if existing is not None:
         background_tasks.add_task(after_response(_notify_owner), user_manager, existing, request)
     return Registration(None, existing)
+
+
+async def register_passwordless(
+    user_manager: BaseUserManager[UP, ID],
+    fields: schemas.CreateUpdateDictModel,
+    request: Request | None,
+    *,
+    user_id: Any,
+    then: Callable[[UP], Awaitable[Any]],
+) -> UP:
+    """Create a user without a password (a passkey sign-up), under ``user_id``; then run ``then``.
+
+    ``fields`` are the app's create schema's fields without the password (the e-mail address
+    already normalised and its look-alikes refused by the schema; the privileged flags dropped
+    as the register route drops them). The user gets an unusable password marker, like a user
+    created by OAuth. ``then`` (storing the passkey) runs after the insert and before anything
+    is announced: if it raises, the user is deleted again and the error propagates, so no account
+    is left without its way in. Then the ``registered`` security event and ``on_after_register``.
+
+    Raises:
+        UserAlreadyExists: The address is taken (the database's unique index decides races).
+        InvalidUserData: The database refused a value.
+    """
+    email = getattr(fields, "email", "")
+    if await user_manager.user_db.get_by_email(email) is not None:
+        raise exceptions.UserAlreadyExists()
+    user_dict = {
+        key: value
+        for key, value in fields.create_update_dict().items()
+        if key != "password" and not (key in NON_NULLABLE and value is None)
+    }
+    user_dict["id"] = user_id
+    user_dict["hashed_password"] = make_unusable_password()
+    user: UP = await user_manager.user_db.create(user_dict)
+    try:
+        await then(user)
+    except Exception:
+        await user_manager.user_db.delete(user)
+        raise
+    await user_manager.emit_security_event(
+        SecurityEventType.REGISTERED, request, user_id=user.id, details={"method": "passkey"}
+    )
+    await user_manager.on_after_register(user, request)
+    return user
 
 
 async def _notify_owner(user_manager: BaseUserManager[UP, ID], existing: UP, request: Request) -> None:

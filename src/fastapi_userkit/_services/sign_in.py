@@ -12,7 +12,7 @@ gets it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic
@@ -196,11 +196,33 @@ class SignIn(Generic[UP, ID]):
             InvalidMFACode: Any other wrong code.
             fastapi.HTTPException: ``429``/``503`` from the login rate limit.
         """
+
+        async def verify_code(user: UP) -> None:
+            await self._verify_code(request, user_manager, second_step, user, code)
+
+        return await self.complete_challenge_with(
+            request, user_manager, strategy, second_step, challenge_token, verify_code
+        )
+
+    async def challenge_user(
+        self, user_manager: BaseUserManager[UP, ID], second_step: SecondStep, challenge_token: str
+    ) -> UP:
+        """The active user a live login challenge of this backend was issued to; counts one attempt.
+
+        A second factor that needs a round trip before it can answer (a passkey's options, bound
+        to the challenge) finds its user here; each call counts against ``challenge_attempts``.
+
+        Raises:
+            MFAChallengeInvalid: The challenge is unknown, expired, spent, out of attempts, of
+                another backend, or its user is gone or inactive.
+        """
         from fastapi_userkit.mfa.challenge import challenge_digest
 
-        digest = challenge_digest(challenge_token)
         user_id = await second_step.challenges.attempt(
-            digest, backend=self.backend.name, now=second_step.clock(), max_attempts=second_step.max_attempts
+            challenge_digest(challenge_token),
+            backend=self.backend.name,
+            now=second_step.clock(),
+            max_attempts=second_step.max_attempts,
         )
         if user_id is None:
             raise MFAChallengeInvalid
@@ -210,11 +232,45 @@ class SignIn(Generic[UP, ID]):
             raise MFAChallengeInvalid from exc
         if not user.is_active:
             raise MFAChallengeInvalid
+        return user
+
+    async def complete_challenge_with(
+        self,
+        request: Request,
+        user_manager: BaseUserManager[UP, ID],
+        strategy: Strategy[UP, ID],
+        second_step: SecondStep,
+        challenge_token: str,
+        verify: Callable[[UP], Awaitable[None]],
+    ) -> Response:
+        """Answer a login challenge with any second factor ``verify`` checks; sign the user in at AAL2.
+
+        The one completion of every second factor (a code, a passkey): the attempt counts against
+        the challenge and, when ``verify`` raises, as a failed login of the account under the
+        login rate limit; success spends the challenge (once, of concurrent completions) and
+        signs in as :meth:`complete` does, at AAL2 (NIST SP 800-63B section 4.2).
+
+        Args:
+            request: The request signing in.
+            user_manager: The request's user manager.
+            strategy: The backend's strategy for this request.
+            second_step: The request's second-step helpers.
+            challenge_token: The token of the ``202`` challenge.
+            verify: Checks the second factor of the challenge's user; raises a domain error if
+                it is wrong (the error propagates after being counted).
+
+        Raises:
+            MFAChallengeInvalid: See :meth:`challenge_user`; or a concurrent completion won.
+            fastapi.HTTPException: ``429``/``503`` from the login rate limit.
+        """
+        from fastapi_userkit.mfa.challenge import challenge_digest
+
+        user = await self.challenge_user(user_manager, second_step, challenge_token)
         email = user.email
         async with self.guard.attempt(request, user_manager, email) as attempt:
-            await self._verify_code(request, user_manager, second_step, user, code)
+            await verify(user)
             attempt.mark_succeeded()
-        if not await second_step.challenges.consume(digest):
+        if not await second_step.challenges.consume(challenge_digest(challenge_token)):
             raise MFAChallengeInvalid  # a concurrent completion spent it first
         # Two factors proved, now: the token and the session carry AAL2 (NIST SP 800-63B section 4.2).
         return await self.complete(request, user_manager, strategy, user, assurance=Assurance.now(AAL2))

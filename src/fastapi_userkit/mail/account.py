@@ -171,6 +171,15 @@ class AccountMailer:
         """
         return await self._send("mfa_changed", user, {"change": change})
 
+    async def send_passkey_changed(self, user: UserProtocol[Any], change: str) -> bool:
+        """E-mail the "passkeys changed" notice (issue 19, item 3); return whether delivered.
+
+        Args:
+            user: The account whose passkeys changed.
+            change: What happened, as a clause ("a passkey named 'Laptop' was added").
+        """
+        return await self._send("passkey_changed", user, {"change": change})
+
     def build(self, kind: MailKind, user: UserProtocol[Any], context: dict[str, Any]) -> EmailMessage:
         """Render ``kind`` for ``user`` into a multipart (text + HTML) message."""
         variables = {

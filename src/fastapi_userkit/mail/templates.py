@@ -11,10 +11,17 @@ from fastapi_userkit.exceptions import ConfigurationError
 
 __all__ = ["MAIL_KINDS", "MailKind", "MailTemplates", "RenderedMail"]
 
-MailKind = Literal["verify", "reset_password", "password_changed", "new_login", "mfa_changed"]
+MailKind = Literal["verify", "reset_password", "password_changed", "new_login", "mfa_changed", "passkey_changed"]
 """The account e-mails the library sends."""
 
-MAIL_KINDS: tuple[MailKind, ...] = ("verify", "reset_password", "password_changed", "new_login", "mfa_changed")
+MAIL_KINDS: tuple[MailKind, ...] = (
+    "verify",
+    "reset_password",
+    "password_changed",
+    "new_login",
+    "mfa_changed",
+    "passkey_changed",
+)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,10 @@
     ├── UnknownPasskey
     ├── PasskeyAlreadyRegistered
     ├── PasskeyInvalidName
-    └── PasskeyCounterRegression
+    ├── PasskeyCounterRegression
+    ├── PasskeyLastLoginMethod
+    ├── PasswordLastLoginMethod
+    └── PasswordAlreadySet
 """
 
 from fastapi_userkit._passkey_exceptions import (
@@ -22,10 +25,13 @@ from fastapi_userkit._passkey_exceptions import (
     PasskeyCounterRegression,
     PasskeyException,
     PasskeyInvalidName,
+    PasskeyLastLoginMethod,
     PasskeyOriginMismatch,
     PasskeyRPIDMismatch,
     PasskeyUserNotVerified,
     PasskeyVerificationFailed,
+    PasswordAlreadySet,
+    PasswordLastLoginMethod,
     UnknownPasskey,
 )
 
@@ -36,9 +42,12 @@ __all__ = [
     "PasskeyCounterRegression",
     "PasskeyException",
     "PasskeyInvalidName",
+    "PasskeyLastLoginMethod",
     "PasskeyOriginMismatch",
     "PasskeyRPIDMismatch",
     "PasskeyUserNotVerified",
     "PasskeyVerificationFailed",
+    "PasswordAlreadySet",
+    "PasswordLastLoginMethod",
     "UnknownPasskey",
 ]

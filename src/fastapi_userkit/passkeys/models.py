@@ -17,6 +17,7 @@ __all__ = [
     "PasskeyEvent",
     "PasskeyEventType",
     "PasskeySignIn",
+    "PasskeySignUp",
     "UserHandle",
     "default_user_handle",
 ]
@@ -90,3 +91,20 @@ class PasskeySignIn:
     def aal(self) -> int:
         """The authentication assurance level: 2 with user verification, else 1 (NIST SP 800-63B 4.2)."""
         return 2 if self.user_verified else 1
+
+
+@dataclass(frozen=True)
+class PasskeySignUp:
+    """A verified passwordless sign-up, before anything is stored.
+
+    Attributes:
+        user_id: The id the new user must get (the authenticator keeps its user handle).
+        fields: The account fields given when the ceremony began (JSON text, kept server side).
+        passkey: The new passkey, stored by :meth:`PasskeyService.store_signup` once the user exists.
+        user_verified: Whether the authenticator verified the user: the sign-up is then AAL2.
+    """
+
+    user_id: uuid.UUID
+    fields: str
+    passkey: PasskeyCredential
+    user_verified: bool

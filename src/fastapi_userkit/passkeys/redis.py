@@ -1,15 +1,16 @@
 """Redis storage of passkey challenges (Redis 6.2 or later, for ``GETDEL``).
 
-One key per challenge, ``{key_prefix}{digest}``, whose value is ``purpose|user_key|expires_at``
-and which Redis expires at the challenge's end. Taking it is one ``GETDEL``: atomic, so of
-concurrent answers to one challenge exactly one gets it, on any number of workers (T44).
+One key per challenge, ``{key_prefix}{digest}``, whose value is the JSON array ``[purpose,
+user_key, expires_at, payload]`` and which Redis expires at the challenge's end. Taking it is
+one ``GETDEL``: atomic, so of concurrent answers to one challenge exactly one gets it, on any number of workers (T44).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi_userkit.passkeys.store import ChallengePurpose, ChallengeRecord
 
@@ -18,7 +19,31 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisPasskeyChallengeStore"]
 
-_PURPOSES: dict[str, ChallengePurpose] = {"registration": "registration", "authentication": "authentication"}
+_PURPOSES: dict[str, ChallengePurpose] = {
+    "registration": "registration",
+    "authentication": "authentication",
+    "signup": "signup",
+}
+
+
+def _record(value: Any) -> ChallengeRecord | None:
+    """The record of a stored value; ``None`` for anything put() does not write."""
+    if not isinstance(value, list) or len(value) != 4:
+        return None
+    purpose, user_key, expires_at, payload = value
+    known = _PURPOSES.get(purpose) if isinstance(purpose, str) else None
+    if (
+        known is None
+        or not isinstance(expires_at, str)
+        or not (user_key is None or isinstance(user_key, str))
+        or not (payload is None or isinstance(payload, str))
+    ):
+        return None
+    try:
+        expiry = datetime.fromisoformat(expires_at)
+    except ValueError:
+        return None
+    return ChallengeRecord(known, user_key, expiry, payload)
 
 
 class RedisPasskeyChallengeStore:
@@ -42,7 +67,7 @@ class RedisPasskeyChallengeStore:
     async def put(self, digest: str, record: ChallengeRecord, *, now: datetime) -> None:
         """Store the challenge under its digest; Redis drops it when it expires."""
         seconds = max(1, math.ceil((record.expires_at - now).total_seconds()))
-        value = f"{record.purpose}|{record.user_key or ''}|{record.expires_at.isoformat()}"
+        value = json.dumps([record.purpose, record.user_key, record.expires_at.isoformat(), record.payload])
         await self.redis.set(self.key_prefix + digest, value, ex=seconds)
 
     async def take(self, digest: str) -> ChallengeRecord | None:
@@ -51,9 +76,8 @@ class RedisPasskeyChallengeStore:
         if raw is None:
             return None
         text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
-        purpose, _, rest = text.partition("|")
-        user_key, _, expires_at = rest.rpartition("|")  # the user key is the part that could hold a "|"
-        known = _PURPOSES.get(purpose)
-        if known is None:  # not a value put() writes: someone else's key under our prefix
+        try:
+            value = json.loads(text)
+        except ValueError:  # not a value put() writes: someone else's key under our prefix
             return None
-        return ChallengeRecord(known, user_key or None, datetime.fromisoformat(expires_at))
+        return _record(value)

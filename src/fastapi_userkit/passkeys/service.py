@@ -35,6 +35,7 @@ from webauthn.helpers.structs import (
     ClientDataType,
     CredentialDeviceType,
     PublicKeyCredentialDescriptor,
+    RegistrationCredential,
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
@@ -47,6 +48,7 @@ from fastapi_userkit.passkeys.exceptions import (
     PasskeyChallengeInvalid,
     PasskeyCounterRegression,
     PasskeyInvalidName,
+    PasskeyLastLoginMethod,
     PasskeyVerificationFailed,
     UnknownPasskey,
 )
@@ -56,6 +58,7 @@ from fastapi_userkit.passkeys.models import (
     PasskeyEvent,
     PasskeyEventType,
     PasskeySignIn,
+    PasskeySignUp,
     UserHandle,
     default_user_handle,
 )
@@ -120,26 +123,30 @@ class PasskeyService:
         self.user_handle = user_handle
         self.on_event = on_event
 
-    async def _issue(self, purpose: ChallengePurpose, user_id: Any) -> bytes:
+    async def _issue(self, purpose: ChallengePurpose, user_id: Any, payload: str | None = None) -> bytes:
         challenge = secrets.token_bytes(_CHALLENGE_BYTES)
         now = self.clock()
         record = ChallengeRecord(
             purpose=purpose,
             user_key=None if user_id is None else str(user_id),
             expires_at=now + self.settings.challenge_lifetime,
+            payload=payload,
         )
         await self.challenges.put(challenge_digest(challenge), record, now=now)
         return challenge
 
-    async def _redeem(self, challenge: bytes, purpose: ChallengePurpose, user_id: Any) -> None:
+    async def _take(self, challenge: bytes, purpose: ChallengePurpose) -> ChallengeRecord:
         # Taken before anything else is checked: an answer burns its challenge even if it fails.
         record = await self.challenges.take(challenge_digest(challenge))
-        if (
-            record is None
-            or record.purpose != purpose
-            or record.user_key != (None if user_id is None else str(user_id))
-            or self.clock() >= record.expires_at
-        ):
+        if record is None or record.purpose != purpose or self.clock() >= record.expires_at:
+            raise PasskeyChallengeInvalid
+        return record
+
+    async def _redeem(
+        self, challenge: bytes, purpose: ChallengePurpose, user_id: Any, bound_to: str | None = None
+    ) -> None:
+        record = await self._take(challenge, purpose)
+        if record.user_key != (None if user_id is None else str(user_id)) or record.payload != bound_to:
             raise PasskeyChallengeInvalid
 
     async def _emit(self, event: PasskeyEvent) -> None:
@@ -166,6 +173,17 @@ class PasskeyService:
         """
         existing = await self.credentials.list_for_user(user_id)
         challenge = await self._issue("registration", user_id)
+        return self._creation_options(challenge, user_id, user_name, display_name, existing, passwordless)
+
+    def _creation_options(
+        self,
+        challenge: bytes,
+        user_id: Any,
+        user_name: str,
+        display_name: str | None,
+        existing: list[PasskeyCredential],
+        passwordless: bool,
+    ) -> dict[str, Any]:
         resident_key = "required" if passwordless else self.settings.resident_key
         options = generate_registration_options(
             rp_id=self.settings.rp_id,
@@ -186,6 +204,56 @@ class PasskeyService:
         )
         return options_to_json_dict(options)
 
+    async def signup_options(self, fields: str, *, user_name: str, display_name: str | None = None) -> dict[str, Any]:
+        """Options for ``navigator.credentials.create()`` of a passwordless sign-up, with a new challenge.
+
+        The new account's id (a UUID, the WebAuthn user handle the authenticator keeps) is chosen
+        now, and ``fields`` (the account's fields, as JSON text) are kept with the challenge,
+        server side, until :meth:`verify_signup` takes them: single use, at most the challenge
+        lifetime, never read back from the client. The credential must be discoverable.
+
+        Args:
+            fields: The validated account fields to create the user with, as JSON text.
+            user_name: The name authenticators show (the e-mail address).
+            display_name: A friendlier name, if any.
+        """
+        user_id = uuid.uuid4()
+        challenge = await self._issue("signup", user_id, payload=fields)
+        return self._creation_options(challenge, user_id, user_name, display_name, [], passwordless=True)
+
+    async def verify_signup(self, credential: _ceremony.CredentialJSON, *, name: str | None = None) -> PasskeySignUp:
+        """Verify the browser's answer to :meth:`signup_options`; nothing is stored yet.
+
+        The caller creates the user (with :attr:`PasskeySignUp.user_id` and the fields it
+        returns), then stores the passkey with :meth:`store_signup`.
+
+        Raises:
+            InvalidPasskeyPayload: The body is not a registration credential.
+            PasskeyChallengeInvalid: Its challenge is unknown, used, expired, or not a sign-up's.
+            PasskeyOriginMismatch: It was made on an origin not configured.
+            PasskeyRPIDMismatch: It was made for another RP id.
+            PasskeyUserNotVerified: User verification is required and did not happen.
+            PasskeyVerificationFailed: py_webauthn refused it (attestation, algorithm).
+            PasskeyInvalidName: ``name`` is empty, too long or holds control characters.
+        """
+        label = _clean_name(name if name is not None else _DEFAULT_NAME)
+        parsed = _ceremony.parse_attestation(credential)
+        data = _ceremony.client_data(parsed.response.client_data_json, ClientDataType.WEBAUTHN_CREATE, self.settings)
+        record = await self._take(data.challenge, "signup")
+        user_id = uuid.UUID(str(record.user_key))
+        passkey, user_verified = self._verified_registration(parsed, data.challenge, user_id, label)
+        return PasskeySignUp(
+            user_id=user_id, fields=record.payload or "{}", passkey=passkey, user_verified=user_verified
+        )
+
+    async def store_signup(self, signup: PasskeySignUp) -> PasskeyCredential:
+        """Store the passkey of a sign-up whose user now exists.
+
+        Raises:
+            PasskeyAlreadyRegistered: The credential id is registered already.
+        """
+        return await self._store_new(signup.passkey)
+
     async def verify_registration(
         self, user_id: Any, credential: _ceremony.CredentialJSON, *, name: str | None = None
     ) -> PasskeyCredential:
@@ -205,11 +273,17 @@ class PasskeyService:
         parsed = _ceremony.parse_attestation(credential)
         data = _ceremony.client_data(parsed.response.client_data_json, ClientDataType.WEBAUTHN_CREATE, self.settings)
         await self._redeem(data.challenge, "registration", user_id)
+        passkey, _ = self._verified_registration(parsed, data.challenge, user_id, label)
+        return await self._store_new(passkey)
+
+    def _verified_registration(
+        self, parsed: RegistrationCredential, challenge: bytes, user_id: Any, label: str
+    ) -> tuple[PasskeyCredential, bool]:
         _ceremony.check_authenticator_data(_ceremony.registration_authenticator_data(parsed), self.settings)
         try:
             verified = verify_registration_response(
                 credential=parsed,
-                expected_challenge=data.challenge,
+                expected_challenge=challenge,
                 expected_rp_id=self.settings.rp_id,
                 expected_origin=list(self.settings.origins),
                 require_user_verification=self.settings.require_user_verification,
@@ -218,7 +292,7 @@ class PasskeyService:
         except _ceremony.MALFORMED as exc:
             raise PasskeyVerificationFailed from exc
         transports = parsed.response.transports or []
-        record = PasskeyCredential(
+        passkey = PasskeyCredential(
             id=uuid.uuid4(),
             user_id=user_id,
             credential_id=bytes_to_base64url(verified.credential_id),
@@ -232,17 +306,22 @@ class PasskeyService:
             created_at=self.clock(),
             last_used_at=None,
         )
+        return passkey, verified.user_verified
+
+    async def _store_new(self, record: PasskeyCredential) -> PasskeyCredential:
         if not await self.credentials.add(record):
             raise PasskeyAlreadyRegistered
-        await self._emit(PasskeyEvent(PasskeyEventType.REGISTERED, user_id, record.id, record.created_at))
+        await self._emit(PasskeyEvent(PasskeyEventType.REGISTERED, record.user_id, record.id, record.created_at))
         return record
 
-    async def authentication_options(self, user_id: Any = None) -> dict[str, Any]:
+    async def authentication_options(self, user_id: Any = None, *, bound_to: str | None = None) -> dict[str, Any]:
         """Options for ``navigator.credentials.get()`` (JSON-ready), with a new challenge.
 
         With ``user_id`` (a second factor, a step-up), ``allowCredentials`` lists that user's
         passkeys and the challenge is bound to the user. Without it (usernameless sign-in), the
-        list is empty so the browser offers the site's discoverable credentials.
+        list is empty so the browser offers the site's discoverable credentials. ``bound_to``
+        ties the challenge to something else too (the digest of the login challenge a second
+        step answers): :meth:`verify_authentication` must be given the same value.
 
         Raises:
             UnknownPasskey: ``user_id`` was given and the user has no passkey.
@@ -252,7 +331,7 @@ class PasskeyService:
             allowed = [self._descriptor(credential) for credential in await self.credentials.list_for_user(user_id)]
             if not allowed:
                 raise UnknownPasskey("This user has no passkey.")
-        challenge = await self._issue("authentication", user_id)
+        challenge = await self._issue("authentication", user_id, payload=bound_to)
         options = generate_authentication_options(
             rp_id=self.settings.rp_id,
             challenge=challenge,
@@ -263,16 +342,17 @@ class PasskeyService:
         return options_to_json_dict(options)
 
     async def verify_authentication(
-        self, credential: _ceremony.CredentialJSON, *, user_id: Any = None
+        self, credential: _ceremony.CredentialJSON, *, user_id: Any = None, bound_to: str | None = None
     ) -> PasskeySignIn:
         """Verify the browser's answer to :meth:`authentication_options`; say who signed in.
 
-        ``user_id`` must be the one given to :meth:`authentication_options` (``None`` for a
-        usernameless sign-in, where the passkey's ``userHandle`` must name its owner).
+        ``user_id`` and ``bound_to`` must be the ones given to :meth:`authentication_options`
+        (``None`` for a usernameless sign-in, where the passkey's ``userHandle`` must name its owner).
 
         Raises:
             InvalidPasskeyPayload: The body is not an authentication credential.
-            PasskeyChallengeInvalid: Its challenge is unknown, used, expired, or another user's.
+            PasskeyChallengeInvalid: Its challenge is unknown, used, expired, another user's, or
+                bound to something else.
             PasskeyOriginMismatch: It was made on an origin not configured.
             UnknownPasskey: No such passkey (deleted, never registered, or another user's).
             PasskeyRPIDMismatch: It was made for another RP id.
@@ -283,7 +363,7 @@ class PasskeyService:
         """
         parsed = _ceremony.parse_assertion(credential)
         data = _ceremony.client_data(parsed.response.client_data_json, ClientDataType.WEBAUTHN_GET, self.settings)
-        await self._redeem(data.challenge, "authentication", user_id)
+        await self._redeem(data.challenge, "authentication", user_id, bound_to)
         stored = await self.credentials.get(bytes_to_base64url(parsed.raw_id))
         handle = parsed.response.user_handle
         if (
@@ -350,12 +430,30 @@ class PasskeyService:
             raise UnknownPasskey
         await self._emit(PasskeyEvent(PasskeyEventType.RENAMED, user_id, passkey_id, self.clock(), {"name": label}))
 
-    async def delete(self, user_id: Any, passkey_id: uuid.UUID) -> None:
-        """Delete one of the user's passkeys.
+    async def has_passkeys(self, user_id: Any) -> bool:
+        """Whether the user has at least one passkey (a way to sign in)."""
+        return bool(await self.credentials.list_for_user(user_id))
+
+    async def delete(self, user_id: Any, passkey_id: uuid.UUID, *, keep_last: bool = False) -> PasskeyCredential:
+        """Delete one of the user's passkeys; return it as it was.
+
+        Args:
+            user_id: The owner.
+            passkey_id: The passkey's row id.
+            keep_last: Refuse to delete the user's only passkey (it is their last way to sign in:
+                no usable password, no linked OAuth account).
 
         Raises:
             UnknownPasskey: The user has no passkey with this id.
+            PasskeyLastLoginMethod: ``keep_last`` and it is the user's only passkey.
         """
-        if not await self.credentials.delete(user_id, passkey_id):
+        passkeys = await self.credentials.list_for_user(user_id)
+        found = next((passkey for passkey in passkeys if passkey.id == passkey_id), None)
+        if found is None:
             raise UnknownPasskey
+        if keep_last and len(passkeys) == 1:
+            raise PasskeyLastLoginMethod
+        if not await self.credentials.delete(user_id, passkey_id):
+            raise UnknownPasskey  # deleted by a concurrent request meanwhile
         await self._emit(PasskeyEvent(PasskeyEventType.DELETED, user_id, passkey_id, self.clock()))
+        return found

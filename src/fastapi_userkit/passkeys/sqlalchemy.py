@@ -191,7 +191,11 @@ class SQLAlchemyPasskeyChallengeStore(Generic[CT]):
         await self.session.execute(delete(t).where(t.expires_at <= now).execution_options(synchronize_session=False))
         await self.session.execute(
             insert(t).values(
-                digest=digest, purpose=record.purpose, user_key=record.user_key, expires_at=record.expires_at
+                digest=digest,
+                purpose=record.purpose,
+                user_key=record.user_key,
+                expires_at=record.expires_at,
+                payload=record.payload,
             )
         )
         await self.session.commit()
@@ -200,7 +204,7 @@ class SQLAlchemyPasskeyChallengeStore(Generic[CT]):
         """Read the challenge, then delete it: only the caller whose ``DELETE`` removed the row gets it."""
         t = self._t
         row = (
-            await self.session.execute(select(t.purpose, t.user_key, t.expires_at).where(t.digest == digest))
+            await self.session.execute(select(t.purpose, t.user_key, t.expires_at, t.payload).where(t.digest == digest))
         ).one_or_none()
         if row is None:
             await self.session.rollback()
@@ -212,4 +216,4 @@ class SQLAlchemyPasskeyChallengeStore(Generic[CT]):
             await self.session.rollback()
             return None
         await self.session.commit()
-        return ChallengeRecord(cast(ChallengePurpose, row.purpose), row.user_key, row.expires_at)
+        return ChallengeRecord(cast(ChallengePurpose, row.purpose), row.user_key, row.expires_at, row.payload)

@@ -25,7 +25,9 @@ __all__ = [
     "challenge_digest",
 ]
 
-ChallengePurpose = Literal["registration", "authentication"]
+ChallengePurpose = Literal["registration", "authentication", "signup"]
+"""What a challenge may answer: a new passkey of a user, a sign-in (or second step, or step-up), or a
+passwordless sign-up (a new passkey of a user not created yet)."""
 
 
 def challenge_digest(challenge: bytes) -> str:
@@ -44,12 +46,17 @@ class ChallengeRecord:
     Attributes:
         purpose: The ceremony that may answer it.
         user_key: ``str(user_id)`` of the user it was issued to; ``None`` for a usernameless sign-in.
+            For a sign-up, the id the new user will get.
         expires_at: When it stops being answerable.
+        payload: What else the ceremony is bound to, kept server side and never sent to the
+            client: a sign-up's account fields (JSON), or the digest of the login challenge a
+            second-step passkey answers. An answer must match it exactly.
     """
 
     purpose: ChallengePurpose
     user_key: str | None
     expires_at: datetime
+    payload: str | None = None
 
 
 @runtime_checkable

@@ -25,7 +25,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -97,8 +97,8 @@ class SQLAlchemyBasePasskeyTableUUID(SQLAlchemyBasePasskeyTable[uuid.UUID]):
 class SQLAlchemyBasePasskeyChallengeTable:
     """Columns of ``passkey_challenge``: the digest of each live challenge and what it was issued for.
 
-    No foreign key to the user: a usernameless sign-in's challenge has no user, and ``user_key``
-    is ``str(user_id)`` whatever the id type.
+    No foreign key to the user: a usernameless sign-in's challenge has no user, a sign-up's user
+    does not exist yet, and ``user_key`` is ``str(user_id)`` whatever the id type.
     """
 
     __tablename__ = "passkey_challenge"
@@ -108,8 +108,11 @@ class SQLAlchemyBasePasskeyChallengeTable:
         purpose: str
         user_key: str | None
         expires_at: datetime
+        payload: str | None
     else:
         digest: Mapped[str] = mapped_column(_DIGEST, primary_key=True)
         purpose: Mapped[str] = mapped_column(String(length=16), nullable=False)
         user_key: Mapped[str | None] = mapped_column(String(length=64), nullable=True)
         expires_at: Mapped[datetime] = mapped_column(TIMESTAMPAware(timezone=True), nullable=False, index=True)
+        # A sign-up's account fields or a second step's login-challenge digest (never a secret).
+        payload: Mapped[str | None] = mapped_column(Text, nullable=True)

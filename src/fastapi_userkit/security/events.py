@@ -67,6 +67,11 @@ class SecurityEventType(StrEnum):
     MFA_ENABLED = "mfa_enabled"
     MFA_DISABLED = "mfa_disabled"
     MFA_RECOVERY_CODES_REGENERATED = "mfa_recovery_codes_regenerated"
+    # Passkeys (issue 19; T44, T47): added, renamed, deleted; a counter that went backwards.
+    PASSKEY_REGISTERED = "passkey_registered"
+    PASSKEY_RENAMED = "passkey_renamed"
+    PASSKEY_DELETED = "passkey_deleted"
+    PASSKEY_COUNTER_REGRESSION = "passkey_counter_regression"
 
 
 class SecurityEventOutcome(StrEnum):
