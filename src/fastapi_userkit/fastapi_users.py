@@ -28,7 +28,7 @@ from fastapi_userkit.types import DependencyCallable
 if TYPE_CHECKING:  # httpx-oauth is the optional ``oauth`` extra, and the two-factor package needs ``mfa``
     from httpx_oauth.oauth2 import BaseOAuth2
 
-    from fastapi_userkit.email_auth import EmailSignInService
+    from fastapi_userkit.email_auth import EmailChangeService, EmailSignInService
     from fastapi_userkit.mfa.settings import MFA
     from fastapi_userkit.passkeys.service import PasskeyService
 
@@ -227,12 +227,16 @@ class FastAPIUsers(Generic[UP, ID]):
         requires_verification: bool = False,
         *,
         require_current_password: bool = False,
+        email_change: DependencyCallable[EmailChangeService[UP, ID]] | None = None,
+        email_change_fresh_within: int = 300,
     ) -> APIRouter:
         """Return the router with ``/me`` and ``/{id}``.
 
         ``require_current_password`` (new, off by default): ``PATCH /me`` changes the e-mail or
-        the password only with the right ``current_password`` in the body (see
-        :func:`fastapi_userkit.router.get_users_router`).
+        the password only with the right ``current_password`` in the body. ``email_change``
+        (new, off by default): an ``email`` in ``PATCH /me`` starts the confirmed change (``202``,
+        the address changes when the new address's link is used) instead of setting it at once.
+        See :func:`fastapi_userkit.router.get_users_router`.
         """
         return get_users_router(
             self.get_user_manager,
@@ -241,6 +245,36 @@ class FastAPIUsers(Generic[UP, ID]):
             self.authenticator,
             requires_verification,
             require_current_password=require_current_password,
+            security=self.security,
+            mfa=self.mfa,
+            email_change=email_change,
+            email_change_fresh_within=email_change_fresh_within,
+        )
+
+    def get_email_change_router(
+        self,
+        user_schema: type[schemas.U],
+        get_email_change: DependencyCallable[EmailChangeService[UP, ID]],
+        *,
+        requires_verification: bool = False,
+        fresh_within: int = 300,
+    ) -> APIRouter:
+        """Return the confirmed e-mail change routes (mount them under ``/users``; issue 20).
+
+        ``/me/email-change`` (see, ask for with a sign-in at most ``fresh_within`` seconds old,
+        cancel) and ``/email-change/confirm`` and ``/email-change/revert`` (the links' tokens).
+        With ``FastAPIUsers(mfa=...)`` a user with a factor needs a fresh two-factor sign-in to
+        ask. See :func:`fastapi_userkit.router.email_change.get_email_change_router`.
+        """
+        from fastapi_userkit.router.email_change import get_email_change_router
+
+        return get_email_change_router(
+            self.get_user_manager,
+            self.authenticator,
+            user_schema,
+            get_email_change,
+            requires_verification=requires_verification,
+            fresh_within=fresh_within,
             security=self.security,
             mfa=self.mfa,
         )

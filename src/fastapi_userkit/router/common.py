@@ -79,7 +79,10 @@ Flow = Literal[
     "reauthenticate",
     "passkey",
     "passkey-manage",
+    "passkey-account",
     "email-login",
+    "email-change",
+    "email-change-link",
 ]
 
 
@@ -276,6 +279,17 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
         email_errors.EmailCodeAttemptsExhausted: _Answer(_400, ErrorCode.EMAIL_CODE_ATTEMPTS_EXHAUSTED),
         email_errors.EmailAddressTaken: _Answer(_400, ErrorCode.EMAIL_ADDRESS_TAKEN),
     },
+    # POST /users/me/email-change (and PATCH /users/me with the confirmed change on; issue 20).
+    "email-change": {
+        email_errors.EmailAddressUnchanged: _Answer(_400, ErrorCode.EMAIL_CHANGE_SAME_ADDRESS),
+    },
+    # POST /users/email-change/confirm and /revert: the links sent to the new and the old address.
+    "email-change-link": {
+        email_errors.EmailLinkInvalid: _Answer(_400, ErrorCode.EMAIL_LINK_INVALID),
+        email_errors.EmailLinkExpired: _Answer(_400, ErrorCode.EMAIL_LINK_EXPIRED),
+        email_errors.EmailLinkUsed: _Answer(_400, ErrorCode.EMAIL_LINK_USED),
+        email_errors.EmailAddressTaken: _Answer(_400, ErrorCode.EMAIL_ADDRESS_TAKEN),
+    },
     # The passkey ceremonies (issue 19, T44): every refusal is the client's, a 400 with its code.
     "passkey": {
         passkey_errors.InvalidPasskeyPayload: _Answer(_400, ErrorCode.PASSKEY_INVALID_PAYLOAD),
@@ -293,6 +307,12 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
     "passkey-manage": {
         passkey_errors.UnknownPasskey: _Answer(status.HTTP_404_NOT_FOUND, ErrorCode.PASSKEY_UNKNOWN_CREDENTIAL),
         passkey_errors.PasskeyInvalidName: _Answer(_400, ErrorCode.PASSKEY_INVALID_NAME),
+        passkey_errors.PasskeyLastLoginMethod: _Answer(_400, ErrorCode.PASSKEY_LAST_LOGIN_METHOD),
+    },
+    # The password of an account that signs in with passkeys: removed, or set the first time.
+    "passkey-account": {
+        passkey_errors.PasswordLastLoginMethod: _Answer(_400, ErrorCode.PASSWORD_LAST_LOGIN_METHOD),
+        passkey_errors.PasswordAlreadySet: _Answer(_400, ErrorCode.PASSWORD_ALREADY_SET),
     },
 }
 
