@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol, cast
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 HOOK = DOCS / "_hooks" / "includes.py"
+OPTIONS_HOOK = DOCS / "_hooks" / "options.py"
 
 # A fenced block, with the marker comment right above it if there is one.
 _BLOCK = re.compile(
@@ -38,14 +41,26 @@ class Includes(Protocol):
         """``text`` written at ``source`` with its links made right for ``page``."""
 
 
-def includes() -> Includes:
-    """The MkDocs hook module, loaded from its file."""
-    spec = importlib.util.spec_from_file_location("userkit_docs_includes", HOOK)
+def _load(path: Path, name: str) -> object:
+    """A hook module loaded from its file; registered in ``sys.modules`` (dataclasses look it up there)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return cast(Includes, module)
+    module = sys.modules.get(name) or importlib.util.module_from_spec(spec)
+    if name not in sys.modules:
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+def includes() -> Includes:
+    """The MkDocs hook module that expands includes, loaded from its file."""
+    return cast(Includes, _load(HOOK, "userkit_docs_includes"))
+
+
+def options_hook() -> ModuleType:
+    """The MkDocs hook module that generates the configuration pages' option tables."""
+    return cast(ModuleType, _load(OPTIONS_HOOK, "userkit_docs_options"))
 
 
 @dataclass(frozen=True)

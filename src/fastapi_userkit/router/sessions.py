@@ -78,6 +78,12 @@ def get_sessions_router(
 ) -> APIRouter:
     """Build the sessions router over the authenticator's backends that have refresh on.
 
+    Args:
+        get_user_manager: The user-manager dependency.
+        authenticator: Resolves the current (active) user, and gives the backends whose
+            sessions are listed and ended.
+        requires_verification: Refuse unverified users with ``403``.
+
     Raises:
         ConfigurationError: No backend has refresh on, so there are no sessions to manage.
     """

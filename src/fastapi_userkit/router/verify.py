@@ -29,8 +29,11 @@ def get_verify_router(
     ``on_after_request_verify`` hook run after the response is sent (ASVS 5.0 6.3.8).
     ``/verify`` answers ``200`` with the user, or ``400`` with a code.
 
-    ``security`` sets the rate limits (``None``: the defaults): request-verify-token counts
-    every request per IP and per address, verify counts failures per IP.
+    Args:
+        get_user_manager: The user-manager dependency.
+        user_schema: The read schema of ``/verify``'s answer.
+        security: The rate limits (``None``: the defaults): request-verify-token counts every
+            request per IP and per address, verify counts failures per IP.
     """
     router = APIRouter(route_class=UserkitRoute)
     security = security if security is not None else SecuritySettings()
