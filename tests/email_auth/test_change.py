@@ -245,3 +245,48 @@ async def test_the_e_mails_have_text_and_html(change: ChangeClient, outbox: Outb
     assert revert in notice_html.get_content()
     assert "7 days" in notice.text
     assert "60 minutes" in confirmation.text
+
+
+async def test_cancel_and_resend(change: ChangeClient, outbox: Outbox, make_user: MakeUser, db: SessionMaker) -> None:
+    """Cancel kills the confirmation (once); resend mails new links and kills the old ones; neither acts on nothing."""
+    user = await make_user(OLD)
+    first, _ = await _ask(change, outbox, user, NEW)
+
+    async with db() as session:
+        cancelled = await change.service(session).cancel(user)
+    async with db() as session:
+        cancelled_again = await change.service(session).cancel(user)
+    async with db() as session:
+        resent_nothing = await change.service(session).resend(user)
+    sent_before = len(outbox)
+    second, _ = await _ask(change, outbox, user, NEW)
+    async with db() as session:
+        resent = await change.service(session).resend(user)
+    third = link_token(outbox.last(to=NEW), CONFIRM_URL)
+
+    assert (cancelled, cancelled_again, resent_nothing) == (True, False, None)
+    assert resent is not None
+    assert resent.new_email == NEW
+    assert len(outbox) == sent_before + 4
+    for dead in (first, second):
+        with pytest.raises(EmailLinkUsed):
+            await change.confirm(dead)
+    assert (await change.confirm(third)).email == NEW
+
+
+async def test_a_revert_ends_every_session_of_the_user(
+    change: ChangeClient, outbox: Outbox, make_user: MakeUser, log: Log
+) -> None:
+    """Restored or only cancelled, a revert ends the sessions (sessions_revoked); a restore emits email_changed."""
+    user = await make_user(OLD)
+    _, pending_revert = await _ask(change, outbox, user, NEW)
+    await change.revert(pending_revert)
+    cancelled_events = [event.type for event in log.events]
+    confirm, revert = await _ask(change, outbox, user, NEW)
+    await change.confirm(confirm)
+    log.events.clear()
+
+    await change.revert(revert)
+
+    assert cancelled_events == [SecurityEventType.SESSIONS_REVOKED]
+    assert [event.type for event in log.events] == [SecurityEventType.EMAIL_CHANGED, SecurityEventType.SESSIONS_REVOKED]
