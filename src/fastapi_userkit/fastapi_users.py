@@ -180,14 +180,17 @@ class FastAPIUsers(Generic[UP, ID]):
         *,
         requires_verification: bool = False,
         fresh_within: int | None = 300,
+        signup_schema: type[schemas.BaseUserCreate] | None = None,
     ) -> APIRouter:
         """Return the passkey (WebAuthn) JSON ceremonies on ``backend`` (mount it under its auth prefix; issue 19).
 
         Registration, list, rename and delete for the current user (a sign-in at most
-        ``fresh_within`` seconds old), and usernameless sign-in answering like ``backend``'s login.
-        With ``FastAPIUsers(mfa=...)`` a passkey sign-in without user verification of a user with
-        a factor gets the challenge first, and that user's passkey changes need a fresh
-        two-factor sign-in.
+        ``fresh_within`` seconds old), usernameless sign-in answering like ``backend``'s login,
+        re-authentication with a passkey, and removing or setting a first password. With
+        ``FastAPIUsers(mfa=...)`` a passkey sign-in without user verification of a user with
+        a factor gets the challenge first, that user's passkey changes need a fresh
+        two-factor sign-in, and a passkey can answer a password login's challenge. With
+        ``signup_schema`` (the app's ``UserCreate``), passwordless sign-up is on.
         See :func:`fastapi_userkit.router.passkeys.get_passkeys_router`. Needs the ``passkeys`` extra.
         """
         from fastapi_userkit.router.passkeys import get_passkeys_router
@@ -201,6 +204,7 @@ class FastAPIUsers(Generic[UP, ID]):
             fresh_within=fresh_within,
             security=self.security,
             mfa=self.mfa,
+            signup_schema=signup_schema,
         )
 
     def get_email_login_router(

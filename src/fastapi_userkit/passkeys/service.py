@@ -418,8 +418,8 @@ class PasskeyService:
         """The user's passkeys, oldest first."""
         return await self.credentials.list_for_user(user_id)
 
-    async def rename(self, user_id: Any, passkey_id: uuid.UUID, name: str) -> None:
-        """Rename one of the user's passkeys.
+    async def rename(self, user_id: Any, passkey_id: uuid.UUID, name: str) -> str:
+        """Rename one of the user's passkeys; return the name stored (trimmed).
 
         Raises:
             PasskeyInvalidName: The name is empty, longer than 64 characters or holds control characters.
@@ -429,6 +429,7 @@ class PasskeyService:
         if not await self.credentials.rename(user_id, passkey_id, label):
             raise UnknownPasskey
         await self._emit(PasskeyEvent(PasskeyEventType.RENAMED, user_id, passkey_id, self.clock(), {"name": label}))
+        return label
 
     async def has_passkeys(self, user_id: Any) -> bool:
         """Whether the user has at least one passkey (a way to sign in)."""

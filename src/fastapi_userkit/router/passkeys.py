@@ -11,6 +11,14 @@ the sign-in routes, which answer with that backend's login):
 ``DELETE /passkeys/{id}``                      current user: delete
 ``POST /passkeys/login/options``               anyone: usernameless ``PublicKeyCredentialRequestOptionsJSON``
 ``POST /passkeys/login``                       anyone: ``{"credential"}``, the backend's login answer
+``POST /passkeys/signup/options``              with ``signup_schema``: the account's fields, creation options
+``POST /passkeys/signup``                      with ``signup_schema``: ``{"credential", "name"}``, login answer
+``POST /passkeys/mfa/options``                 with ``mfa``: ``{"challenge_token"}`` of a login's ``202``
+``POST /passkeys/mfa``                         with ``mfa``: ``{"challenge_token", "credential"}``, login answer
+``POST /passkeys/reauthenticate/options``      current user: request options for their passkeys
+``POST /passkeys/reauthenticate``              current user: ``{"credential"}``, a fresh token (step-up)
+``PUT /passkeys/password``                     current user without a password: ``{"password"}``
+``DELETE /passkeys/password``                  current user, fresh AAL2: remove the password
 =============================================  =====================================================
 
 The options go to ``navigator.credentials.create()`` / ``.get()`` (after ``PublicKeyCredential.
@@ -22,31 +30,40 @@ one factor: a user with a confirmed second factor gets the same ``202 MFA_REQUIR
 as a password login (answered at ``POST {auth prefix}/mfa``), and adding, renaming or deleting a
 passkey of such a user needs a fresh two-factor sign-in (T43, ``MFA.step_up_within``), as the
 other sensitive changes do.
+
+Adding, renaming and deleting a passkey emit a security event and mail the user a notice (the
+manager's ``mailer``). The last way to sign in is never removed: the last passkey of a user
+without a usable password or a linked OAuth account stays (``400 PASSKEY_LAST_LOGIN_METHOD``),
+as the password of a user without a passkey or an OAuth account (``400
+PASSWORD_LAST_LOGIN_METHOD``). The sign-in, sign-up, second-step and re-authentication answers
+are rate-limited like the password login (``429`` with ``Retry-After``).
 """
 
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
-from fastapi_userkit import exceptions
-from fastapi_userkit._passkey_exceptions import PasskeyCounterRegression, PasskeyException
+from fastapi_userkit import schemas
 from fastapi_userkit._services.sign_in import SecondStep, SignIn
-from fastapi_userkit.authentication import AuthenticationBackend, Authenticator, Strategy
-from fastapi_userkit.authentication.assurance import AAL1, AAL2, Assurance
+from fastapi_userkit.authentication import AuthenticationBackend, Authenticator
+from fastapi_userkit.authentication.assurance import AAL2
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
+from fastapi_userkit.passkeys import accounts
 from fastapi_userkit.passkeys.service import PasskeyService
 from fastapi_userkit.passkeys.store import PasskeyCredential
 from fastapi_userkit.passkeys.tables import NAME_MAX_LENGTH
+from fastapi_userkit.router import _passkey_account
+from fastapi_userkit.router._passkey_account import PasskeyLoginRequest
 from fastapi_userkit.router._refresh import login_openapi_success
 from fastapi_userkit.router._route import UserkitRoute
 from fastapi_userkit.router._sensitive import require_fresh_second_factor
 from fastapi_userkit.router.common import Flow, openapi_errors, translate
 from fastapi_userkit.security.csrf import is_cookie_transport
-from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventType
+from fastapi_userkit.security.ratelimit.limiter import FlowGuard
 from fastapi_userkit.security.settings import SecuritySettings
 from fastapi_userkit.types import DependencyCallable
 
@@ -105,12 +122,6 @@ class PasskeyRenameRequest(BaseModel):
     name: Annotated[str, Field(max_length=NAME_MAX_LENGTH)]
 
 
-class PasskeyLoginRequest(BaseModel):
-    """The answer to sign-in options: the browser's assertion."""
-
-    credential: dict[str, Any]
-
-
 async def _no_second_step() -> None:
     """The second-step dependency of an app without two-factor login: nothing."""
     return None
@@ -160,6 +171,7 @@ def get_passkeys_router(
     fresh_within: int | None = _MANAGE_FRESH_WITHIN,
     security: SecuritySettings | None = None,
     mfa: "MFA | None" = None,
+    signup_schema: type[schemas.BaseUserCreate] | None = None,
 ) -> APIRouter:
     """Build the passkey routes: registration and management for the current user, usernameless sign-in.
 
@@ -176,16 +188,21 @@ def get_passkeys_router(
         mfa: Two-factor login (``None``: off). A passkey sign-in without user verification of
             a user with a factor then gets the ``202`` challenge, and managing the passkeys of
             such a user needs a two-factor sign-in at most ``mfa.step_up_within`` seconds old.
+            With it, a passkey can also answer a password login's ``202`` (``/passkeys/mfa``).
+        signup_schema: The app's user create schema: turns passwordless sign-up on (its fields but
+            the password are asked). ``None`` (the default): off, as registration is a router the
+            app chooses to mount. Needs UUID user ids.
     """
     router = APIRouter(route_class=UserkitRoute)
     security = security if security is not None else SecuritySettings()
-    sign_in: SignIn[UP, ID] = SignIn(backend, requires_verification=requires_verification)
+    login_guard = security.flow_guard("login")
+    sign_in: SignIn[UP, ID] = SignIn(backend, guard=login_guard, requires_verification=requires_verification)
     csrf = security.csrf_protection() if is_cookie_transport(backend.transport) else None
     current_user = authenticator.current_user(active=True, verified=requires_verification, fresh_within=fresh_within)
     auth_errors: dict[int, list[Any]] = {status.HTTP_401_UNAUTHORIZED: ["Unauthorized"]}
     if requires_verification:
         auth_errors[status.HTTP_403_FORBIDDEN] = ["Forbidden"]
-    step_up = ("step-up",) if fresh_within is not None or mfa is not None else ()
+    step_up: tuple[Flow, ...] = ("step-up",) if fresh_within is not None or mfa is not None else ()
     get_second_step, challenge_responses = _second_step_wiring(mfa)
     managing_user = _managing_user(current_user, get_second_step, mfa)
 
@@ -211,13 +228,19 @@ def get_passkeys_router(
         responses=openapi_errors("passkey", *step_up, extra=auth_errors),
     )
     async def register(
+        request: Request,
+        background: BackgroundTasks,
         body: PasskeyRegisterRequest,
         user: Annotated[UP, Depends(managing_user)],
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         service: Annotated[PasskeyService, Depends(get_passkey_service)],
     ) -> PasskeyRead:
-        """Verify the browser's new credential and store it as the current user's passkey."""
+        """Verify the browser's new credential and store it as the current user's passkey (the user gets a notice)."""
         with translate("passkey"):
             passkey = await service.verify_registration(user.id, body.credential, name=body.name)
+        await accounts.announce(
+            user_manager, request, background, user, "registered", passkey_id=passkey.id, name=passkey.name
+        )
         return PasskeyRead.of(passkey)
 
     @router.get(
@@ -241,14 +264,18 @@ def get_passkeys_router(
         responses=openapi_errors("passkey-manage", *step_up, extra=auth_errors),
     )
     async def rename(
+        request: Request,
+        background: BackgroundTasks,
         passkey_id: uuid.UUID,
         body: PasskeyRenameRequest,
         user: Annotated[UP, Depends(managing_user)],
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         service: Annotated[PasskeyService, Depends(get_passkey_service)],
     ) -> None:
-        """Rename one of the current user's passkeys."""
+        """Rename one of the current user's passkeys (the user gets a notice)."""
         with translate("passkey-manage"):
-            await service.rename(user.id, passkey_id, body.name)
+            name = await service.rename(user.id, passkey_id, body.name)
+        await accounts.announce(user_manager, request, background, user, "renamed", passkey_id=passkey_id, name=name)
 
     @router.delete(
         "/passkeys/{passkey_id}",
@@ -258,99 +285,73 @@ def get_passkeys_router(
         responses=openapi_errors("passkey-manage", *step_up, extra=auth_errors),
     )
     async def delete(
+        request: Request,
+        background: BackgroundTasks,
         passkey_id: uuid.UUID,
         user: Annotated[UP, Depends(managing_user)],
+        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
         service: Annotated[PasskeyService, Depends(get_passkey_service)],
     ) -> None:
-        """Delete one of the current user's passkeys."""
+        """Delete one of the current user's passkeys, unless it is their last way in (the user gets a notice)."""
         with translate("passkey-manage"):
-            await service.delete(user.id, passkey_id)
-
-    @router.post("/passkeys/login/options", name=f"passkeys:{backend.name}.login_options")
-    async def login_options(
-        response: Response, service: Annotated[PasskeyService, Depends(get_passkey_service)]
-    ) -> dict[str, Any]:
-        """Options for a usernameless ``navigator.credentials.get()`` (an empty ``allowCredentials``)."""
-        response.headers["Cache-Control"] = "no-store"
-        return await service.authentication_options()
+            passkey = await accounts.delete_passkey(service, user, passkey_id)
+        await accounts.announce(
+            user_manager, request, background, user, "deleted", passkey_id=passkey.id, name=passkey.name
+        )
 
     login_success = login_openapi_success(backend)
-    login_status = min((int(code) for code in login_success if 200 <= int(code) < 300), default=status.HTTP_200_OK)
-    login_flows: tuple[Flow, ...] = ("csrf-origin",) if csrf else ()
-
-    @router.post(
-        "/passkeys/login",
-        name=f"passkeys:{backend.name}.login",
-        status_code=login_status,
-        responses={
-            **openapi_errors("passkey", "login", *(("login-verified",) if requires_verification else ()), *login_flows),
-            **login_success,
-            **challenge_responses,
-        },
+    wired = _passkey_account.wiring(
+        router, backend, get_user_manager, get_passkey_service, sign_in, csrf, login_success
     )
-    async def login(
-        request: Request,
-        body: PasskeyLoginRequest,
-        user_manager: Annotated[BaseUserManager[UP, ID], Depends(get_user_manager)],
-        strategy: Annotated[Strategy[UP, ID], Depends(backend.strategy_dependency)],
-        service: Annotated[PasskeyService, Depends(get_passkey_service)],
-        second_step: Annotated[SecondStep | None, Depends(get_second_step)],
-    ) -> Response:
-        """Sign in with a passkey, no e-mail typed: the backend's login answer (token, cookie, session)."""
-        if csrf is not None:
-            csrf.check_origin(request)
-        with translate("passkey", "login", "login-verified"):
-            user, assurance = await _passkey_user(request, user_manager, service, body.credential, backend.name)
-            if requires_verification and not user.is_verified:
-                raise exceptions.UserNotVerified
-            if assurance.aal < AAL2:
-                # Without user verification a passkey is one factor (something you have, NIST SP
-                # 800-63B 5.1.8): a user with a second factor answers its challenge first, as
-                # after a password or an e-mailed link (issue 18).
-                challenge = await sign_in.challenge(request, user_manager, user, second_step)
-                if challenge is not None:
-                    return challenge
-            # The sign-in completes through the one sign-in service (issue 18's SignIn.complete):
-            # a passkey with user verification is two factors in one, so the token carries AAL2.
-            response = await sign_in.complete(request, user_manager, strategy, user, assurance=assurance)
-        if csrf is not None:
-            csrf.set_token_cookie(response, backend.transport)
-        return response
-
+    _passkey_account.add_login_routes(
+        wired, get_second_step, challenge_responses, requires_verification=requires_verification
+    )
+    _add_account_routes(
+        wired,
+        authenticator,
+        security,
+        login_guard,
+        current_user,
+        requires_verification=requires_verification,
+        fresh_within=fresh_within,
+        mfa=mfa,
+        signup_schema=signup_schema,
+        auth_errors=auth_errors,
+        step_up=step_up,
+    )
     return router
 
 
-async def _passkey_user(
-    request: Request,
-    user_manager: BaseUserManager[UP, ID],
-    service: PasskeyService,
-    credential: dict[str, Any],
-    backend_name: str,
-) -> tuple[UP, Assurance]:
-    """Verify a usernameless assertion; return the active user it signs in and the sign-in's assurance.
-
-    A refused assertion is a failed login (T47); a counter regression names its reason, so the
-    application's audit trail shows a possible clone.
-
-    Raises:
-        PasskeyException: The assertion is refused (see :meth:`PasskeyService.verify_authentication`).
-        InvalidCredentials: The passkey's user is gone or deactivated.
-    """
-    try:
-        result = await service.verify_authentication(credential)
-    except PasskeyException as exc:
-        await user_manager.emit_security_event(
-            SecurityEventType.LOGIN_FAILED,
-            request,
-            user_id=exc.user_id if isinstance(exc, PasskeyCounterRegression) else None,
-            outcome=SecurityEventOutcome.FAILURE,
-            details={"backend": backend_name, "method": "passkey", "reason": exc.code},
+def _add_account_routes(
+    wired: Any,
+    authenticator: Authenticator[UP, ID],
+    security: SecuritySettings,
+    login_guard: FlowGuard,
+    current_user: DependencyCallable[Any],
+    *,
+    requires_verification: bool,
+    fresh_within: int | None,
+    mfa: "MFA | None",
+    signup_schema: type[schemas.BaseUserCreate] | None,
+    auth_errors: dict[int, list[Any]],
+    step_up: tuple[Flow, ...],
+) -> None:
+    """Add sign-up (with ``signup_schema``), the second step (with ``mfa``), re-authentication, the password."""
+    if signup_schema is not None:
+        _passkey_account.add_signup_routes(
+            wired, signup_schema, security.flow_guard("register"), verified_only=requires_verification
         )
-        raise
-    try:
-        user = await user_manager.get(result.user_id)
-    except exceptions.UserNotExists as exc:  # deleted while the ceremony ran
-        raise exceptions.InvalidCredentials from exc
-    if not user.is_active:
-        raise exceptions.InvalidCredentials
-    return user, Assurance.now(AAL2 if result.user_verified else AAL1)
+    if mfa is not None:
+        _passkey_account.add_second_step_routes(wired, mfa.second_step_dependency())
+    _passkey_account.add_reauthenticate_routes(
+        wired, authenticator, login_guard, requires_verification=requires_verification
+    )
+    # Removing the password asks a fresh two-factor sign-in (a passkey with user verification):
+    # whoever removes it must hold the way in that stays.
+    fresh_aal2_user = authenticator.current_user(
+        active=True,
+        verified=requires_verification,
+        aal=AAL2,
+        fresh_within=fresh_within if fresh_within is not None else _MANAGE_FRESH_WITHIN,
+    )
+    _passkey_account.add_password_routes(wired, current_user, fresh_aal2_user, auth_errors=auth_errors, step_up=step_up)
