@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from fastapi_userkit import exceptions
 from fastapi_userkit.authentication._context import auth_context
+from fastapi_userkit.pages._email_hooks import NO_EMAIL_CHANGE, EmailHooks
 from fastapi_userkit.pages._messages import (
     CURRENT_PASSWORD_WRONG,
     SESSION_NOT_FOUND,
@@ -57,9 +58,10 @@ async def account_page(
     status_code: int = 200,
     errors: list[PageError] | None = None,
     two_factor: Any = None,
+    email_change: Any = None,
     **form: Any,
 ) -> Response:
-    """Render the account page (``two_factor``: its two-factor section, when there is one)."""
+    """Render the account page (``two_factor``, ``email_change``: its optional sections, when there are)."""
     sessions = site.backend.sessions
     live = await sessions.live_sessions(user) if sessions is not None else None
     return site.page(
@@ -73,6 +75,7 @@ async def account_page(
         current_session=_current_session(request),
         oauth_accounts=getattr(user, "oauth_accounts", None),
         two_factor=two_factor,
+        email_change=email_change,
     )
 
 
@@ -131,22 +134,34 @@ async def checked_form(site: Site, request: Request, user: Any) -> dict[str, str
     return gate(site, request, user) or form
 
 
-def add_account_pages(router: APIRouter, site: Site, two_factor: TwoFactorHooks = NO_TWO_FACTOR) -> None:
-    """Add the account page and its forms to ``router`` (``two_factor``: its section and freshness rule)."""
-    _add_profile_forms(router, site, two_factor)
+def add_account_pages(
+    router: APIRouter, site: Site, two_factor: TwoFactorHooks = NO_TWO_FACTOR, email: EmailHooks = NO_EMAIL_CHANGE
+) -> None:
+    """Add the account page and its forms to ``router``.
+
+    ``two_factor``: its section and freshness rule; ``email``: the confirmed e-mail change (issue 20).
+    """
+    _add_profile_forms(router, site, two_factor, email)
     _add_session_forms(router, site)
 
 
-def _add_profile_forms(router: APIRouter, site: Site, two_factor: TwoFactorHooks) -> None:
+def _add_profile_forms(router: APIRouter, site: Site, two_factor: TwoFactorHooks, email: EmailHooks) -> None:
     UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
     Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias
     ConfirmFirst = Annotated[Confirm, Depends(two_factor.get_confirm)]  # noqa: N806 - a type alias
     TwoFactorView = Annotated[Any, Depends(two_factor.get_view)]  # noqa: N806 - a type alias
+    EmailChange = Annotated[Any, Depends(email.get_change)]  # noqa: N806 - a type alias
 
     @router.get("/", name="pages:account")
-    async def account(request: Request, current: Current, view: TwoFactorView) -> Response:
+    async def account(request: Request, current: Current, view: TwoFactorView, email_change: EmailChange) -> Response:
         user, _ = current
-        return gate(site, request, user) or await account_page(site, request, user, two_factor=view)
+        return gate(site, request, user) or await account_page(
+            site,
+            request,
+            user,
+            two_factor=view,
+            email_change=None if email_change is None else await email_change.view(request, user),
+        )
 
     @router.post("/email", name="pages:change_email")
     async def change_email(
@@ -155,6 +170,7 @@ def _add_profile_forms(router: APIRouter, site: Site, two_factor: TwoFactorHooks
         user_manager: UserManager,
         background_tasks: BackgroundTasks,
         confirm: ConfirmFirst,
+        email_change: EmailChange,
     ) -> Response:
         user, _ = current
         form = await checked_form(site, request, user)
@@ -162,6 +178,8 @@ def _add_profile_forms(router: APIRouter, site: Site, two_factor: TwoFactorHooks
             return form
         if (stale := await confirm(request, user)) is not None:  # T43: a fresh second factor first
             return stale
+        if email_change is not None:  # issue 20: the new address confirms first, the old one can revert (T40)
+            return await email_change.submit(request, user, user_manager, form, background_tasks)  # type: ignore[no-any-return]
         email = form.get("email", "")
         try:
             update = site.user_update_schema.model_validate({"email": email.strip()})

@@ -75,6 +75,12 @@ NOTICES: dict[str, str] = {
     "sessions-ended": "Your other sessions are ended.",
     "oauth-unlinked": "The account is unlinked.",
     "verified": "Your e-mail address is verified.",
+    # The confirmed e-mail change (issue 20).
+    "email-change-pending": "We sent a link to your new address: your address changes when you follow it. "
+    "Your current address got a notice.",
+    "email-change-resent": "We sent the link to your new address again. The earlier links no longer work.",
+    "email-change-cancelled": "The e-mail change is cancelled. Your address stays as it is.",
+    "email-change-none": "No e-mail change is waiting for confirmation.",
 }
 """Messages shown after a redirect, chosen by a fixed key in the query (never reflected text)."""
 

@@ -32,6 +32,12 @@ PAGE_TEMPLATES = (
     "userkit/two_factor.html",
     "userkit/two_factor_enrol.html",
     "userkit/two_factor_codes.html",
+    # With e-mail sign-in and the confirmed e-mail change (issue 20).
+    "userkit/email_sign_in.html",
+    "userkit/email_sign_in_sent.html",
+    "userkit/email_sign_in_link.html",
+    "userkit/email_change_confirm.html",
+    "userkit/email_change_revert.html",
 )
 """Every template the pages use; each can be overridden on its own through ``template_dirs``."""
 

@@ -79,6 +79,8 @@ class Site:
     hide_existing_users: bool
     stylesheets: Sequence[str]
     oauth_providers: Sequence[OAuthProvider] = field(default_factory=tuple)
+    optional_pages: list[str] = field(default_factory=list)
+    """Route names (without ``pages:``) of the optional pages mounted, e.g. e-mail sign-in; in ``urls`` too."""
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -96,8 +98,8 @@ class Site:
         return values
 
     def urls(self, request: Request) -> dict[str, str]:
-        """The path of every page, by route name without its ``pages:`` prefix."""
-        return {name: request.url_for(f"pages:{name}").path for name in PAGE_NAMES}
+        """The path of every page, by route name without its ``pages:`` prefix (optional ones if mounted)."""
+        return {name: request.url_for(f"pages:{name}").path for name in (*PAGE_NAMES, *self.optional_pages)}
 
     def next_url(self, request: Request, value: object = None) -> str:
         """A safe ``next`` from ``value`` or the query; the account page otherwise."""

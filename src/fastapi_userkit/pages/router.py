@@ -16,6 +16,7 @@ from fastapi_userkit.manager import UserManagerDependency
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.pages._account import add_account_pages
 from fastapi_userkit.pages._csrf import FormCSRF
+from fastapi_userkit.pages._email_hooks import NO_EMAIL_CHANGE
 from fastapi_userkit.pages._public import add_public_pages
 from fastapi_userkit.pages._render import PageRenderer, stylesheet_text
 from fastapi_userkit.pages._site import OAuthProvider, Site
@@ -23,8 +24,10 @@ from fastapi_userkit.pages._two_factor_hooks import NO_TWO_FACTOR
 from fastapi_userkit.security.csrf import CSRFProtection, is_cookie_transport
 from fastapi_userkit.security.ratelimit.limiter import RateLimitFlow
 from fastapi_userkit.security.settings import CSRFSettings, SecuritySettings
+from fastapi_userkit.types import DependencyCallable
 
 if TYPE_CHECKING:  # the two-factor package needs the ``mfa`` extra
+    from fastapi_userkit.email_auth import EmailChangeService, EmailSignInService
     from fastapi_userkit.mfa.settings import MFA
 
 __all__ = ["get_pages_router"]
@@ -57,6 +60,8 @@ def get_pages_router(
     stylesheets: Sequence[str] = (),
     oauth_providers: Sequence[OAuthProvider] = (),
     mfa: MFA | None = None,
+    email_sign_in: DependencyCallable[EmailSignInService[UP, ID]] | None = None,
+    email_change: DependencyCallable[EmailChangeService[UP, ID]] | None = None,
 ) -> APIRouter:
     """Build the server-rendered account pages (new in fastapi-userkit; needs the ``pages`` extra).
 
@@ -93,6 +98,14 @@ def get_pages_router(
             factor for the second step, ``/two-factor`` manages the factor, and a sensitive
             change of a user with a factor whose two-factor sign-in is older than
             ``mfa.step_up_within`` goes through ``/confirm`` first (issue 18).
+        email_sign_in: A dependency giving the request's
+            :class:`~fastapi_userkit.email_auth.EmailSignInService`: the sign-in page offers
+            "E-mail me a sign-in link" (``/email-login``; the e-mailed link opens
+            ``/email-login/verify``, which ``EmailSignInSettings.link_url`` must name; issue 20).
+        email_change: A dependency giving the request's
+            :class:`~fastapi_userkit.email_auth.EmailChangeService`: the account page's e-mail
+            form then starts a confirmed change (the new address confirms at ``/email/confirm``,
+            the old one can revert at ``/email/revert``: T40) instead of changing it at once.
 
     Raises:
         ConfigurationError: ``backend`` does not use a cookie transport or has refresh off, or
@@ -172,6 +185,17 @@ def get_pages_router(
         two_factor.add_sign_in_code(router)
         two_factor.add_reauthenticate(router)
         add_two_factor_pages(router, two_factor)
+    email_hooks = NO_EMAIL_CHANGE
+    if email_sign_in is not None:  # issue 20: imported only when on
+        from fastapi_userkit.pages._email_sign_in import EmailSignInPages
+
+        EmailSignInPages(site, email_sign_in, hooks).add(router)
+    if email_change is not None:
+        from fastapi_userkit.pages._email_change import EmailChangePages
+
+        change_pages = EmailChangePages(site, email_change)
+        change_pages.add(router)
+        email_hooks = change_pages.hooks()
     add_public_pages(router, site, hooks)
-    add_account_pages(router, site, hooks)
+    add_account_pages(router, site, hooks, email_hooks)
     return router
