@@ -105,7 +105,14 @@ class Site:
 
 
 def build_site(
-    db: SessionMaker, mailer: EmailAuthMailer, outbox: Outbox, log: Log, *, opt_in: bool = False, mfa: MFA | None = None
+    db: SessionMaker,
+    mailer: EmailAuthMailer,
+    outbox: Outbox,
+    log: Log,
+    *,
+    opt_in: bool = False,
+    mfa: MFA | None = None,
+    requires_verification: bool = False,
 ) -> tuple[TestApp, Clock]:
     """The documented app with the e-mail change routes (and, with ``opt_in``, the confirmed ``PATCH /users/me``)."""
     clock = Clock.now_real()
@@ -130,7 +137,10 @@ def build_site(
         users = fastapi_users.get_users_router(UserRead, UserUpdate, email_change=get_email_change)
         app.include_router(users, prefix="/users")
         test_app.app = app
-    app.include_router(fastapi_users.get_email_change_router(UserRead, get_email_change), prefix="/users")
+    router = fastapi_users.get_email_change_router(
+        UserRead, get_email_change, requires_verification=requires_verification
+    )
+    app.include_router(router, prefix="/users")
     return test_app, clock
 
 
@@ -414,3 +424,24 @@ async def test_a_user_with_a_second_factor_needs_a_fresh_two_factor_sign_in(
     assert refused.status_code == 401
     assert 'acr_values="aal2"' in refused.headers["www-authenticate"]
     assert without_factor.status_code == 202, without_factor.text
+
+
+async def test_with_requires_verification_an_unverified_user_cannot_ask(
+    http_db: SessionMaker, mailer: EmailAuthMailer, outbox: Outbox, log: Log
+) -> None:
+    """requires_verification=True: an unverified user's requests answer 403, and the schema lists it; the links work."""
+    await clear_rate_limits(http_db)
+    test_app, clock = build_site(http_db, mailer, outbox, log, requires_verification=True)
+    await create_user(test_app, OLD, is_verified=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(test_app.app), base_url="http://test") as http:
+        site = Site(test_app, http, outbox, clock)
+        headers = await site.headers()
+        refused = [
+            await site.ask(headers),
+            await http.get("/users/me/email-change", headers=headers),
+            await http.delete("/users/me/email-change", headers=headers),
+        ]
+
+    assert [response.status_code for response in refused] == [403, 403, 403]
+    assert len(outbox) == 0
+    assert "403" in test_app.app.openapi()["paths"]["/users/me/email-change"]["post"]["responses"]
