@@ -120,6 +120,38 @@ def expand(markdown: str, page: str) -> str:
     return INCLUDE.sub(replace, markdown)
 
 
+_PAGE_ANCHOR = re.compile(r"\]\((?P<target>(?![a-z][a-z0-9+.-]*:)[^)#\s]*\.md)?#(?P<name>[\w-]+)\)")
+
+
+def github_anchors(markdown: str, page: str) -> str:
+    """Anchors written as GitHub spells them (``#before-deploying-userkit-check---deploy``) as the site does.
+
+    A page's text is written to read well on GitHub too, so its links to headings, on the page or
+    on another page of the site, use GitHub's anchors; the site's table of contents spells a few
+    of them differently (it collapses runs of hyphens). Anchors the target does not know are left
+    for the strict build to report.
+    """
+    page_dir = posixpath.dirname(posixpath.join("docs", page))
+    known: dict[str, dict[str, str]] = {}
+
+    def anchors_of(target: str) -> dict[str, str]:
+        if target not in known:
+            path = ROOT / target
+            text = expand(path.read_text(), posixpath.relpath(target, "docs")) if path.is_file() else ""
+            known[target] = _anchors(text)
+        return known[target]
+
+    own = _anchors(markdown)
+
+    def replace(match: re.Match[str]) -> str:
+        target, name = match["target"] or "", match["name"]
+        found = anchors_of(posixpath.normpath(posixpath.join(page_dir, target))) if target else own
+        return f"]({target}#{found.get(name, name)})"
+
+    parts = re.split(r"(^```.*?^```$|`[^`\n]*`)", markdown, flags=re.MULTILINE | re.DOTALL)
+    return "".join(part if part.startswith("`") else _PAGE_ANCHOR.sub(replace, part) for part in parts)
+
+
 def on_page_markdown(markdown: str, page: Any, **_kwargs: Any) -> str:
-    """MkDocs' page event: expand the page's includes."""
-    return expand(markdown, page.file.src_uri)
+    """MkDocs' page event: expand the page's includes, then spell its anchors as the site does."""
+    return github_anchors(expand(markdown, page.file.src_uri), page.file.src_uri)

@@ -40,6 +40,9 @@ class Includes(Protocol):
     def relink(self, text: str, source: str, page: str) -> str:
         """``text`` written at ``source`` with its links made right for ``page``."""
 
+    def github_anchors(self, markdown: str, page: str) -> str:
+        """The page's links to headings with GitHub's anchors spelled as the site spells them."""
+
 
 def _load(path: Path, name: str) -> object:
     """A hook module loaded from its file; registered in ``sys.modules`` (dataclasses look it up there)."""

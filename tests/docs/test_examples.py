@@ -22,7 +22,6 @@ from tests.docs.site import ROOT, Block, expanded_blocks, own_blocks, pages
 from tests.readme_examples import examples as readme_examples
 
 TESTS = ROOT / "tests"
-PAGES_WITH_EXAMPLES = [page for page in pages() if any(block.example for block in own_blocks(page))]
 RUNNABLE = [
     (page, index)
     for page in pages()
@@ -36,6 +35,20 @@ def _test_sources() -> str:
     return "\n".join(
         path.read_text() for path in TESTS.rglob("*.py") if "docs" not in path.relative_to(TESTS).parts[:1]
     )
+
+
+def _page_examples(page: str) -> list[Block]:
+    """The page's own python examples that no feature test runs (this module runs those, in order).
+
+    A section moved from the README keeps its examples, which build on the README's quickstart:
+    the feature tests that name them run them with what they need.
+    """
+    sources = _test_sources()
+    return [
+        block
+        for block in own_blocks(page)
+        if block.example and block.lang == "python" and f'"{block.example}"' not in sources
+    ]
 
 
 def _snippets_run_by_tests() -> list[str]:
@@ -56,6 +69,9 @@ def _is_run(block: Block, own: set[str], readme: dict[str, str], sources: str, s
     if name is not None and readme.get(name) == block.code and f'"{name}"' in sources:
         return True
     return any(block.code in snippet for snippet in snippets)
+
+
+PAGES_WITH_EXAMPLES = [page for page in pages() if _page_examples(page)]
 
 
 @pytest.mark.parametrize("page", pages())
@@ -82,17 +98,17 @@ def test_an_unmarked_block_is_caught() -> None:
 
 @pytest.mark.parametrize("page", PAGES_WITH_EXAMPLES)
 def test_page_examples_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A page's own examples run in order in one fresh module (later ones build on earlier ones).
+    """A page's own examples no feature test runs, in order, in one fresh module (each builds on the last).
 
     The examples check their own results with ``assert``; any exception fails the page.
     """
     monkeypatch.chdir(tmp_path)  # files an example writes land in the test's directory
     module = types.ModuleType(f"docs_example_{uuid.uuid4().hex}")
     monkeypatch.setitem(sys.modules, module.__name__, module)  # pydantic resolves generics there
-    for block in own_blocks(page):
-        if block.example and block.lang == "python":
-            code = compile(block.code, f"docs/{page}:{block.example}", "exec", dont_inherit=True)
-            exec(code, module.__dict__)  # noqa: S102 - our own documentation
+    for block in _page_examples(page):
+        assert block.example is not None
+        code = compile(block.code, f"docs/{page}:{block.example}", "exec", dont_inherit=True)
+        exec(code, module.__dict__)  # noqa: S102 - our own documentation
 
 
 def test_pages_have_examples() -> None:

@@ -156,3 +156,23 @@ def test_relink_leaves_inline_code_alone() -> None:
     assert "](https://example.invalid/fastapi-userkit/blob/main/bench/chart.py)" in markdown
     assert "[up](#the-x-flag)" in markdown
     assert "[away](https://example.invalid/fastapi-userkit/blob/main/bench/RESULTS.md#elsewhere)" in markdown
+
+
+def test_github_anchors_are_spelled_as_the_site_does() -> None:
+    """A link written with GitHub's anchor (runs of hyphens kept) reaches the heading on the site.
+
+    On the page itself and on another page (here the changelog, which includes CHANGELOG.md);
+    code is left alone, and an anchor the target does not know is left for the strict build.
+    """
+    hook = includes()
+    page = (
+        "## Before deploying: `userkit check --deploy`\n"
+        "[a](#before-deploying-userkit-check---deploy) [b](changelog.md#010---2026-11-25) "
+        "[c](#no-such-heading) `[d](#before-deploying-userkit-check---deploy)`\n"
+    )
+    markdown = hook.github_anchors(page, "index.md")
+
+    assert "[a](#before-deploying-userkit-check-deploy)" in markdown
+    assert "[b](changelog.md#010-2026-11-25)" in markdown
+    assert "[c](#no-such-heading)" in markdown
+    assert "`[d](#before-deploying-userkit-check---deploy)`" in markdown
