@@ -6,6 +6,7 @@ Run it with ``make demo`` (SQLite file ``demo.db``), or set ``DATABASE_URL`` to 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,12 +15,26 @@ from fastapi.responses import RedirectResponse
 
 from demo.db import User, create_db_and_tables
 from demo.schemas import UserCreate, UserRead, UserUpdate
-from demo.users import SECRET, auth_backend, cookie_backend, current_active_user, fastapi_users
+from demo.users import (
+    PASSKEY_ORIGIN,
+    SECRET,
+    auth_backend,
+    cookie_backend,
+    current_active_user,
+    fastapi_users,
+    get_email_change,
+    get_email_sign_in,
+    get_passkey_service,
+)
+
+logger = logging.getLogger("uvicorn.error")
 
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     await create_db_and_tables()
+    # Passkeys need a domain, not an IP address: open the localhost address to use them.
+    logger.info("Account pages: %s/account/ (passkeys work on this address, not on 127.0.0.1)", PASSKEY_ORIGIN)
     yield
 
 
@@ -32,11 +47,25 @@ app.include_router(fastapi_users.get_register_router(UserRead, UserCreate), pref
 app.include_router(fastapi_users.get_reset_password_router(), prefix="/auth", tags=["auth"])
 app.include_router(fastapi_users.get_verify_router(UserRead), prefix="/auth", tags=["auth"])
 app.include_router(fastapi_users.get_mfa_router(), prefix="/users", tags=["users"])
+app.include_router(
+    fastapi_users.get_passkeys_router(auth_backend, get_passkey_service), prefix="/auth/jwt", tags=["passkeys"]
+)
+app.include_router(
+    fastapi_users.get_email_login_router(auth_backend, get_email_sign_in), prefix="/auth/jwt", tags=["auth"]
+)
+app.include_router(fastapi_users.get_email_change_router(UserRead, get_email_change), prefix="/users", tags=["users"])
 app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users", tags=["users"])
-# The account pages: sign up, verify, sign in, account... at http://127.0.0.1:8000/account/
+# The account pages: sign up, verify, sign in, account... at http://localhost:8000/account/,
+# with passkeys (they need the localhost address: an IP address cannot be a WebAuthn RP id).
 app.include_router(
     fastapi_users.get_pages_router(
-        cookie_backend, secret=SECRET, user_create_schema=UserCreate, app_name="fastapi-userkit demo"
+        cookie_backend,
+        secret=SECRET,
+        user_create_schema=UserCreate,
+        app_name="fastapi-userkit demo",
+        email_sign_in=get_email_sign_in,
+        email_change=get_email_change,
+        get_passkey_service=get_passkey_service,
     ),
     prefix="/account",
 )

@@ -11,11 +11,13 @@ from sqlalchemy.orm import DeclarativeBase
 
 from fastapi_userkit.db import SQLAlchemyBaseUserTableUUID, SQLAlchemyUserDatabase
 from fastapi_userkit.db.sessions import SQLAlchemyBaseRefreshTokenTable, SQLAlchemyBaseSessionTableUUID
+from fastapi_userkit.email_auth import SQLAlchemyBaseEmailChangeTableUUID, SQLAlchemyBaseEmailSignInTableUUID
 from fastapi_userkit.mfa import (
     SQLAlchemyBaseMFAChallengeTableUUID,
     SQLAlchemyBaseRecoveryCodeTableUUID,
     SQLAlchemyBaseTOTPTableUUID,
 )
+from fastapi_userkit.passkeys import SQLAlchemyBasePasskeyChallengeTable, SQLAlchemyBasePasskeyTableUUID
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite+aiosqlite:///./demo.db")
 
@@ -46,6 +48,22 @@ class RecoveryCode(SQLAlchemyBaseRecoveryCodeTableUUID, Base):
 
 class MFAChallenge(SQLAlchemyBaseMFAChallengeTableUUID, Base):
     """Two-factor sign-in: logins waiting for their code."""
+
+
+class EmailSignIn(SQLAlchemyBaseEmailSignInTableUUID, Base):
+    """Sign-in by e-mail: the e-mails waiting for their link or code (digests only)."""
+
+
+class EmailChange(SQLAlchemyBaseEmailChangeTableUUID, Base):
+    """The confirmed e-mail change: changes waiting for the new address, and their revert links."""
+
+
+class Passkey(SQLAlchemyBasePasskeyTableUUID, Base):
+    """Passkeys: each user's WebAuthn credentials (public keys only)."""
+
+
+class PasskeyChallenge(SQLAlchemyBasePasskeyChallengeTable, Base):
+    """Passkeys: digests of the ceremonies' live challenges."""
 
 
 engine = create_async_engine(DATABASE_URL)

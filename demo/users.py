@@ -1,19 +1,26 @@
 """The user manager, the JWT backends (bearer and cookie) and the FastAPIUsers object.
 
-The demo's mailer prints the account e-mails (verification and reset links) to the console.
+The demo's mailer prints the account e-mails (verification and reset links, sign-in links and
+codes, e-mail change confirmations and notices) to the console.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
 from demo.db import (
+    EmailChange,
+    EmailSignIn,
     MFAChallenge,
+    Passkey,
+    PasskeyChallenge,
     RecoveryCode,
     RefreshToken,
     TOTPFactor,
@@ -26,15 +33,32 @@ from fastapi_userkit import BaseUserManager, FastAPIUsers, UUIDIDMixin
 from fastapi_userkit.authentication import AuthenticationBackend, BearerTransport, CookieTransport, JWTStrategy
 from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.db.sessions import SQLAlchemySessionStore
+from fastapi_userkit.email_auth import (
+    EmailAuthMailer,
+    EmailChangeService,
+    EmailChangeSettings,
+    EmailSignInService,
+    EmailSignInSettings,
+    SQLAlchemyEmailChangeStore,
+    SQLAlchemyEmailSignInStore,
+)
 from fastapi_userkit.mail import AccountMailer, ConsoleMailer
 from fastapi_userkit.mfa import MFA, ChallengeStore, MFAStore, SQLAlchemyChallengeStore, SQLAlchemyMFAStore
+from fastapi_userkit.passkeys import (
+    PasskeyService,
+    PasskeySettings,
+    SQLAlchemyPasskeyChallengeStore,
+    SQLAlchemyPasskeyStore,
+)
 from fastapi_userkit.sessions import RefreshSettings
 
 logger = logging.getLogger("demo")
 
 SECRET = os.environ.get("USERKIT_DEMO_SECRET", "demo-secret-change-me-in-production-0123456789")
-# Where the browser reaches the demo: the e-mailed links point there.
-BASE_URL = os.environ.get("USERKIT_DEMO_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where the browser reaches the demo: the e-mailed links point there. localhost rather than
+# 127.0.0.1: passkeys need a domain (see PASSKEY_ORIGIN below), and the links then open in the
+# browser that holds the demo's cookies.
+BASE_URL = os.environ.get("USERKIT_DEMO_BASE_URL", "http://localhost:8000").rstrip("/")
 
 account_mailer = AccountMailer(
     ConsoleMailer(),
@@ -106,6 +130,68 @@ mfa = MFA(
     step_up_within=int(os.environ.get("USERKIT_DEMO_STEP_UP_WITHIN", "300")),
 )
 
+
+def passkey_origin(base_url: str) -> str:
+    """The origin passkeys run on: ``base_url``'s, with ``localhost`` for an IP address.
+
+    WebAuthn's relying-party id is a domain (an IP address is not one: browsers refuse it), so a
+    demo served on http://127.0.0.1:8000 offers passkeys on http://localhost:8000 (the same
+    server; browsers treat localhost as a secure context, so plain http works there).
+    """
+    parts = urlsplit(base_url)
+    host = parts.hostname or "localhost"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        host = "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+PASSKEY_ORIGIN = passkey_origin(BASE_URL)
+
+# Passkeys (WebAuthn): "Sign in with a passkey" and the account page's passkeys section.
+passkey_settings = PasskeySettings(
+    rp_id=urlsplit(PASSKEY_ORIGIN).hostname or "localhost",
+    rp_name="fastapi-userkit demo",
+    origins=[PASSKEY_ORIGIN],
+)
+
+
+async def get_passkey_service() -> AsyncIterator[PasskeyService]:
+    async with async_session_maker() as credentials, async_session_maker() as challenges:
+        yield PasskeyService(
+            passkey_settings,
+            SQLAlchemyPasskeyStore(credentials, Passkey),
+            SQLAlchemyPasskeyChallengeStore(challenges, PasskeyChallenge),
+        )
+
+
 fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [auth_backend, cookie_backend], mfa=mfa)
 
 current_active_user = fastapi_users.current_user(active=True)
+
+# Sign-in by e-mail (a link and a code) and the confirmed e-mail change, offered by the account
+# pages at /account: their links open the pages' /email-login/verify, /email/confirm and
+# /email/revert. The e-mails go through the account mailer (the console).
+email_mailer = EmailAuthMailer(account_mailer)
+email_sign_in_settings = EmailSignInSettings(secret=SECRET, pages_url=f"{BASE_URL}/account", enabled=True)
+email_change_settings = EmailChangeSettings(secret=SECRET, pages_url=f"{BASE_URL}/account")
+
+
+async def get_email_sign_in(
+    user_manager: UserManager = Depends(get_user_manager),
+) -> AsyncIterator[EmailSignInService[User, uuid.UUID]]:
+    async with async_session_maker() as session:
+        store = SQLAlchemyEmailSignInStore(session, EmailSignIn)
+        yield EmailSignInService(store, user_manager, email_sign_in_settings, email_mailer)
+
+
+async def get_email_change(
+    user_manager: UserManager = Depends(get_user_manager),
+) -> AsyncIterator[EmailChangeService[User, uuid.UUID]]:
+    async with async_session_maker() as session:
+        store = SQLAlchemyEmailChangeStore(session, EmailChange)
+        yield EmailChangeService(store, user_manager, email_change_settings, email_mailer)

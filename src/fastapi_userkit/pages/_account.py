@@ -24,6 +24,7 @@ from fastapi_userkit.pages._messages import (
     error_from_http,
     page_error,
 )
+from fastapi_userkit.pages._passkey_hooks import NO_PASSKEYS, PasskeyHooks
 from fastapi_userkit.pages._public import validation_errors
 from fastapi_userkit.pages._site import Site
 from fastapi_userkit.pages._two_factor_hooks import NO_TWO_FACTOR, Confirm, TwoFactorHooks
@@ -59,6 +60,7 @@ async def account_page(
     errors: list[PageError] | None = None,
     two_factor: Any = None,
     email_change: Any = None,
+    passkeys: Any = None,
     **form: Any,
 ) -> Response:
     """Render the account page (``two_factor``, ``email_change``: its optional sections, when there are)."""
@@ -76,6 +78,7 @@ async def account_page(
         oauth_accounts=getattr(user, "oauth_accounts", None),
         two_factor=two_factor,
         email_change=email_change,
+        passkeys=passkeys,
     )
 
 
@@ -135,25 +138,35 @@ async def checked_form(site: Site, request: Request, user: Any) -> dict[str, str
 
 
 def add_account_pages(
-    router: APIRouter, site: Site, two_factor: TwoFactorHooks = NO_TWO_FACTOR, email: EmailHooks = NO_EMAIL_CHANGE
+    router: APIRouter,
+    site: Site,
+    two_factor: TwoFactorHooks = NO_TWO_FACTOR,
+    email: EmailHooks = NO_EMAIL_CHANGE,
+    passkeys: PasskeyHooks = NO_PASSKEYS,
 ) -> None:
     """Add the account page and its forms to ``router``.
 
-    ``two_factor``: its section and freshness rule; ``email``: the confirmed e-mail change (issue 20).
+    ``two_factor``: its section and freshness rule; ``email``: the confirmed e-mail change (issue 20);
+    ``passkeys``: the passkeys section (issue 19).
     """
-    _add_profile_forms(router, site, two_factor, email)
+    _add_profile_forms(router, site, two_factor, email, passkeys)
     _add_session_forms(router, site)
 
 
-def _add_profile_forms(router: APIRouter, site: Site, two_factor: TwoFactorHooks, email: EmailHooks) -> None:
+def _add_profile_forms(
+    router: APIRouter, site: Site, two_factor: TwoFactorHooks, email: EmailHooks, passkeys: PasskeyHooks
+) -> None:
     UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
     Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias
     ConfirmFirst = Annotated[Confirm, Depends(two_factor.get_confirm)]  # noqa: N806 - a type alias
     TwoFactorView = Annotated[Any, Depends(two_factor.get_view)]  # noqa: N806 - a type alias
     EmailChange = Annotated[Any, Depends(email.get_change)]  # noqa: N806 - a type alias
+    PasskeysView = Annotated[Any, Depends(passkeys.get_view)]  # noqa: N806 - a type alias
 
     @router.get("/", name="pages:account")
-    async def account(request: Request, current: Current, view: TwoFactorView, email_change: EmailChange) -> Response:
+    async def account(
+        request: Request, current: Current, view: TwoFactorView, email_change: EmailChange, keys: PasskeysView
+    ) -> Response:
         user, _ = current
         return gate(site, request, user) or await account_page(
             site,
@@ -161,6 +174,7 @@ def _add_profile_forms(router: APIRouter, site: Site, two_factor: TwoFactorHooks
             user,
             two_factor=view,
             email_change=None if email_change is None else await email_change.view(request, user),
+            passkeys=keys,
         )
 
     @router.post("/email", name="pages:change_email")

@@ -62,12 +62,34 @@ MESSAGES: dict[str, str] = {
     INVALID_EMAIL: "Enter a valid e-mail address, like name@example.com.",
     INVALID_FIELD: "Please fill in this field correctly.",
     SESSION_NOT_FOUND: "This session has already ended.",
+    ErrorCode.REAUTHENTICATE_BAD_CREDENTIALS: "Your password is not correct.",
+    # Passkeys (issue 19): what went wrong, and what to do, without WebAuthn's words.
+    ErrorCode.PASSKEY_INVALID_PAYLOAD: "The passkey answer could not be read. Please try again.",
+    ErrorCode.PASSKEY_VERIFICATION_FAILED: "This passkey could not be checked. Try again, or use another way in.",
+    ErrorCode.PASSKEY_WRONG_ORIGIN: "This passkey was used on another site address, so it was refused.",
+    ErrorCode.PASSKEY_WRONG_RP_ID: "This passkey belongs to another site, so it was refused.",
+    ErrorCode.PASSKEY_USER_NOT_VERIFIED: "Your device did not check that it is you (fingerprint, face or PIN). "
+    "Please try again and unlock the passkey.",
+    ErrorCode.PASSKEY_CHALLENGE_INVALID: "This passkey request has expired or was already used. Please try again.",
+    ErrorCode.PASSKEY_UNKNOWN_CREDENTIAL: "This passkey is not known here: it may have been deleted. "
+    "Use another passkey, or another way in.",
+    ErrorCode.PASSKEY_ALREADY_REGISTERED: "This passkey is already registered.",
+    ErrorCode.PASSKEY_COUNTER_REGRESSION: "This passkey was refused because it may have been copied. "
+    "Use another way in, and delete it from your account.",
+    ErrorCode.PASSKEY_INVALID_NAME: "Give the passkey a name of 1 to 64 characters.",
+    ErrorCode.PASSKEY_LAST_LOGIN_METHOD: "This passkey is your only way to sign in: add another passkey "
+    "or a password before deleting it.",
 }
 """Sentence per code."""
 
 NOTICES: dict[str, str] = {
     "signed-up": "Your account is created. We sent you a link to verify your e-mail address.",
     "signed-out": "You are signed out.",
+    # Passkeys (issue 19), and "confirm it's you" without two-factor login.
+    "passkey-added": "Your passkey is added. You can sign in with it now.",
+    "passkey-renamed": "The passkey is renamed.",
+    "passkey-deleted": "The passkey is deleted: it no longer signs you in.",
+    "confirmed": "Thank you. You can make the change now.",
     "password-reset": "Your password is changed. Sign in with the new one.",
     "password-changed": "Your password is changed. Your other sessions were signed out.",
     "email-changed": "Your e-mail address is changed. We sent a link to verify it.",

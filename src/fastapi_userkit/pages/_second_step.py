@@ -191,7 +191,7 @@ class TwoFactorPages:
         answer = await self.signing_in.challenge(request, user_manager, user, second_step)
         if answer is None:
             return None
-        return self._code_page(request, _challenge_token(answer), next_url)
+        return self.code_page(request, _challenge_token(answer), next_url)
 
     def add_code_page(self, router: APIRouter) -> None:
         """Add ``GET /sign-in/code``: the second step of an OAuth sign-in (see :func:`carry_challenge`)."""
@@ -202,7 +202,7 @@ class TwoFactorPages:
             token = request.cookies.get(CHALLENGE_COOKIE, "")
             next_url = site.next_url(request)
             if token and len(token) <= _MAX_TOKEN:
-                response = self._code_page(request, token, next_url)
+                response = self.code_page(request, token, next_url)
             else:  # opened again, or after the challenge expired: start over
                 response = site.to_sign_in(request, next_url)
             # Read once: the token now lives only in the form.
@@ -215,7 +215,7 @@ class TwoFactorPages:
             )
             return response
 
-    def _code_page(
+    def code_page(
         self,
         request: Request,
         token: str,
@@ -224,6 +224,7 @@ class TwoFactorPages:
         status_code: int = 200,
         errors: list[PageError] | None = None,
     ) -> Response:
+        """The second step's page, with the challenge ``token`` in its form."""
         return self.page(
             request,
             "sign_in_code.html",
@@ -266,7 +267,7 @@ class TwoFactorPages:
                 error = mfa_error(exc, field=None if exc.detail == ErrorCode.MFA_CHALLENGE_INVALID else "code")
                 if exc.detail == ErrorCode.MFA_CHALLENGE_INVALID:
                     return site.page(request, "sign_in.html", status_code=400, errors=[error], next_url=next_url)
-                return self._code_page(request, token, next_url, status_code=400, errors=[error])
+                return self.code_page(request, token, next_url, status_code=400, errors=[error])
             response = site.redirect(next_url, cookies_from=login)
             # A new session gets new form tokens, as after a one-step sign-in.
             site.csrf.rotate(response)

@@ -17,6 +17,7 @@ from fastapi_userkit.models import ID, UP
 from fastapi_userkit.pages._account import add_account_pages
 from fastapi_userkit.pages._csrf import FormCSRF
 from fastapi_userkit.pages._email_hooks import NO_EMAIL_CHANGE
+from fastapi_userkit.pages._passkey_hooks import NO_PASSKEYS
 from fastapi_userkit.pages._public import add_public_pages
 from fastapi_userkit.pages._render import PageRenderer, stylesheet_text
 from fastapi_userkit.pages._site import OAuthProvider, Site
@@ -29,6 +30,7 @@ from fastapi_userkit.types import DependencyCallable
 if TYPE_CHECKING:  # the two-factor package needs the ``mfa`` extra
     from fastapi_userkit.email_auth import EmailChangeService, EmailSignInService
     from fastapi_userkit.mfa.settings import MFA
+    from fastapi_userkit.passkeys.service import PasskeyService
 
 __all__ = ["get_pages_router"]
 
@@ -62,6 +64,7 @@ def get_pages_router(
     mfa: MFA | None = None,
     email_sign_in: DependencyCallable[EmailSignInService[UP, ID]] | None = None,
     email_change: DependencyCallable[EmailChangeService[UP, ID]] | None = None,
+    get_passkey_service: DependencyCallable[PasskeyService] | None = None,
 ) -> APIRouter:
     """Build the server-rendered account pages (new in fastapi-userkit; needs the ``pages`` extra).
 
@@ -106,6 +109,14 @@ def get_pages_router(
             :class:`~fastapi_userkit.email_auth.EmailChangeService`: the account page's e-mail
             form then starts a confirmed change (the new address confirms at ``/email/confirm``,
             the old one can revert at ``/email/revert``: T40) instead of changing it at once.
+        get_passkey_service: A dependency giving the request's
+            :class:`~fastapi_userkit.passkeys.PasskeyService` (needs the ``passkeys`` extra): the
+            pages then offer passkeys (issue 19): "Sign in with a passkey" on the sign-in page,
+            "Create an account with a passkey" (no password) on the sign-up page, a passkeys
+            section on the account page (add, rename, delete, under the JSON routes' freshness
+            rule), "Confirm with a passkey" on "confirm it's you" and, with ``mfa``, "Use a
+            passkey" on the second step, through a script the router serves at
+            ``/userkit-passkeys.js``.
 
     Raises:
         ConfigurationError: ``backend`` does not use a cookie transport or has refresh off, or
@@ -147,7 +158,9 @@ def get_pages_router(
         current_user_token=authenticator.current_user_token(
             optional=True, active=True, get_enabled_backends=only_the_cookie_backend
         ),
-        renderer=PageRenderer(template_dirs, stylesheets, {"app_name": app_name}),
+        renderer=PageRenderer(
+            template_dirs, stylesheets, {"app_name": app_name}, scripts=get_passkey_service is not None
+        ),
         csrf=FormCSRF(
             secret_value.encode(),
             origin_check,
@@ -176,6 +189,7 @@ def get_pages_router(
         )
 
     hooks = NO_TWO_FACTOR
+    two_factor = None
     if mfa is not None:
         from fastapi_userkit.pages._second_step import TwoFactorPages
         from fastapi_userkit.pages._two_factor import add_two_factor_pages, two_factor_hooks
@@ -196,6 +210,14 @@ def get_pages_router(
         change_pages = EmailChangePages(site, email_change)
         change_pages.add(router)
         email_hooks = change_pages.hooks()
+    passkey_hooks = NO_PASSKEYS
+    if get_passkey_service is not None:  # issue 19: imported only when on (the ``passkeys`` extra)
+        from fastapi_userkit.pages._passkeys import PasskeyPages, add_passkey_pages, add_second_step
+
+        passkey_pages = PasskeyPages(site, get_passkey_service, hooks)
+        passkey_hooks = add_passkey_pages(router, passkey_pages, confirm_page=mfa is None)
+        if two_factor is not None:  # "Use a passkey" on the second step of a password sign-in
+            add_second_step(router, passkey_pages, two_factor.code_page)
     add_public_pages(router, site, hooks)
-    add_account_pages(router, site, hooks, email_hooks)
+    add_account_pages(router, site, hooks, email_hooks, passkeys=passkey_hooks)
     return router
