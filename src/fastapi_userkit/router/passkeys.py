@@ -206,6 +206,28 @@ def get_passkeys_router(
     get_second_step, challenge_responses = _second_step_wiring(mfa)
     managing_user = _managing_user(current_user, get_second_step, mfa)
 
+    # Registered first: /passkeys/password must not be read as /passkeys/{passkey_id}.
+    login_success = login_openapi_success(backend)
+    wired = _passkey_account.wiring(
+        router, backend, get_user_manager, get_passkey_service, sign_in, csrf, login_success
+    )
+    _passkey_account.add_login_routes(
+        wired, get_second_step, challenge_responses, requires_verification=requires_verification
+    )
+    _add_account_routes(
+        wired,
+        authenticator,
+        security,
+        login_guard,
+        current_user,
+        requires_verification=requires_verification,
+        fresh_within=fresh_within,
+        mfa=mfa,
+        signup_schema=signup_schema,
+        auth_errors=auth_errors,
+        step_up=step_up,
+    )
+
     @router.post(
         "/passkeys/register/options",
         name="passkeys:register_options",
@@ -299,26 +321,6 @@ def get_passkeys_router(
             user_manager, request, background, user, "deleted", passkey_id=passkey.id, name=passkey.name
         )
 
-    login_success = login_openapi_success(backend)
-    wired = _passkey_account.wiring(
-        router, backend, get_user_manager, get_passkey_service, sign_in, csrf, login_success
-    )
-    _passkey_account.add_login_routes(
-        wired, get_second_step, challenge_responses, requires_verification=requires_verification
-    )
-    _add_account_routes(
-        wired,
-        authenticator,
-        security,
-        login_guard,
-        current_user,
-        requires_verification=requires_verification,
-        fresh_within=fresh_within,
-        mfa=mfa,
-        signup_schema=signup_schema,
-        auth_errors=auth_errors,
-        step_up=step_up,
-    )
     return router
 
 
