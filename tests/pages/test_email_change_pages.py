@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from fastapi_userkit.email_auth import EMAIL_CHANGE_CONFIRM_PATH, EMAIL_CHANGE_REVERT_PATH
+from fastapi_userkit.email_auth import EMAIL_CHANGE_CONFIRM_PATH, EMAIL_CHANGE_REVERT_PATH, EMAIL_SIGN_IN_PATH
 from fastapi_userkit.security import LoginThrottle, RateLimitSettings, SecuritySettings
 from tests.conftest import SessionMaker
 from tests.mfa.conftest import Clock as MFAClock
@@ -28,7 +28,7 @@ async def follow(client: httpx.AsyncClient, app: EmailPagesApp, to: str, path: s
     """Open the link to ``path`` in the latest e-mail to ``to``, then press the page's button."""
     page = await client.get(link_path(app.last(to), path))
     assert page.status_code == 200, page.text
-    return await post_form(client, page, path.join(("/account", "")), {"token": hidden_token(page)})
+    return await post_form(client, page, f"/account{path}", {"token": hidden_token(page)})
 
 
 async def test_the_form_asks_and_the_page_shows_the_pending_change(http_db: SessionMaker) -> None:
@@ -323,3 +323,40 @@ async def test_a_revert_with_the_api_csrf_check_off_clears_the_browser_too(http_
 
     assert reverted.status_code == 200
     assert not signed_in(client)
+
+
+async def passwordless(client: httpx.AsyncClient, app: EmailPagesApp, email: str) -> None:
+    """An account whose first sign-in by e-mail dropped the password it was registered with (signed in)."""
+    await sign_up_and_in(client, email)
+    await submit(client, "/account/sign-out", "/account/sign-out", {})
+    await submit(client, "/account/email-login", "/account/email-login", {"email": email})
+    await follow(client, app, email, EMAIL_SIGN_IN_PATH)
+
+
+async def test_a_user_without_a_password_asks_with_a_recent_sign_in(http_db: SessionMaker) -> None:
+    """No password to type: the form has no password field and a fresh sign-in lets the change wait for confirmation."""
+    app = email_pages_app(http_db)
+
+    async with client_for(app.test_app) as client:
+        await passwordless(client, app, "nopass@camelot.bt")
+        page = await client.get("/account/")
+        asked = await submit(client, "/account/", "/account/email", {"email": "nopass2@camelot.bt"})
+
+    assert "Signed in as <strong>nopass@camelot.bt</strong>" in page.text
+    assert 'id="uk-email-current-password"' not in page.text
+    assert asked.headers["location"] == "/account/?notice=email-change-pending"
+
+
+async def test_a_user_without_a_password_and_an_old_sign_in_signs_in_again_first(http_db: SessionMaker) -> None:
+    """Past ``email_change_fresh_within`` a user without a password is told to sign in again; nothing is sent."""
+    app = email_pages_app(http_db, email_change_fresh_within=0)
+
+    async with client_for(app.test_app) as client:
+        await passwordless(client, app, "stale@camelot.bt")
+        sent = len(app.outbox.messages)
+        asked = await submit(client, "/account/", "/account/email", {"email": "stale2@camelot.bt"})
+
+    assert asked.status_code == 403
+    assert 'data-code="SIGN_IN_AGAIN"' in asked.text
+    assert "sign in again" in asked.text
+    assert len(app.outbox.messages) == sent

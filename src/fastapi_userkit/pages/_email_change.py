@@ -10,6 +10,10 @@ for the current password (and, for a user with a second factor, a fresh two-fact
   again" and "cancel";
 * the old address gets a notice with a "this was not me" link, valid for days.
 
+A user without a password (who signs in by e-mail or with a passkey) has none to type: for
+them a recent sign-in stands in for it, at most ``fresh_within`` seconds old (300 by default,
+as the JSON route ``POST /users/me/email-change``); an older one is asked to sign in again.
+
 The links open ``GET /email/confirm?token=...`` and ``GET /email/revert?token=...``: pages whose
 button ``POST``s the token, so a mail scanner opening a link changes nothing (T35). The revert
 restores the old address and ends every session of the user (the service does, in every backend
@@ -26,7 +30,11 @@ from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request,
 from pydantic import ValidationError
 
 from fastapi_userkit import exceptions
+from fastapi_userkit._oauth_accounts import has_usable_password
 from fastapi_userkit.authentication._context import auth_context
+from fastapi_userkit.authentication.assurance import UNKNOWN_ASSURANCE
+from fastapi_userkit.authentication.step_up import request_assurance
+from fastapi_userkit.db._types import now_utc
 from fastapi_userkit.email_auth import EmailChangePending, EmailChangeService, EmailLinkInvalid
 from fastapi_userkit.pages._account import account_page, check_password, checked_form, done
 from fastapi_userkit.pages._email_hooks import EmailHooks
@@ -36,13 +44,20 @@ from fastapi_userkit.pages._public import validation_errors
 from fastapi_userkit.pages._site import Site
 from fastapi_userkit.router.common import translate
 
-__all__ = ["ROUTES", "EmailChangePages", "EmailChangeView"]
+__all__ = ["ROUTES", "SIGN_IN_AGAIN", "EmailChangePages", "EmailChangeView"]
 
 _MAX_TOKEN = 256
 """A link's secret is 43 characters: a longer token is refused unread."""
 
 ROUTES = ("email_change_confirm", "email_change_revert", "email_change_cancel", "email_change_resend")
 """Route names (without ``pages:``) of these pages; templates find them in ``urls``."""
+
+SIGN_IN_AGAIN = "SIGN_IN_AGAIN"
+"""The pages' code for a user without a password whose sign-in is too old to change the address."""
+
+_SIGN_IN_AGAIN_MESSAGE = (
+    "To change your address, your sign-in must be recent: sign out, sign in again, then ask for the change."
+)
 
 
 @dataclass(frozen=True)
@@ -51,9 +66,12 @@ class EmailChangeView:
 
     Attributes:
         pending: The change waiting for its confirmation, if one is.
+        needs_password: The form asks for the current password (the user has one; for a user
+            without, a recent sign-in stands in for it).
     """
 
     pending: EmailChangePending | None
+    needs_password: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,21 +83,26 @@ class _Forms:
 
     async def view(self, request: Request, user: Any) -> EmailChangeView:
         """The account page's e-mail section: the pending change, if any."""
-        return EmailChangeView(await self.service.pending(user))
+        return EmailChangeView(await self.service.pending(user), has_usable_password(user.hashed_password))
 
     async def submit(
         self, request: Request, user: Any, user_manager: Any, form: dict[str, str], background_tasks: BackgroundTasks
     ) -> Response:
-        """Ask for the change: the current password first, then both e-mails (after the response)."""
+        """Ask for the change: the current password (or a recent sign-in) first, then both e-mails."""
         site = self.pages.site
         email = form.get("email", "")
         try:
             update = site.user_update_schema.model_validate({"email": email.strip()})
         except ValidationError as exc:
             return await self.account(request, user, 400, validation_errors(exc), email=email)
+        needs_password = has_usable_password(user.hashed_password)
+        if not needs_password and not self.pages.recent_sign_in(request):
+            errors = [PageError(SIGN_IN_AGAIN, _SIGN_IN_AGAIN_MESSAGE)]
+            return await self.account(request, user, 403, errors, email=email)
         try:
             with translate("update", "email-change"):
-                await check_password(site, request, user_manager, user, form.get("current_password", ""))
+                if needs_password:  # re-authentication (ASVS 5.0 6.2.3, 7.5.1), under the login throttle
+                    await check_password(site, request, user_manager, user, form.get("current_password", ""))
                 # A taken address is answered like a free one (ASVS 5.0 6.3.8): the link decides.
                 await self.service.request_change(user, str(update.email), defer=background_tasks.add_task)
         except exceptions.CurrentPasswordInvalid:
@@ -108,10 +131,17 @@ class EmailChangePages:
     Args:
         site: The pages' configuration and helpers.
         get_service: Dependency giving the request's :class:`~fastapi_userkit.email_auth.EmailChangeService`.
+        fresh_within: How recent (seconds) the sign-in of a user without a password must be to ask.
     """
 
     site: Site
     get_service: Callable[..., Any]
+    fresh_within: int = 300
+
+    def recent_sign_in(self, request: Request) -> bool:
+        """Whether the request's sign-in (any factor) is at most :attr:`fresh_within` seconds old."""
+        assurance = request_assurance(request) or UNKNOWN_ASSURANCE
+        return assurance.is_fresh(self.fresh_within, now_utc())
 
     def hooks(self) -> EmailHooks:
         """What the account page calls: the request's forms, over the request's service."""

@@ -64,6 +64,7 @@ def get_pages_router(
     mfa: MFA | None = None,
     email_sign_in: DependencyCallable[EmailSignInService[UP, ID]] | None = None,
     email_change: DependencyCallable[EmailChangeService[UP, ID]] | None = None,
+    email_change_fresh_within: int = 300,
     get_passkey_service: DependencyCallable[PasskeyService] | None = None,
 ) -> APIRouter:
     """Build the server-rendered account pages (new in fastapi-userkit; needs the ``pages`` extra).
@@ -109,6 +110,8 @@ def get_pages_router(
             :class:`~fastapi_userkit.email_auth.EmailChangeService`: the account page's e-mail
             form then starts a confirmed change (the new address confirms at ``/email/confirm``,
             the old one can revert at ``/email/revert``: T40) instead of changing it at once.
+        email_change_fresh_within: How recent (seconds) the sign-in of a user without a password
+            must be to ask for an e-mail change (a user with one types it instead).
         get_passkey_service: A dependency giving the request's
             :class:`~fastapi_userkit.passkeys.PasskeyService` (needs the ``passkeys`` extra): the
             pages then offer passkeys (issue 19): "Sign in with a passkey" on the sign-in page,
@@ -207,7 +210,7 @@ def get_pages_router(
     if email_change is not None:
         from fastapi_userkit.pages._email_change import EmailChangePages
 
-        change_pages = EmailChangePages(site, email_change)
+        change_pages = EmailChangePages(site, email_change, email_change_fresh_within)
         change_pages.add(router)
         email_hooks = change_pages.hooks()
     passkey_hooks = NO_PASSKEYS
