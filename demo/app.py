@@ -48,7 +48,9 @@ app.include_router(fastapi_users.get_reset_password_router(), prefix="/auth", ta
 app.include_router(fastapi_users.get_verify_router(UserRead), prefix="/auth", tags=["auth"])
 app.include_router(fastapi_users.get_mfa_router(), prefix="/users", tags=["users"])
 app.include_router(
-    fastapi_users.get_passkeys_router(auth_backend, get_passkey_service), prefix="/auth/jwt", tags=["passkeys"]
+    fastapi_users.get_passkeys_router(auth_backend, get_passkey_service, signup_schema=UserCreate),
+    prefix="/auth/jwt",
+    tags=["passkeys"],
 )
 app.include_router(
     fastapi_users.get_email_login_router(auth_backend, get_email_sign_in), prefix="/auth/jwt", tags=["auth"]

@@ -65,7 +65,7 @@ def sign_in(page: Page, email: str, password: str, path: str = "/account/sign-in
     page.goto(path)
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def new_email() -> str:

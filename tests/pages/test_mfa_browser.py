@@ -88,7 +88,7 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.goto("/account/sign-in")
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def sign_out(page: Page) -> None:
@@ -160,7 +160,7 @@ def test_enrol_sign_in_recover_and_confirm(page: Page, demo: Demo, tmp_path: Pat
     shot(page, "mfa_confirm")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("Code").fill(phone.code())
-    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("button", name="Confirm", exact=True).click()
     expect(page).to_have_url(f"{demo.base_url}/account/?notice=confirmed")
     page.locator("#uk-current-password").fill(PASSWORD)
     page.get_by_label("New password").fill(NEW_PASSWORD)

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, expect, sync_playwright
 
@@ -46,18 +47,29 @@ class Device:
         self.context: BrowserContext = browser.new_context(base_url=base_url, viewport={"width": 1000, "height": 900})
         self.context.set_default_timeout(15_000)
         self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
         self.cdp: CDPSession = self.context.new_cdp_session(self.page)
         self.cdp.send("WebAuthn.enable")
+        self.authenticator_id = self.plug_in("internal")
+
+    def plug_in(self, transport: str) -> str:
+        """Add an authenticator: the platform's (``internal``) or a security key (``usb``)."""
         options = {
             "protocol": "ctap2",
-            "transport": "internal",
+            "transport": transport,
             "hasResidentKey": True,
             "hasUserVerification": True,
             "isUserVerified": True,
             "automaticPresenceSimulation": True,
         }
         added: dict[str, Any] = self.cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
-        self.authenticator_id = str(added["authenticatorId"])
+        return str(added["authenticatorId"])
+
+    def swap_authenticator(self, transport: str) -> None:
+        """Take the current authenticator away and put another one in its place."""
+        self.cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": self.authenticator_id})
+        self.authenticator_id = self.plug_in(transport)
 
     def credentials(self) -> list[dict[str, Any]]:
         """The passkeys this device's authenticator holds."""
@@ -155,6 +167,66 @@ def test_add_sign_in_and_add_another(browser: Browser, demo: Demo, devices: list
     phone.page.goto("/account/sign-in")
     phone.page.get_by_role("button", name="Sign in with a passkey").click()
     expect(phone.page.locator(".uk-identity")).to_contain_text(email)
+
+
+def test_sign_up_with_a_passkey_sign_in_and_add_a_second(browser: Browser, demo: Demo, devices: list[Device]) -> None:
+    """An account made with a passkey alone: sign out, sign in with no e-mail typed, add a security key, use it."""
+    email = f"passwordless-{uuid.uuid4().hex[:8]}@example.com"
+    laptop = Device(browser, localhost(demo))
+    devices.append(laptop)
+    page = laptop.page
+
+    page.goto("/account/sign-up")
+    shot(page, "passkeys_sign_up")
+    page.locator("#uk-passkey-email").fill(email)
+    page.get_by_role("button", name="Create an account with a passkey").click()
+    expect(page).to_have_url(f"{localhost(demo)}/account/")
+    expect(page.locator(".uk-identity")).to_contain_text(email)
+    expect(page.locator(".uk-passkey-name")).to_have_text(["Passkey"])
+    assert laptop.credentials()[0]["isResidentCredential"] is True
+    sign_out(page)
+
+    page.goto("/account/sign-in")
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.locator(".uk-identity")).to_contain_text(email)
+
+    # The laptop's authenticator already holds a passkey for this account (it would decline a
+    # second one): a security key is plugged in instead.
+    laptop.swap_authenticator("usb")
+    add_passkey(page, "Security key")
+    expect(page.locator(".uk-passkey-name")).to_have_text(["Passkey", "Security key"])
+    sign_out(page)
+    page.goto("/account/sign-in")
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.locator(".uk-identity")).to_contain_text(email)
+    expect(page.locator(".uk-hint", has_text="last used")).to_have_count(2)
+    assert laptop.errors == []
+
+
+def test_a_passkey_as_the_second_factor(browser: Browser, demo: Demo, devices: list[Device]) -> None:
+    """A password account with an authenticator app and a passkey: after the password, the passkey signs in."""
+    email = f"second-{uuid.uuid4().hex[:8]}@example.com"
+    laptop = Device(browser, localhost(demo))
+    devices.append(laptop)
+    page = laptop.page
+
+    sign_up_and_in(page, email)
+    add_passkey(page, "Laptop")
+    page.get_by_role("link", name="Set up two-factor sign-in").click()
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    secret = "".join(page.locator("#uk-totp-secret").inner_text().split())
+    page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+    sign_out(page)
+
+    password_sign_in(page, email)
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+    shot(page, "passkeys_second_step")
+    page.get_by_role("button", name="Use a passkey").click()
+    expect(page).to_have_url(f"{localhost(demo)}/account/")
+    expect(page.locator(".uk-identity")).to_contain_text(email)
+    assert laptop.errors == []
 
 
 def test_without_webauthn_the_buttons_stay_hidden(browser: Browser, demo: Demo) -> None:
