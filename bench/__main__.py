@@ -20,7 +20,7 @@ from typing import Any
 from bench.apps import FASTAPI_USERS_APP, import_diff
 from bench.envs import BENCH_DIR, Env, ensure_server_envs, ensure_tools_env, ensure_wrk
 from bench.harness import LIBRARIES, Harness
-from bench.report import add_ratios, markdown, targets
+from bench.report import add_ratios, gate_misses, markdown, targets
 from bench.scenarios import PLANS, SCENARIOS, Plan
 from bench.servers import pinning_available
 
@@ -54,8 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="every scenario once, short runs (~2 minutes)")
     parser.add_argument(
-        "--check", action="store_true", help="harness smoke test: SQLite, 1-2 s runs; exit 1 on any server error"
+        "--smoke", action="store_true", help="harness smoke test: SQLite, 1-2 s runs; exit 1 on any server error"
     )
+    parser.add_argument("--check", action="store_true", help="exit 1 when a gate target of issue 23 is missed")
     parser.add_argument("--profile", action="store_true", help="profile userkit's GET /users/me with py-spy instead")
     parser.add_argument("--backends", help="comma-separated: sqlite,postgresql")
     parser.add_argument("--scenarios", help="comma-separated scenario ids: " + ",".join(s.id for s in SCENARIOS))
@@ -65,6 +66,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--post-repeats", type=int)
     parser.add_argument("--profile-seconds", type=int, default=15)
     parser.add_argument("--profile-native", action="store_true", help="with --profile: sample C frames too")
+    parser.add_argument(
+        "--callgrind",
+        help="with --profile: instructions per request of these comma-separated keys (bench.cpu_worker), "
+        "under valgrind's callgrind, instead of py-spy",
+    )
+    parser.add_argument("--callgrind-requests", type=int, default=300)
+    parser.add_argument("--cpu-rounds", type=int, help="rounds of the in-process CPU table (0: skip it)")
+    parser.add_argument("--cpu-requests", type=int, help="requests per round of the CPU table")
     parser.add_argument("--no-chart", action="store_true")
     parser.add_argument("--output", type=Path, help="result directory (default bench/results, or bench/results/check)")
     return parser.parse_args(argv)
@@ -72,10 +81,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def make_plan(args: argparse.Namespace) -> Plan:
     """The plan of the mode, with the command line's overrides."""
-    mode = "check" if args.check else "quick" if args.quick else "full"
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     plan = PLANS[mode]
-    if args.check and args.quick:
-        plan = plan.with_overrides(mode="quick+check")
+    if args.smoke and args.quick:
+        plan = plan.with_overrides(mode="quick+smoke")
     return plan.with_overrides(
         backends=tuple(args.backends.split(",")) if args.backends else None,
         scenarios=tuple(args.scenarios.split(",")) if args.scenarios else None,
@@ -84,6 +93,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         post_seconds=args.post_seconds,
         post_repeats=args.post_repeats,
         chart=False if args.no_chart else None,
+        cpu_rounds=args.cpu_rounds,
+        cpu_requests=args.cpu_requests,
     )
 
 
@@ -147,8 +158,9 @@ def write_outputs(document: dict[str, Any], output: Path, chart: bool) -> str:
 def run_benchmark(args: argparse.Namespace) -> int:
     """Build, run, report; the exit status."""
     plan = make_plan(args)
-    output: Path = args.output or (BENCH_DIR / "results" / ("check" if args.check else ""))
+    output: Path = args.output or (BENCH_DIR / "results" / ("smoke" if args.smoke else ""))
     started = time.monotonic()
+    load_at_start = list(os.getloadavg())
     envs = ensure_server_envs()
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="userkit-bench-") as workdir:
@@ -166,6 +178,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
             "mode": plan.mode,
             "plan": asdict(plan),
             "command": " ".join(["python -m bench", *sys.argv[1:]]),
+            "load_average": {"start": load_at_start, "end": list(os.getloadavg())},
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "elapsed_seconds": round(time.monotonic() - started, 1),
             "machine": machine(),
@@ -186,6 +199,13 @@ def run_benchmark(args: argparse.Namespace) -> int:
     if harness.failures:
         _log("FAILED: " + "; ".join(harness.failures))
         return 1
+    if args.check:
+        missed = gate_misses(document["targets"])
+        for check in missed:
+            _log(f"gate missed: {check['target']} ({check['backend']}): {check['value']}, goal {check['goal']}")
+        if missed:
+            return 1
+        _log("every gate target measured is met")
     return 0
 
 

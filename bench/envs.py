@@ -4,8 +4,8 @@ Three environments under ``bench/.venvs/`` (git-ignored), built once and rebuilt
 change:
 
 * ``fastapi-users``: FastAPI Users 15.0.5 and fastapi-users-db-sqlalchemy 7.0.0;
-* ``fastapi-userkit``: this repository, installed editable with the ``postgres`` and ``redis``
-  extras, constrained to the exact versions frozen in the FastAPI Users environment, so every
+* ``fastapi-userkit``: this repository, installed editable with the ``postgres``, ``redis`` and
+  ``mfa`` extras, constrained to the exact versions frozen in the FastAPI Users environment, so every
   shared package (FastAPI, Starlette, Pydantic, SQLAlchemy, uvicorn, uvloop, httptools, pwdlib,
   argon2-cffi, PyJWT, drivers...) is the same build on both sides;
 * ``tools``: matplotlib for the chart and py-spy for profiles, kept out of the server environments.
@@ -42,6 +42,8 @@ COMMON_REQUIREMENTS = BENCH_DIR / "requirements-common.txt"
 FASTAPI_USERS_PINS = ("fastapi-users==15.0.5", "fastapi-users-db-sqlalchemy==7.0.0")
 TOOLS_PINS = ("matplotlib==3.11.2", "py-spy==0.4.3")
 _STAMP = ".bench-stamp"
+# The userkit environment's extras: drivers, and two-factor for the second-factor user's /users/me.
+USERKIT_EXTRAS = "postgres,redis,mfa"
 # Packages only one side has; everything else frozen in the FastAPI Users env constrains the other.
 _NOT_SHARED = {"fastapi-users", "fastapi-users-db-sqlalchemy", "makefun", "fastapi-userkit"}
 
@@ -154,10 +156,11 @@ def ensure_server_envs() -> dict[str, Env]:
     constraints_file = VENVS_DIR / "shared-constraints.txt"
     constraints_file.write_text(constraints, encoding="utf-8")
     pyproject = (REPO_DIR / "pyproject.toml").read_text(encoding="utf-8")
+    requirement = f"{REPO_DIR}[{USERKIT_EXTRAS}]"
     userkit = _build(
         "fastapi-userkit",
-        _digest(common, constraints, pyproject, str(REPO_DIR)),
-        [["-c", str(constraints_file), "-r", str(COMMON_REQUIREMENTS), "-e", f"{REPO_DIR}[postgres,redis]"]],
+        _digest(common, constraints, pyproject, requirement),
+        [["-c", str(constraints_file), "-r", str(COMMON_REQUIREMENTS), "-e", requirement]],
     )
     return {"fastapi-users": fastapi_users, "fastapi-userkit": userkit}
 

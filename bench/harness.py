@@ -10,6 +10,7 @@ repeats is reported.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import sqlite3
 import statistics
@@ -21,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.apps import write_apps
-from bench.envs import Env
+from bench.cpu_table import measure_cpu_table
+from bench.envs import REPO_DIR, Env
 from bench.scenarios import SCENARIOS, Plan, Scenario
 from bench.servers import CPU_CLIENT, CPU_SERVER, Databases, ProcessSet, Server, pinning_available
 from bench.wrk import Load, WrkResult, finish_wrk, run_wrk, start_wrk
@@ -109,17 +111,10 @@ class Harness:
     def _start_pair(
         self, backend: str, databases: Databases, modules: dict[str, str], seed_hash: str, cores: int
     ) -> dict[str, Server]:
-        cpus = None if not self.pin else (CPU_SERVER,) if cores == 1 else (CPU_SERVER, CPU_CLIENT)
+        cpus = self._cpus(cores)
         servers: dict[str, Server] = {}
         for library in LIBRARIES:
-            env = {
-                "BENCH_DATABASE_URL": self._urls.get((backend, library)) or databases.url(backend, library),
-                "BENCH_SECRET": secrets.token_urlsafe(32),
-                "BENCH_REDIS_PREFIX": databases.redis_prefix(library),
-                "BENCH_SEED_USERS": str(self.plan.seed_users),
-                "BENCH_SEED_HASH": seed_hash,
-            }
-            self._urls[backend, library] = env["BENCH_DATABASE_URL"]
+            env = self._variables(backend, library, databases, seed_hash)
             server = Server(
                 library,
                 self.envs[library].python,
@@ -135,11 +130,59 @@ class Harness:
             servers[library] = server
         return servers
 
+    def _cpus(self, cores: int) -> tuple[int, ...] | None:
+        return None if not self.pin else (CPU_SERVER,) if cores == 1 else (CPU_SERVER, CPU_CLIENT)
+
+    def _variables(self, backend: str, library: str, databases: Databases, seed_hash: str) -> dict[str, str]:
+        """The ``BENCH_*`` environment of ``library``'s app on ``backend`` (its database made once)."""
+        env = {
+            "BENCH_DATABASE_URL": self._urls.get((backend, library)) or databases.url(backend, library),
+            "BENCH_SECRET": secrets.token_urlsafe(32),
+            "BENCH_REDIS_PREFIX": databases.redis_prefix(library),
+            "BENCH_SEED_USERS": str(self.plan.seed_users),
+            "BENCH_SEED_HASH": seed_hash,
+            "BENCH_PASSWORD": PASSWORD,
+        }
+        self._urls[backend, library] = env["BENCH_DATABASE_URL"]
+        return env
+
+    def _cpu_table(self, backend: str, databases: Databases, modules: dict[str, str], seed_hash: str) -> dict[str, Any]:
+        """The in-process CPU-per-request table of ``backend`` (before its servers start)."""
+        started = time.monotonic()
+        table = measure_cpu_table(
+            self.envs,
+            self.workdir / "apps",
+            modules,
+            {library: self._variables(backend, library, databases, seed_hash) for library in LIBRARIES},
+            self.processes,
+            self.workdir,
+            rounds=self.plan.cpu_rounds,
+            requests=self.plan.cpu_requests,
+            pin=self.pin,
+            label=backend,
+        )
+        _log(f"{backend}: cpu table ({time.monotonic() - started:.0f} s)")
+        return table
+
+    def hash_cap(self, cores: int) -> dict[str, Any]:
+        """The hash cap on ``cores`` cores (pinned as the servers are): :mod:`bench.hash_cap`'s answer."""
+        cpus = self._cpus(cores)
+        argv = [str(self.envs["fastapi-userkit"].python), "-m", "bench.hash_cap", str(cores)]
+        argv.append(str(self.plan.hash_cap_seconds))
+        if cpus is not None:
+            argv = ["taskset", "-c", ",".join(map(str, cpus)), *argv]
+        output = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=REPO_DIR).stdout
+        cap: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+        _log(f"hash cap, {cores} core(s): {cap['per_second']} hashes/s")
+        return cap
+
     def _run_backend(
         self, backend: str, databases: Databases, modules: dict[str, str], seed_hash: str
     ) -> dict[str, Any]:
-        outcome: dict[str, Any] = {"scenarios": {}, "peak_rss_mb": {}, "peak_rss_mb_get_phase": {}}
+        outcome: dict[str, Any] = {"scenarios": {}, "peak_rss_mb": {}, "peak_rss_mb_get_phase": {}, "hash_cap": {}}
         redis = databases.redis_available()
+        if self.plan.cpu_rounds > 0:
+            outcome["cpu"] = self._cpu_table(backend, databases, modules, seed_hash)
         chosen = [scenario for scenario in SCENARIOS if scenario.id in self.plan.scenarios]
         if self.plan.post_backends is not None and backend not in self.plan.post_backends:
             chosen = [scenario for scenario in chosen if scenario.kind == "get"]
@@ -147,6 +190,8 @@ class Harness:
             batch = [scenario for scenario in chosen if scenario.cores == cores]
             if not batch:
                 continue
+            if any(scenario.kind in {"login", "register"} for scenario in batch):
+                outcome["hash_cap"][str(cores)] = self.hash_cap(cores)
             servers = self._start_pair(backend, databases, modules, seed_hash, cores)
             try:
                 strategies = ("jwt", "database", "redis") if redis else ("jwt", "database")
@@ -189,7 +234,9 @@ class Harness:
     ) -> dict[str, Any]:
         record: dict[str, Any] = {"title": scenario.title, "kind": scenario.kind, "path": scenario.path}
         runs: dict[str, list[dict[str, Any]]] = {library: [] for library in LIBRARIES}
-        repeats = self.plan.get_repeats if scenario.kind == "get" else self.plan.post_repeats
+        repeats = {"get": self.plan.get_repeats, "storm": self.plan.storm_repeats}.get(
+            scenario.kind, self.plan.post_repeats
+        )
         if scenario.kind == "get" and self.plan.warmup_seconds:
             for library in LIBRARIES:
                 self._get(servers[library], scenario, tokens[library], self.plan.warmup_seconds)

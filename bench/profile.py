@@ -10,6 +10,7 @@ the share of samples of each function (self and inclusive) and of each package.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.apps import write_apps
+from bench.cpu_table import CpuWorker
 from bench.envs import BENCH_DIR, ensure_server_envs, ensure_tools_env, ensure_wrk
 from bench.harness import PASSWORD, Harness
 from bench.scenarios import PLANS
@@ -140,11 +142,59 @@ def _markdown(backend: str, result: dict[str, Any], summary: dict[str, Any]) -> 
     return "\n".join(lines) + "\n"
 
 
+def run_callgrind(args: argparse.Namespace, backends: tuple[str, ...], output: Path) -> int:
+    """Instructions per request of ``args.callgrind``'s keys, each database, under callgrind.
+
+    The userkit CPU worker (:mod:`bench.cpu_worker`) runs under ``valgrind --tool=callgrind
+    --instr-atstart=no``; for each key it switches instrumentation on for ``--callgrind-requests``
+    requests and reads the dump's total. Instruction counts do not move with the machine's
+    load, so they settle an A/B of a small change where CPU time cannot; valgrind makes the
+    worker ~50x slower while it counts. ``BENCH_FAST_PATHS=0`` in the environment measures the
+    switch off. Writes ``callgrind-<db>.json`` and prints one line per key.
+    """
+    envs = ensure_server_envs()
+    keys = args.callgrind.split(",")
+    with tempfile.TemporaryDirectory(prefix="userkit-callgrind-") as workdir:
+        harness = Harness(PLANS["full"], envs, "", Path(workdir))
+        databases = Databases(Path(workdir))
+        modules = write_apps(Path(workdir) / "apps")
+        seed_hash = harness.seed_hash()
+        try:
+            for backend in backends:
+                variables = harness._variables(backend, "fastapi-userkit", databases, seed_hash)
+                worker = CpuWorker(
+                    "fastapi-userkit",
+                    envs["fastapi-userkit"],
+                    Path(workdir) / "apps",
+                    modules["fastapi-userkit"],
+                    variables,
+                    harness.processes,
+                    Path(workdir) / f"callgrind-{backend}.log",
+                    pin=harness.pin,
+                    valgrind=True,
+                )
+                try:
+                    counts = {}
+                    for key in keys:
+                        worker.measure(key, 20)  # warm-up, not counted
+                        counts[key] = round(worker.instructions(key, args.callgrind_requests))
+                        print(f"{backend} {key}: {counts[key]:,} instructions per request", flush=True)
+                finally:
+                    worker.stop()
+                (output / f"callgrind-{backend}.json").write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
+        finally:
+            harness.processes.stop_all()
+            databases.cleanup()
+    return 0
+
+
 def run_profile(args: argparse.Namespace) -> int:
     """Profile each database; the exit status."""
     backends = tuple(args.backends.split(",")) if args.backends else ("sqlite", "postgresql")
     output: Path = args.output or (BENCH_DIR / "results")
     output.mkdir(parents=True, exist_ok=True)
+    if args.callgrind:
+        return run_callgrind(args, backends, output)
     envs = ensure_server_envs()
     tools = ensure_tools_env()
     wrk = ensure_wrk()

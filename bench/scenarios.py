@@ -1,4 +1,4 @@
-"""The scenarios of issue 5 and the run plans (full, ``--quick``, ``--check``)."""
+"""The scenarios of issues 5 and 23 and the run plans (full, ``--quick``, ``--smoke``)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("bare", "bare endpoint (constant)", "get", "/bench/bare"),
     Scenario("jwt_decode", "endpoint decoding a JWT (PyJWT only)", "get", "/bench/jwt"),
     Scenario("ceiling", "hand-written ceiling (JWT + raw indexed select)", "get", "/bench/ceiling"),
+    Scenario(
+        "chain_ceiling", "same-chain ceiling (the app's dependencies + JWT + raw select)", "get", "/bench/chain-ceiling"
+    ),
     Scenario("me_jwt", "GET /users/me, JWT", "get", "/users/me"),
     Scenario("me_database", "GET /users/me, database token", "get", "/database/users/me", strategy="database"),
     Scenario("me_redis", "GET /users/me, Redis token", "get", "/redis/users/me", strategy="redis"),
@@ -67,6 +70,13 @@ class Plan:
     seed_users: int = 100
     idle_timeout: float = 60.0
     chart: bool = True
+    # Storms per library (issue 23: the median of 3).
+    storm_repeats: int = 3
+    # The in-process CPU-per-request table (bench.cpu_table): rounds (0: not run) x requests.
+    cpu_rounds: int = 5
+    cpu_requests: int = 1000
+    # The hash cap (bench.hash_cap): seconds of back-to-back hashing per core count.
+    hash_cap_seconds: int = 6
 
     def with_overrides(self, **overrides: object) -> Plan:
         """A copy with the non-``None`` ``overrides`` applied."""
@@ -74,7 +84,7 @@ class Plan:
 
 
 PLANS = {
-    # ~8 minutes on 2 cores once the environments exist.
+    # ~13 minutes on 2 cores once the environments exist.
     "full": Plan("full"),
     # < 2 minutes: the GET scenarios on both databases, login/storm/register on SQLite, once each.
     "quick": Plan(
@@ -88,10 +98,14 @@ PLANS = {
         storm_seconds=4,
         warmup_seconds=0,
         idle_timeout=10.0,
+        storm_repeats=1,
+        cpu_rounds=3,
+        cpu_requests=500,
+        hash_cap_seconds=3,
     ),
-    # The harness smoke test of ``make test``: SQLite only, 1-2 s runs, 1-core scenarios.
-    "check": Plan(
-        "check",
+    # The harness smoke test of ``make test`` (``--smoke``): SQLite only, 1-2 s runs, 1-core scenarios.
+    "smoke": Plan(
+        "smoke",
         backends=("sqlite",),
         scenarios=tuple(scenario.id for scenario in SCENARIOS if scenario.cores == 1),
         get_seconds=1,
@@ -105,5 +119,9 @@ PLANS = {
         seed_users=20,
         idle_timeout=3.0,
         chart=False,
+        storm_repeats=1,
+        cpu_rounds=1,
+        cpu_requests=100,
+        hash_cap_seconds=2,
     ),
 }

@@ -20,7 +20,12 @@ Benchmark additions, identical on both sides because they use no library import:
 * ``GET /bench/bare``: a constant (the framework's own cost);
 * ``GET /bench/jwt``: decodes the bearer JWT with PyJWT and nothing else;
 * ``GET /bench/ceiling``: decodes the JWT and reads the user with one raw indexed select through
-  the bare driver (aiosqlite or asyncpg): the practical ceiling of ``GET /users/me``;
+  the bare driver (aiosqlite or asyncpg): the old hand-written ceiling of ``GET /users/me``;
+* ``GET /bench/chain``: depends on the app's own ``get_user_manager`` (its session, ``get_user_db``
+  and manager dependencies) and returns a constant: what this app pays before any library code;
+* ``GET /bench/chain-ceiling``: the same-chain ceiling, ``/bench/chain``'s dependencies plus
+  ``/bench/ceiling``'s work (the JWT decode and the raw indexed select): what a hand-written
+  ``/users/me`` costs in this very app;
 * seeding: the lifespan inserts ``BENCH_SEED_USERS`` users whose password hash was made once by
   the harness with the default Argon2id parameters.
 
@@ -275,6 +280,19 @@ async def bench_jwt(request: Request) -> dict[str, Any]:
 
 @app.get("/bench/ceiling")
 async def bench_ceiling(request: Request) -> dict[str, Any]:
+    user = await ceiling_reader.user(bearer_claims(request)["sub"])
+    if user is None or not user["is_active"]:
+        raise HTTPException(status_code=401)
+    return user
+
+
+@app.get("/bench/chain")
+async def bench_chain(_user_manager: Any = Depends(get_user_manager)) -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/bench/chain-ceiling")
+async def bench_chain_ceiling(request: Request, _user_manager: Any = Depends(get_user_manager)) -> dict[str, Any]:
     user = await ceiling_reader.user(bearer_claims(request)["sub"])
     if user is None or not user["is_active"]:
         raise HTTPException(status_code=401)
