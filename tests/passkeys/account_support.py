@@ -58,6 +58,7 @@ def account_app(
     security: SecuritySettings | None = None,
     user_verification: str = "required",
     signup: bool = True,
+    requires_verification: bool = False,
 ) -> AccountApp:
     """The documented app with ``FastAPIUsers.get_passkeys_router(..., signup_schema=UserCreate)`` on both backends.
 
@@ -67,7 +68,7 @@ def account_app(
     if mfa_clock is not None:
         test_app = mfa_app(session_maker, mfa_clock, security=security)
     else:
-        test_app = make_app(session_maker, security=security)
+        test_app = make_app(session_maker, security=security, requires_verification=requires_verification)
     settings = PasskeySettings(
         rp_id=RP_ID,
         rp_name="Camelot",
@@ -100,7 +101,12 @@ def account_app(
     clock = OffsetClock()
     users.authenticator.clock = clock
     for name, backend in test_app.backends.items():
-        router = users.get_passkeys_router(backend, get_passkey_service, signup_schema=UserCreate if signup else None)
+        router = users.get_passkeys_router(
+            backend,
+            get_passkey_service,
+            signup_schema=UserCreate if signup else None,
+            requires_verification=requires_verification,
+        )
         test_app.app.include_router(router, prefix=f"/auth/{name}")
     strong = users.authenticator.current_user(active=True, aal=2)
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from fastapi_userkit._oauth_accounts import has_usable_password
+from fastapi_userkit.authentication.reauthentication import Reauthentication, SessionEnded
 from fastapi_userkit.security import FlowLimits, Limit, RateLimitSettings, SecuritySettings
 from tests.conftest import SessionMaker
 from tests.mfa.conftest import Clock as MFAClock
@@ -147,6 +148,16 @@ async def test_sign_up_fields_are_the_apps_schema_without_a_password(db: Session
     assert user is not None
     assert not user.is_superuser
     assert not user.is_verified
+
+
+async def test_a_backend_for_verified_users_creates_the_account_but_signs_nobody_in(db: SessionMaker) -> None:
+    """With requires_verification the sign-up creates the user, then answers LOGIN_USER_NOT_VERIFIED."""
+    app = account_app(db, requires_verification=True)
+    async with client_for(app.test_app.app) as client:
+        response = await signup(client, SoftAuthenticator(ORIGIN))
+
+    assert (response.status_code, response.json().get("detail")) == (400, "LOGIN_USER_NOT_VERIFIED"), response.text
+    assert await fetch_user(app.test_app, NEW_EMAIL) is not None
 
 
 async def test_sign_up_is_off_without_a_create_schema(db: SessionMaker) -> None:
@@ -338,6 +349,30 @@ async def test_step_up_with_a_passkey(db: SessionMaker) -> None:
     assert after.status_code == 200, after.text
     assert (replay.status_code, replay.json()["detail"]) == (400, "PASSKEY_CHALLENGE_INVALID")
     assert anonymous.status_code == 401
+
+
+async def test_a_session_ended_during_a_passkey_step_up_is_a_401(
+    db: SessionMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the token's session ends before the renewal (a concurrent logout), the answer is 401, no token."""
+
+    async def ended(*args: object, **kwargs: object) -> None:
+        raise SessionEnded()
+
+    app = account_app(db)
+    await create_user(app.test_app, EMAIL)
+    authenticator = SoftAuthenticator(ORIGIN)
+    async with client_for(app.test_app.app) as client:
+        headers = await bearer_token(client)
+        assert (await register(client, authenticator, headers)).status_code == 201
+        options = await client.post("/auth/jwt/passkeys/reauthenticate/options", headers=headers)
+        monkeypatch.setattr(Reauthentication, "renew", ended)
+        response = await client.post(
+            "/auth/jwt/passkeys/reauthenticate", json={"credential": authenticator.get(options.json())}, headers=headers
+        )
+
+    assert response.status_code == 401
+    assert "access_token" not in response.text
 
 
 async def test_another_users_passkey_does_not_step_up(db: SessionMaker) -> None:

@@ -454,7 +454,9 @@ class PasskeyService:
             raise UnknownPasskey
         if keep_last and len(passkeys) == 1:
             raise PasskeyLastLoginMethod
-        if not await self.credentials.delete(user_id, passkey_id):
-            raise UnknownPasskey  # deleted by a concurrent request meanwhile
+        if not await self.credentials.delete(user_id, passkey_id):  # pragma: no cover - a race, see below
+            # Deleted by a concurrent request between the list and this delete: the store's
+            # conditional delete decides, and the loser hears the passkey is gone.
+            raise UnknownPasskey
         await self._emit(PasskeyEvent(PasskeyEventType.DELETED, user_id, passkey_id, self.clock()))
         return found
