@@ -34,8 +34,7 @@ def add_management(router: APIRouter, pages: PasskeyPages) -> None:
     async def refused(
         request: Request, user: Any, exc: HTTPException, two_factor: Any, service: PasskeyService
     ) -> Response:
-        if exc.status_code not in {status.HTTP_400_BAD_REQUEST, status.HTTP_404_NOT_FOUND}:
-            return site.refused(request, exc, user)
+        # The "passkey" and "passkey-manage" flows answer 400 or 404 only: the account page again.
         view = PasskeysView(await service.list_passkeys(user.id))
         errors = [error_from_http(exc)]
         return await account_page(

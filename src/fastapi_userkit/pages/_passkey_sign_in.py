@@ -171,11 +171,9 @@ def add_sign_up(router: APIRouter, pages: PasskeyPages) -> None:
                         respond=lambda login: site.redirect(next_url, cookies_from=login),
                         assurance=assurance,
                     )
-        except HTTPException as exc:
-            if exc.status_code != status.HTTP_400_BAD_REQUEST:
-                return site.refused(request, exc)
+        except HTTPException as exc:  # the passkey's and the registration's refusals: 400
             error = error_from_http(exc)
-            return site.page(request, "sign_up.html", status_code=400, errors=[error], next_url=next_url)
+            return site.page(request, "sign_up.html", status_code=exc.status_code, errors=[error], next_url=next_url)
         if site.send_verification:
             quiet = (exceptions.UserInactive, exceptions.UserAlreadyVerified)
             background.add_task(after_response(user_manager.request_verify, *quiet), user, request)
