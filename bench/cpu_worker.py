@@ -13,6 +13,9 @@ through each backend, then answers commands on stdin, one per line, with one JSO
   instructions per request, stable on a busy machine where CPU time is not;
 * ``quit``.
 
+``BENCH_FAST_PATHS=0`` turns :func:`fastapi_userkit.db.set_fast_paths` off; ``BENCH_SESSION_READ=orm``
+makes the session store take its ORM query on every check (the cost before the driver-level read).
+
 Keys (a missing one is not measurable in this environment):
 
 ``bare`` (a constant), ``chain`` (the app's own session, user-database and manager dependencies),
@@ -20,7 +23,8 @@ Keys (a missing one is not measurable in this environment):
 ``me_jwt``, ``me_database``, ``me_redis`` (``GET /users/me`` through each documented backend), and
 for fastapi-userkit only ``me_sessions`` (a JWT backend with refresh on: the session is checked on
 every request) and ``me_mfa`` (a user with a confirmed TOTP factor, signed in with the code: a
-level-2 token, on an app with ``FastAPIUsers(mfa=...)``).
+level-2 token, on an app with ``FastAPIUsers(mfa=...)``), each on a twin of the app with the same
+routes in the same order (:func:`add_userkit_extras`).
 
     taskset -c 0 bench/.venvs/fastapi-userkit/bin/python -m bench.cpu_worker fastapi-userkit DIR userkit_app
 
@@ -44,17 +48,17 @@ from typing import IO, Any
 PASSWORD_ENV = "BENCH_PASSWORD"
 MFA_SECRET = "bench-mfa-secret-0123456789abcdef0123456789abcdef"
 
-# key -> (path, backend whose token it sends, or None)
-KEYS: dict[str, tuple[str, str | None]] = {
-    "bare": ("/bench/bare", None),
-    "chain": ("/bench/chain", None),
-    "ceiling": ("/bench/ceiling", "jwt"),
-    "chain_ceiling": ("/bench/chain-ceiling", "jwt"),
-    "me_jwt": ("/users/me", "jwt"),
-    "me_database": ("/database/users/me", "database"),
-    "me_redis": ("/redis/users/me", "redis"),
-    "me_sessions": ("/sessions/users/me", "sessions"),
-    "me_mfa": ("/mfa/users/me", "mfa"),
+# key -> (app, path, backend whose token it sends, or None)
+KEYS: dict[str, tuple[str, str, str | None]] = {
+    "bare": ("main", "/bench/bare", None),
+    "chain": ("main", "/bench/chain", None),
+    "ceiling": ("main", "/bench/ceiling", "jwt"),
+    "chain_ceiling": ("main", "/bench/chain-ceiling", "jwt"),
+    "me_jwt": ("main", "/users/me", "jwt"),
+    "me_database": ("main", "/database/users/me", "database"),
+    "me_redis": ("main", "/redis/users/me", "redis"),
+    "me_sessions": ("sessions", "/users/me", "sessions"),
+    "me_mfa": ("mfa", "/users/me", "mfa"),
 }
 
 
@@ -91,11 +95,36 @@ async def request(app: Any, path: str, token: str | None) -> int:
     return status["code"]
 
 
+def _twin_app(module: Any, fastapi_users: Any, backend: Any, *more_users_routers: Any) -> Any:
+    """The documented app's routes in its order, on ``backend``: so ``/users/me`` is matched after as many routes.
+
+    The benchmark's own ``/bench`` routes first, then the auth router at ``/auth/<backend>``, the
+    register, reset and verify routers, the users router (and ``more_users_routers``) at ``/users``.
+    """
+    from fastapi import FastAPI
+
+    twin = FastAPI()
+    twin.router.routes.extend(
+        route for route in module.app.router.routes if getattr(route, "path", "").startswith("/bench")
+    )
+    twin.include_router(fastapi_users.get_auth_router(backend), prefix=f"/auth/{backend.name}", tags=["auth"])
+    twin.include_router(fastapi_users.get_register_router(module.UserRead, module.UserCreate), prefix="/auth")
+    twin.include_router(fastapi_users.get_reset_password_router(), prefix="/auth")
+    twin.include_router(fastapi_users.get_verify_router(module.UserRead), prefix="/auth")
+    twin.include_router(fastapi_users.get_users_router(module.UserRead, module.UserUpdate), prefix="/users")
+    for router in more_users_routers:
+        twin.include_router(router, prefix="/users")
+    return twin
+
+
 def add_userkit_extras(module: Any) -> dict[str, Any]:
-    """Add the refresh-on and two-factor backends to fastapi-userkit's app; return the MFA settings.
+    """The refresh-on and two-factor twins of fastapi-userkit's app: ``{"sessions": app, "mfa": app}``.
 
     Written as the README writes them (``Refresh tokens and sessions``, ``Two-factor login``),
-    on the app's own ``Base``, session maker, user manager and JWT strategy factory.
+    on the app's own ``Base`` (so its lifespan creates their tables), session maker, user manager
+    and JWT strategy factory. Each is a separate app with the documented app's routes in the same
+    order (:func:`_twin_app`), so its ``GET /users/me`` pays for as much route matching as the
+    plain one: the difference measured is the feature's.
     """
     from fastapi import Depends
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,7 +144,6 @@ def add_userkit_extras(module: Any) -> dict[str, Any]:
     class RefreshToken(SQLAlchemyBaseRefreshTokenTable, module.Base):  # type: ignore[misc]
         pass
 
-    app = module.app
     refresh = RefreshSettings(
         store=SQLAlchemySessionStore(module.async_session_maker, UserSession, RefreshToken), secret=module.SECRET
     )
@@ -126,9 +154,7 @@ def add_userkit_extras(module: Any) -> dict[str, Any]:
         refresh=refresh,
     )
     with_sessions = FastAPIUsers[Any, Any](module.get_user_manager, [sessions_backend])
-    app.include_router(with_sessions.get_auth_router(sessions_backend), prefix="/auth/sessions")
-    app.include_router(with_sessions.get_users_router(module.UserRead, module.UserUpdate), prefix="/sessions/users")
-    extras: dict[str, Any] = {"sessions": True}
+    extras: dict[str, Any] = {"sessions": _twin_app(module, with_sessions, sessions_backend)}
     try:
         from fastapi_userkit.mfa import (
             MFA,
@@ -161,10 +187,7 @@ def add_userkit_extras(module: Any) -> dict[str, Any]:
         name="mfa", transport=BearerTransport(tokenUrl="auth/mfa/login"), get_strategy=module.get_jwt_strategy
     )
     with_mfa = FastAPIUsers[Any, Any](module.get_user_manager, [mfa_backend], mfa=mfa)
-    app.include_router(with_mfa.get_auth_router(mfa_backend), prefix="/auth/mfa")
-    app.include_router(with_mfa.get_users_router(module.UserRead, module.UserUpdate), prefix="/mfa/users")
-    app.include_router(with_mfa.get_mfa_router(), prefix="/mfa/users")
-    extras["mfa"] = True
+    extras["mfa"] = _twin_app(module, with_mfa, mfa_backend, with_mfa.get_mfa_router())
     return extras
 
 
@@ -182,10 +205,10 @@ async def _mfa_token(client: Any, password: str) -> str:
     first = await _login(client, "mfa", email, password)
     first.raise_for_status()
     headers = {"Authorization": f"Bearer {first.json()['access_token']}"}
-    begun = await client.post("/mfa/users/me/mfa/totp", headers=headers)
+    begun = await client.post("/users/me/mfa/totp", headers=headers)
     begun.raise_for_status()
     totp = pyotp.TOTP(begun.json()["secret"])
-    confirmed = await client.post("/mfa/users/me/mfa/totp/confirm", json={"code": totp.now()}, headers=headers)
+    confirmed = await client.post("/users/me/mfa/totp/confirm", json={"code": totp.now()}, headers=headers)
     confirmed.raise_for_status()
     challenge = await _login(client, "mfa", email, password)
     if challenge.status_code != 202:
@@ -199,15 +222,18 @@ async def _mfa_token(client: Any, password: str) -> str:
     return str(answer.json()["access_token"])
 
 
-async def set_up(library: str, module: Any, extras: dict[str, Any]) -> dict[str, str | None]:
+async def set_up(library: str, apps: dict[str, Any]) -> dict[str, str | None]:
     """Log in through every backend; return a token per backend (``None`` where none was had)."""
     import httpx
 
     password = os.environ[PASSWORD_ENV]
     tokens: dict[str, str | None] = {}
-    transport = httpx.ASGITransport(app=module.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-        for backend in ("jwt", "database", "redis", *(name for name in ("sessions",) if extras.get(name))):
+    logins = [("main", backend) for backend in ("jwt", "database", "redis")]
+    if "sessions" in apps:
+        logins.append(("sessions", "sessions"))
+    for app_name, backend in logins:
+        transport = httpx.ASGITransport(app=apps[app_name])
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             try:
                 answer = await _login(client, backend, "user0@example.com", password)
             except Exception as exc:  # noqa: BLE001 - Redis unreachable: the key is skipped, and said
@@ -215,7 +241,9 @@ async def set_up(library: str, module: Any, extras: dict[str, Any]) -> dict[str,
                 tokens[backend] = None
                 continue
             tokens[backend] = answer.json()["access_token"] if answer.status_code == 200 else None
-        if extras.get("mfa"):
+    if "mfa" in apps:
+        transport = httpx.ASGITransport(app=apps["mfa"])
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             tokens["mfa"] = await _mfa_token(client, password)
     return tokens
 
@@ -233,15 +261,16 @@ def _callgrind_total(dump_dir: Path, before: set[Path]) -> int:
     raise RuntimeError(f"no totals in {new[-1]}")
 
 
-async def serve(module: Any, tokens: dict[str, str | None], out: IO[str]) -> None:
+async def serve(apps: dict[str, Any], tokens: dict[str, str | None], out: IO[str]) -> None:
     """Answer the commands on stdin (see the module's docstring) on ``out``."""
     available = {
-        key: (path, backend)
-        for key, (path, backend) in KEYS.items()
-        if backend is None or tokens.get(backend) is not None
+        key: (app_name, path, backend)
+        for key, (app_name, path, backend) in KEYS.items()
+        if app_name in apps and (backend is None or tokens.get(backend) is not None)
     }
     status = {
-        key: await request(module.app, path, backend and tokens[backend]) for key, (path, backend) in available.items()
+        key: await request(apps[app_name], path, backend and tokens[backend])
+        for key, (app_name, path, backend) in available.items()
     }
     loop = asyncio.get_running_loop()
     while True:
@@ -253,9 +282,9 @@ async def serve(module: Any, tokens: dict[str, str | None], out: IO[str]) -> Non
             out.write(json.dumps({"keys": answering, "status": status}) + "\n")
             continue
         command, key, count = line[0], line[1], int(line[2])
-        path, backend = available[key]
+        app_name, path, backend = available[key]
         token = backend and tokens[backend]
-        app = module.app
+        app = apps[app_name]
         if command == "callgrind":
             dump_dir = Path.cwd()
             before = set(dump_dir.glob(f"callgrind.out.{os.getpid()}*"))
@@ -279,14 +308,22 @@ async def main(library: str, app_dir: str, module_name: str) -> None:
     os.dup2(2, 1)  # the app's own prints go to stderr, the answers alone to the saved stdout
     sys.path.insert(0, app_dir)
     module = importlib.import_module(module_name)
-    extras = add_userkit_extras(module) if library == "fastapi-userkit" else {}
+    apps = {"main": module.app, **(add_userkit_extras(module) if library == "fastapi-userkit" else {})}
     if os.environ.get("BENCH_FAST_PATHS") == "0":
         from fastapi_userkit.db import set_fast_paths
 
         set_fast_paths(False)
+    if os.environ.get("BENCH_SESSION_READ") == "orm":  # A/B: the session store's ORM query on every check
+        import fastapi_userkit.db.sessions as session_store
+        from fastapi_userkit.db._row_reader import NOT_READ
+
+        async def orm_only(*_args: object) -> object:
+            return NOT_READ
+
+        session_store.read_values_by_primary_key = orm_only  # type: ignore[assignment]
     async with module.app.router.lifespan_context(module.app):
-        tokens = await set_up(library, module, extras)
-        await serve(module, tokens, out)
+        tokens = await set_up(library, apps)
+        await serve(apps, tokens, out)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import greenlet_spawn
 
 from fastapi_userkit._fast_paths import check_in
-from fastapi_userkit.db._row_reader import NOT_READ, read_by_primary_key
+from fastapi_userkit.db._row_reader import NOT_READ, read_by_primary_key, read_values_by_primary_key
 from tests.conftest import EngineFactory, SessionMaker, reset_schema
 from tests.models import AccessToken, Base, User
 
@@ -426,3 +426,16 @@ async def test_cancelled_driver_read_invalidates_its_connection(engine_for: Engi
         _assert_seeded_token(found)
     finally:
         await engine.dispose()
+
+
+async def test_values_outside_a_session_step_aside_where_the_orm_must_answer(db: SessionMaker) -> None:
+    """``read_values_by_primary_key``: a mapping with relationships, or a read that fails, gives the fallback marker."""
+    user_id = await _seed(db)
+    engine = db.kw["bind"]
+    assert await read_values_by_primary_key(engine, User, user_id) is NOT_READ
+    values = await read_values_by_primary_key(engine, AccessToken, "t" * 43)
+    if engine.dialect.name != "mysql":
+        assert values["user_id"] == user_id
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP TABLE accesstoken"))
+    assert await read_values_by_primary_key(engine, AccessToken, "t" * 43) is NOT_READ

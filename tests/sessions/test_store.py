@@ -8,19 +8,22 @@ from typing import Any, cast
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from starlette.requests import Request
 
 from fastapi_userkit.authentication import AuthenticationBackend, BearerTransport
 from fastapi_userkit.db import SQLAlchemyUserDatabase
+from fastapi_userkit.db._row_reader import NOT_READ, read_values_by_primary_key
 from fastapi_userkit.db.sessions import SQLAlchemySessionStore
 from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.sessions import InvalidRefreshToken, RefreshSettings, SessionRecord, SessionService, flow
 from fastapi_userkit.sessions.service import client_details
 from fastapi_userkit.sessions.tokens import digest, new_refresh_token
 from tests.app_factory import SECRET, HookLog, fast_password_helper, make_user_manager_class
-from tests.models import OAuthAccount, User
+from tests.models import OAuthAccount, User, UserSession
 from tests.sessions.conftest import StoreCase
-from tests.sessions.harness import Clock
+from tests.sessions.harness import Clock, make_store
 
 
 def _record(user_id: Any, clock: Clock, *, seconds: int = 3600) -> SessionRecord:
@@ -192,3 +195,62 @@ async def test_flow_guards(store_case: StoreCase) -> None:
     assert flow.refresh_cookie(backend, _request(FastAPI()), 5).path == "/custom"
     with pytest.raises(ConfigurationError):
         flow.refresh_cookie(unmounted, _request(FastAPI()), 5)
+
+
+async def test_sql_store_reads_the_session_row_through_the_driver_every_time(sql_case: StoreCase, clock: Clock) -> None:
+    """Every request's session check reads the row itself (SQLite, PostgreSQL; MariaDB: the ORM), never a copy.
+
+    The check runs on every request of a backend with sessions, so the store reads the row by
+    primary key through the driver where it can. It must see each committed change at once: a
+    session ended or shortened by another connection fails the very next check.
+    """
+    engine = sql_case.session_maker.kw["bind"]
+    record = _record(await _user_id(sql_case), clock)
+    await sql_case.store.create(record, digest("root"))
+
+    values = await read_values_by_primary_key(engine, UserSession, record.id)
+    if engine.dialect.name == "mysql":
+        assert values is NOT_READ  # MariaDB takes the ORM path
+    else:
+        assert values is not NOT_READ
+        assert (values["id"], str(values["user_id"]), values["expires_at"]) == (
+            record.id,
+            str(record.user_id),
+            record.expires_at,
+        )
+    stored = await sql_case.store.get(record.id)
+    assert stored is not None
+    assert stored.expires_at == record.expires_at
+
+    shorter = record.expires_at - timedelta(seconds=60)
+    async with sql_case.session_maker() as db, db.begin():  # another connection commits a change
+        await db.execute(update(UserSession).where(cast(Any, UserSession).id == record.id).values(expires_at=shorter))
+    changed = await sql_case.store.get(record.id)
+    assert changed is not None
+    assert changed.expires_at == shorter
+
+    assert await sql_case.store.delete(record.id)
+    assert await sql_case.store.get(record.id) is None
+    assert await read_values_by_primary_key(engine, UserSession, record.id) in (None, NOT_READ)
+
+
+async def test_sql_store_falls_back_to_the_orm_query(sql_case: StoreCase, clock: Clock) -> None:
+    """A session maker bound to a connection, or an engine that logs its SQL, gets the same record through the ORM."""
+    record = _record(await _user_id(sql_case), clock)
+    await sql_case.store.create(record, digest("root"))
+    engine = sql_case.session_maker.kw["bind"]
+
+    echoing = create_async_engine(engine.url, echo=True)
+    try:
+        assert await read_values_by_primary_key(echoing, UserSession, record.id) is NOT_READ
+        stored = await make_store("sql", async_sessionmaker(echoing, expire_on_commit=False), None).get(record.id)
+    finally:
+        await echoing.dispose()
+    assert stored is not None
+    assert stored.id == record.id
+    async with engine.connect() as connection:
+        bound = make_store("sql", async_sessionmaker(connection, expire_on_commit=False), None)
+        found = await bound.get(record.id)
+        assert found is not None
+        assert found.expires_at == record.expires_at
+        assert await bound.get(uuid.uuid4()) is None

@@ -64,7 +64,7 @@ from typing import Any, cast
 from sqlalchemy import Column, Table, bindparam, select
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import ColumnProperty, Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import QueuePool
@@ -72,7 +72,7 @@ from sqlalchemy.util import await_only, greenlet_spawn
 
 from fastapi_userkit._fast_paths import WOULD_WAIT, check_in, holds_connection, read_on_the_loop
 
-__all__ = ["NOT_READ", "read_by_primary_key"]
+__all__ = ["NOT_READ", "read_by_primary_key", "read_values_by_primary_key"]
 
 NOT_READ: Any = object()
 """What :func:`read_by_primary_key` returns when the caller must run its ORM query."""
@@ -182,13 +182,8 @@ def _holds_connection(session: AsyncSession) -> bool:
     return transaction is not None and holds_connection(transaction)
 
 
-def _engine_if_plain(session: AsyncSession, mapper: Mapper[Any]) -> Engine | None:
-    sync_session = session.sync_session
-    if any(getattr(sync_session.dispatch, name) for name in _SESSION_EVENTS):
-        return None
-    if sync_session.new or sync_session.dirty or sync_session.deleted or _holds_connection(session):
-        return None
-    bind = sync_session.get_bind(mapper=mapper)
+def _plain_engine(bind: Any) -> Engine | None:
+    """``bind`` if it is an engine that nobody watches (no ``echo``, options or execute listeners)."""
     if not isinstance(bind, Engine) or bind.echo:
         return None
     if not set(bind.get_execution_options()) <= _HARMLESS_ENGINE_OPTIONS:
@@ -196,6 +191,15 @@ def _engine_if_plain(session: AsyncSession, mapper: Mapper[Any]) -> Engine | Non
     if any(getattr(bind.dispatch, name) for name in _ENGINE_EVENTS):
         return None
     return bind
+
+
+def _engine_if_plain(session: AsyncSession, mapper: Mapper[Any]) -> Engine | None:
+    sync_session = session.sync_session
+    if any(getattr(sync_session.dispatch, name) for name in _SESSION_EVENTS):
+        return None
+    if sync_session.new or sync_session.dirty or sync_session.deleted or _holds_connection(session):
+        return None
+    return _plain_engine(sync_session.get_bind(mapper=mapper))
 
 
 class _Gate:
@@ -316,3 +320,33 @@ async def read_by_primary_key(session: AsyncSession, mapped_class: type[Any], va
     make_transient_to_detached(instance)
     session.add(instance)
     return instance
+
+
+async def read_values_by_primary_key(engine: AsyncEngine, mapped_class: type[Any], value: Any) -> Any:
+    """Read the ``mapped_class`` row whose primary key is ``value`` as ``{attribute: value}``, outside any session.
+
+    For stores that run each lookup in a short session of their own (the session store's check
+    of every request's session): the same statement, gate and connection handling as
+    :func:`read_by_primary_key`, and the same conditions on the engine and the mapping, but no
+    ORM instance is built or attached. Like it, nothing is cached: every call reads the row.
+
+    Returns:
+        The column values by attribute name; ``None`` if there is no such row; or
+        :data:`NOT_READ` when this path does not apply and the caller must run its ORM query.
+    """
+    bind = _plain_engine(engine.sync_engine)
+    if bind is None:
+        return NOT_READ
+    plan = _plan(mapped_class.__mapper__, bind.dialect)
+    if plan is None:
+        return NOT_READ
+    try:
+        row = await _fetch(bind, plan, value)
+    except Exception:  # noqa: BLE001 - the ORM path runs the query again and reports its error
+        return NOT_READ
+    if row is None:
+        return None
+    return {
+        key: processor(item) if processor is not None else item
+        for key, processor, item in zip(plan.keys, plan.processors, row, strict=True)
+    }

@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import ForeignKey, String, delete, insert, select, update
 from sqlalchemy.dialects import mysql
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from fastapi_userkit.db._row_reader import NOT_READ, read_values_by_primary_key
 from fastapi_userkit.db._types import GUID, TIMESTAMPAware
 from fastapi_userkit.models import ID
 from fastapi_userkit.sessions.models import RefreshTokenRecord, SessionRecord
@@ -201,7 +203,18 @@ class SQLAlchemySessionStore(Generic[ST, RT]):
             )
 
     async def get(self, session_id: uuid.UUID) -> SessionRecord | None:
-        """Return the session (one primary-key lookup)."""
+        """Return the session (one primary-key lookup).
+
+        Every request authenticated by a token bound to a session asks this, so the row is read
+        through the driver when the session maker is bound to a plain engine
+        (:func:`~fastapi_userkit.db._row_reader.read_values_by_primary_key`), and through the ORM
+        otherwise. Either way the row is read every time: an ended session fails at once.
+        """
+        bind = self.session_maker.kw.get("bind")
+        if isinstance(bind, AsyncEngine) and not self.session_maker.kw.get("binds"):
+            values = await read_values_by_primary_key(bind, self._sessions, session_id)
+            if values is not NOT_READ:
+                return None if values is None else self._record(SimpleNamespace(**values))
         async with self.session_maker() as db:
             row = (await db.execute(select(self._sessions).where(self._sessions.id == session_id))).scalar_one_or_none()
             return None if row is None else self._record(row)
