@@ -292,3 +292,18 @@ async def test_the_second_step_with_the_api_csrf_check_off(sqlite_db: SessionMak
     assert done.status_code == 303, done.text
     assert "userkit-csrf" not in done.headers.get("set-cookie", "")
     assert signed_in(client)
+
+
+@pytest.mark.parametrize("options", [{"passkey_sign_up": False}, {"hide_existing_users": True}])
+async def test_passkey_sign_up_can_be_off(sqlite_db: SessionMaker, options: dict[str, bool]) -> None:
+    """Off by choice (integer ids) or with hide_existing_users (it would tell taken addresses): no button, no route."""
+    test_app = passkey_pages_app(sqlite_db, **options)
+
+    async with client_for(test_app) as client:
+        page = await client.get("/account/sign-up")
+        sign_in = await client.get("/account/sign-in")
+        route = await options_of(client, page, "/account/passkeys/sign-up/options", email=EMAIL)
+
+    assert "Create an account with a passkey" not in page.text
+    assert "Sign in with a passkey" in sign_in.text
+    assert route.status_code in {404, 405}

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_TOKEN",
     "PASSKEY_PAGES",
     "SECOND_STEP_PAGES",
+    "SIGN_UP_PAGES",
     "PasskeyPages",
     "PasskeysView",
     "credential_of",
@@ -46,10 +47,11 @@ PASSKEY_PAGES = (
     "passkey_delete",
     "passkey_confirm_options",
     "passkey_confirm",
-    "passkey_sign_up_options",
-    "passkey_sign_up",
 )
 """Route names (without ``pages:``) of the passkey endpoints; templates find them in ``urls``."""
+
+SIGN_UP_PAGES = ("passkey_sign_up_options", "passkey_sign_up")
+"""Route names of "Create an account with a passkey" (when offered)."""
 
 SECOND_STEP_PAGES = ("passkey_second_step_options", "passkey_second_step")
 """Route names of "Use a passkey" on the second step of a password sign-in (with two-factor login)."""

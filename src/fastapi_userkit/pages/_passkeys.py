@@ -32,14 +32,20 @@ passkeys' names and dates, no key material.
 from fastapi import APIRouter, Response
 
 from fastapi_userkit.pages._passkey_account import add_confirm, add_management, add_password_confirm
-from fastapi_userkit.pages._passkey_forms import PASSKEY_PAGES, PasskeyPages, PasskeysView, passkeys_script_text
+from fastapi_userkit.pages._passkey_forms import (
+    PASSKEY_PAGES,
+    SIGN_UP_PAGES,
+    PasskeyPages,
+    PasskeysView,
+    passkeys_script_text,
+)
 from fastapi_userkit.pages._passkey_hooks import PasskeyHooks
 from fastapi_userkit.pages._passkey_sign_in import add_second_step, add_sign_in, add_sign_up
 
 __all__ = ["PASSKEY_PAGES", "PasskeyPages", "PasskeysView", "add_passkey_pages", "add_second_step"]
 
 
-def add_passkey_pages(router: APIRouter, pages: PasskeyPages, *, confirm_page: bool) -> PasskeyHooks:
+def add_passkey_pages(router: APIRouter, pages: PasskeyPages, *, confirm_page: bool, sign_up: bool) -> PasskeyHooks:
     """Add the passkey endpoints and the script to ``router``; return the account page's hook.
 
     Args:
@@ -47,6 +53,7 @@ def add_passkey_pages(router: APIRouter, pages: PasskeyPages, *, confirm_page: b
         pages: The passkey parts.
         confirm_page: Also add ``/confirm`` ("confirm it's you" with the password), for an app
             without two-factor login, whose pages have none of their own.
+        sign_up: Also offer "Create an account with a passkey".
     """
     script = passkeys_script_text()
 
@@ -59,7 +66,9 @@ def add_passkey_pages(router: APIRouter, pages: PasskeyPages, *, confirm_page: b
         )
 
     add_sign_in(router, pages)
-    add_sign_up(router, pages)
+    if sign_up:
+        add_sign_up(router, pages)
+        pages.site.optional_pages.extend(SIGN_UP_PAGES)
     add_management(router, pages)
     add_confirm(router, pages)
     if confirm_page:

@@ -66,6 +66,7 @@ def get_pages_router(
     email_change: DependencyCallable[EmailChangeService[UP, ID]] | None = None,
     email_change_fresh_within: int = 300,
     get_passkey_service: DependencyCallable[PasskeyService] | None = None,
+    passkey_sign_up: bool = True,
 ) -> APIRouter:
     """Build the server-rendered account pages (new in fastapi-userkit; needs the ``pages`` extra).
 
@@ -120,6 +121,10 @@ def get_pages_router(
             rule), "Confirm with a passkey" on "confirm it's you" and, with ``mfa``, "Use a
             passkey" on the second step, through a script the router serves at
             ``/userkit-passkeys.js``.
+        passkey_sign_up: With ``get_passkey_service``, offer "Create an account with a passkey"
+            (the account gets no password). It needs UUID user ids (``UUIDIDMixin``): turn it off
+            for integer ids. Off whatever its value with ``hide_existing_users``, since a passkey
+            sign-up tells at once whether the address has an account.
 
     Raises:
         ConfigurationError: ``backend`` does not use a cookie transport or has refresh off, or
@@ -218,7 +223,8 @@ def get_pages_router(
         from fastapi_userkit.pages._passkeys import PasskeyPages, add_passkey_pages, add_second_step
 
         passkey_pages = PasskeyPages(site, get_passkey_service, hooks)
-        passkey_hooks = add_passkey_pages(router, passkey_pages, confirm_page=mfa is None)
+        sign_up = passkey_sign_up and not hide_existing_users
+        passkey_hooks = add_passkey_pages(router, passkey_pages, confirm_page=mfa is None, sign_up=sign_up)
         if two_factor is not None:  # "Use a passkey" on the second step of a password sign-in
             add_second_step(router, passkey_pages, two_factor.code_page)
     add_public_pages(router, site, hooks)
