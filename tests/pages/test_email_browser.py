@@ -95,8 +95,9 @@ def test_sign_in_by_link_then_change_confirm_and_revert(page: Page, demo: Demo) 
     expect(page.get_by_role("heading", name="Sign in by e-mail")).to_be_visible()
     shot(page, "email_sign_in_link")
     page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page).to_have_url(f"{demo.base_url}/account/")
+    expect(page).to_have_url(f"{demo.base_url}/account/?notice=password-cleared")
     expect(page.locator(".uk-identity")).to_contain_text(email)
+    expect(page.get_by_role("status").first).to_contain_text("no longer works")
 
     # The first e-mail sign-in of a never-verified account drops the password someone may have
     # registered it with: the recent sign-in stands in for it. The change waits for the new address.

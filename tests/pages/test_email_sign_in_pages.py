@@ -82,16 +82,18 @@ async def test_the_link_page_changes_nothing_and_its_button_signs_in(http_db: Se
         opened = await client.get(path)
         opened_again = await client.get(path)  # a mail scanner and the user: both only see the page
         used = await post_form(client, opened_again, "/account/email-login/verify", {"token": hidden_token(opened)})
-        account = await client.get("/account/")
+        account = await client.get(used.headers["location"])
         reopened = await client.get(path)
         again = await post_form(client, reopened, "/account/email-login/verify", {"token": hidden_token(reopened)})
 
     assert opened.status_code == 200
     assert '<button type="submit" class="uk-button">Sign in</button>' in opened.text
     assert used.status_code == 303
-    assert used.headers["location"] == "/account/"
+    # The first e-mail sign-in of the never-verified account dropped the password it was created with.
+    assert used.headers["location"] == "/account/?notice=password-cleared"
     assert account.status_code == 200
     assert "link@camelot.bt" in account.text
+    assert "The password this account was created with no longer works" in account.text
     assert again.status_code == 400
     assert 'data-code="EMAIL_LINK_USED"' in again.text
     assert "already used" in again.text
@@ -311,3 +313,19 @@ def test_other_errors_keep_the_pages_wording() -> None:
 
     assert (error.code, error.field) == ("LOGIN_BAD_CREDENTIALS", "email")
     assert error.message == "The e-mail address or the password is not correct."
+
+
+async def test_a_verified_account_signs_in_by_e_mail_without_the_password_notice(http_db: SessionMaker) -> None:
+    """Once the address is verified, an e-mail sign-in keeps the password and lands on the page asked for."""
+    app = email_pages_app(http_db)
+
+    async with client_for(app.test_app) as client:
+        await sign_up(client, "twice@camelot.bt")
+        for _ in range(2):
+            await request_link(client, "twice@camelot.bt")
+            page = await client.get(link_path(app.last("twice@camelot.bt"), EMAIL_SIGN_IN_PATH))
+            used = await post_form(client, page, "/account/email-login/verify", {"token": hidden_token(page)})
+            await sign_out(client)
+
+    assert used.status_code == 303
+    assert used.headers["location"] == "/account/"

@@ -146,6 +146,11 @@ class EmailSignInPages:
             second = await self.two_factor.hand_off(request, user_manager, result.user, second_step, next_url)
             if second is not None:
                 return second
+        account = request.url_for("pages:account").path
+        if result.password_cleared and next_url == account:
+            # The password someone registered the never-verified address with stopped working
+            # (pre-registration takeover): the owner is told, and how to choose one.
+            next_url = f"{account}?notice=password-cleared"
         response = await self.signing_in.complete(
             request,
             user_manager,

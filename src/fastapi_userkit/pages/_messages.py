@@ -103,6 +103,8 @@ NOTICES: dict[str, str] = {
     "email-change-resent": "We sent the link to your new address again. The earlier links no longer work.",
     "email-change-cancelled": "The e-mail change is cancelled. Your address stays as it is.",
     "email-change-none": "No e-mail change is waiting for confirmation.",
+    "password-cleared": "Your e-mail address is verified. The password this account was created with no longer "
+    'works: choose one with "Forgot your password?" if you want one.',
 }
 """Messages shown after a redirect, chosen by a fixed key in the query (never reflected text)."""
 
