@@ -24,6 +24,7 @@ from fastapi_userkit.authentication import AuthenticationBackend, BearerTranspor
 from fastapi_userkit.authentication.assurance import Assurance
 from fastapi_userkit.authentication.strategy.db import DatabaseStrategy
 from fastapi_userkit.db.access_token import SQLAlchemyAccessTokenDatabase
+from fastapi_userkit.db.revoked_token import SQLAlchemyRevokedTokenDatabase
 from fastapi_userkit.email_auth import EmailAuthMailer, EmailChangeService, SQLAlchemyEmailChangeStore
 from fastapi_userkit.mfa import MFA
 from fastapi_userkit.testing import Outbox
@@ -32,7 +33,7 @@ from tests.conftest import SessionMaker
 from tests.email_auth.conftest import CONFIRM_URL, REVERT_URL, ChangeClient, Clock, Log, link_token
 from tests.mfa.conftest import Clock as MFAClock
 from tests.mfa.http_support import clear_rate_limits, enrol, sql_mfa
-from tests.models import AccessToken, EmailChange, User
+from tests.models import AccessToken, EmailChange, RevokedToken, User
 from tests.router.helpers import PASSWORD, bearer, create_user
 
 OLD = "arthur@camelot.bt"
@@ -41,7 +42,7 @@ STEP_UP = 'error="insufficient_user_authentication"'
 
 
 def _backends(get_session: Any) -> dict[str, AuthenticationBackend[User, uuid.UUID]]:
-    """A plain JWT backend and a database-token backend (whose tokens a revert can end)."""
+    """A plain JWT backend, and a database-token and a revocable JWT backend (whose tokens a revert can end)."""
 
     def get_jwt() -> JWTStrategy[User, uuid.UUID]:
         return JWTStrategy(SECRET, 3600)
@@ -51,9 +52,15 @@ def _backends(get_session: Any) -> dict[str, AuthenticationBackend[User, uuid.UU
     ) -> DatabaseStrategy[Any, Any, Any]:
         return DatabaseStrategy(SQLAlchemyAccessTokenDatabase(session, AccessToken), 3600)
 
+    def get_revocable(
+        session: AsyncSession = Depends(get_session),  # noqa: B008 - FastAPI's documented style
+    ) -> JWTStrategy[User, uuid.UUID]:
+        return JWTStrategy(SECRET, 3600, revoked_tokens=SQLAlchemyRevokedTokenDatabase(session, RevokedToken))
+
     return {
         "jwt": AuthenticationBackend("jwt", BearerTransport("auth/jwt/login"), get_jwt),
         "db": AuthenticationBackend("db", BearerTransport("auth/db/login"), get_db),
+        "revocable": AuthenticationBackend("revocable", BearerTransport("auth/revocable/login"), get_revocable),
     }
 
 
@@ -200,21 +207,22 @@ async def test_a_get_on_the_links_changes_nothing(site: Site) -> None:
 
 
 async def test_revert_restores_the_address_and_ends_every_session(site: Site) -> None:
-    """The old address's link puts it back and ends the sessions: a database token from before answers 401."""
+    """The old address's link puts it back and ends the sessions: database and revocable JWT tokens answer 401."""
     db_token = await site.headers(backend="db")
+    revocable = await site.headers(backend="revocable")
     await site.ask(await site.headers())
     confirm, revert = site.tokens()
     await site.confirm(confirm)
-    moved = await site.me(db_token)
+    moved = [await site.me(db_token), await site.me(revocable)]
 
     reverted = await site.revert(revert)
-    after = await site.me(db_token)
+    after = [await site.me(db_token), await site.me(revocable)]
     twice = await site.revert(revert)
 
-    assert moved.json()["email"] == NEW
+    assert [response.json()["email"] for response in moved] == [NEW, NEW]
     assert reverted.status_code == 200, reverted.text
     assert reverted.json() == {"email": OLD, "restored": True, "address_taken": False}
-    assert after.status_code == 401
+    assert [response.status_code for response in after] == [401, 401]
     assert (twice.status_code, twice.json()) == (400, {"detail": "EMAIL_LINK_USED"})
     assert (await site.login(OLD, backend="db")).status_code == 200
     assert (await site.login(NEW)).status_code == 400

@@ -12,7 +12,8 @@
   changes (once) and is verified. The link opens a page of the app that POSTs the token: a GET
   changes nothing (T35).
 * ``POST /email-change/revert`` ``{"token"}``: the "this was not me" link sent to the old
-  address (valid for days): restores the old address and ends every session of the user.
+  address (valid for days): restores the old address and ends every session of the user, in
+  every backend of the app (no sign-in needed; the route builds each backend's strategy).
 
 ``PATCH /users/me`` can start the same change instead of setting the address at once:
 ``get_users_router(..., email_change=get_email_change)`` (see :func:`start_email_change`).
@@ -233,11 +234,17 @@ def get_email_change_router(
             user = await service.confirm(token, request=request)
         return user_schema.model_validate(user)
 
+    # Optional, never required: it builds every backend's strategy for the request, so a revert
+    # ends the tokens of each of them (Redis keys, revoked JWTs, refresh sessions), from a browser
+    # or a client that is not signed in as well (the owner may click from anywhere).
+    every_backend = authenticator.current_user(optional=True)
+
     @router.post(
         "/email-change/revert",
         name="users:email_change_revert",
         response_model=EmailChangeRevertRead,
         responses=openapi_errors("email-change-link"),
+        dependencies=[Depends(every_backend)],
     )
     async def revert(
         request: Request,
