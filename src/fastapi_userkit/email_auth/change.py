@@ -207,7 +207,8 @@ class EmailChangeService(Generic[UP, ID]):
             EmailLinkExpired: The link is older than ``confirm_lifetime``.
             EmailAddressTaken: The new address belongs to another account.
         """
-        record = await self.store.find_by_confirm(self.settings.digester.digests(secret, purpose=_CONFIRM))
+        digests = self.settings.digester.digests(secret, purpose=_CONFIRM)
+        record = await self.store.find_by_confirm(digests)
         if record is None:
             raise EmailLinkInvalid
         if not record.pending:
@@ -218,7 +219,10 @@ class EmailChangeService(Generic[UP, ID]):
         user_db = self.user_manager.user_db
         user = await user_db.get(record.user_id)
         if user is None or not user.is_active or user.email != record.old_email:
-            raise EmailLinkInvalid
+            # A concurrent use of this very link may have changed the address since it was read:
+            # that is a used link, not an invalid one.
+            latest = await self.store.find_by_confirm(digests)
+            raise EmailLinkUsed if latest is not None and not latest.pending else EmailLinkInvalid
         await self._check_free(record.new_email, user)
         if not await self.store.confirm(record.id, now=now):
             raise EmailLinkUsed
