@@ -532,3 +532,39 @@ async def test_the_second_step_without_a_passkey(sqlite_db: SessionMaker) -> Non
 
     assert options.status_code == 400
     assert options.json()["message"] == "Your account has no passkey yet: enter a code instead."
+
+
+async def test_a_passkey_account_chooses_a_first_password(
+    http_db: SessionMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account made with a passkey sets a first password with no current one; then it signs in with either."""
+    await clear_rate_limits(http_db)
+    test_app = passkey_pages_app(http_db)
+    authenticator = SoftAuthenticator(ORIGIN)
+
+    async with client_for(test_app) as client:
+        page = await client.get("/account/sign-up")
+        options = await options_of(client, page, "/account/passkeys/sign-up/options", email=EMAIL)
+        await post_form(
+            client, page, "/account/passkeys/sign-up", {"credential": json.dumps(authenticator.create(options.json()))}
+        )
+        account = await client.get("/account/")
+        monkeypatch.setattr(_passkey_forms, "now_utc", an_hour_later)
+        stale = await post_form(client, account, "/account/passkeys/password", {"new_password": PASSWORD})
+        monkeypatch.undo()
+        chosen = await post_form(client, account, "/account/passkeys/password", {"new_password": PASSWORD})
+        after = await client.get(chosen.headers["location"])
+        again = await post_form(client, after, "/account/passkeys/password", {"new_password": "another passphrase"})
+        await sign_out(client)
+        by_password = await password_step(client, EMAIL)
+
+    assert "Set password" in account.text
+    assert 'id="uk-current-password"' not in account.text
+    assert stale.headers["location"] == "/account/confirm?next=%2Faccount%2F"
+    assert chosen.status_code == 303, chosen.text
+    assert chosen.headers["location"] == "/account/?notice=password-set"
+    assert "Your password is set" in after.text
+    assert 'id="uk-current-password"' in after.text
+    assert again.status_code == 400
+    assert 'data-code="PASSWORD_ALREADY_SET"' in again.text
+    assert by_password.status_code == 303

@@ -33,6 +33,7 @@ FORMS = [
     "/account/passkeys/delete",
     "/account/passkeys/confirm",
     "/account/passkeys/second-step",
+    "/account/passkeys/password",
 ]
 OPTIONS = [
     "/account/passkeys/sign-in/options",

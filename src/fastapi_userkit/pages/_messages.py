@@ -77,6 +77,7 @@ MESSAGES: dict[str, str] = {
     ErrorCode.PASSKEY_COUNTER_REGRESSION: "This passkey was refused because it may have been copied. "
     "Use another way in, and delete it from your account.",
     ErrorCode.PASSKEY_INVALID_NAME: "Give the passkey a name of 1 to 64 characters.",
+    ErrorCode.PASSWORD_ALREADY_SET: "Your account has a password already: change it with your current one.",
     ErrorCode.PASSKEY_LAST_LOGIN_METHOD: "This passkey is your only way to sign in: add another passkey "
     "or a password before deleting it.",
 }
@@ -90,6 +91,7 @@ NOTICES: dict[str, str] = {
     "passkey-renamed": "The passkey is renamed.",
     "passkey-deleted": "The passkey is deleted: it no longer signs you in.",
     "confirmed": "Thank you. You can make the change now.",
+    "password-set": "Your password is set: you can sign in with it too. Your other sessions were signed out.",
     "password-reset": "Your password is changed. Sign in with the new one.",
     "password-changed": "Your password is changed. Your other sessions were signed out.",
     "email-changed": "Your e-mail address is changed. We sent a link to verify it.",

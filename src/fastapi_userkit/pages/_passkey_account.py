@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response, status
 
+from fastapi_userkit._oauth_accounts import has_usable_password
 from fastapi_userkit.authentication.reauthentication import Reauthentication, SessionEnded
 from fastapi_userkit.pages._account import account_page, checked_form, done, gate
 from fastapi_userkit.pages._messages import PageError, error_from_http
@@ -19,8 +20,9 @@ from fastapi_userkit.passkeys import accounts
 from fastapi_userkit.passkeys.service import PasskeyService
 from fastapi_userkit.router.common import translate
 from fastapi_userkit.security.events import SecurityEventType
+from fastapi_userkit.sessions import flow as session_flow
 
-__all__ = ["add_confirm", "add_management", "add_password_confirm"]
+__all__ = ["add_confirm", "add_management", "add_password_confirm", "add_set_password"]
 
 
 def add_management(router: APIRouter, pages: PasskeyPages) -> None:
@@ -32,11 +34,16 @@ def add_management(router: APIRouter, pages: PasskeyPages) -> None:
     TwoFactorView = Annotated[Any, Depends(pages.two_factor.get_view)]  # noqa: N806 - a type alias
 
     async def refused(
-        request: Request, user: Any, exc: HTTPException, two_factor: Any, service: PasskeyService
+        request: Request,
+        user: Any,
+        exc: HTTPException,
+        two_factor: Any,
+        service: PasskeyService,
+        field: str | None = None,
     ) -> Response:
         # The "passkey" and "passkey-manage" flows answer 400 or 404 only: the account page again.
-        view = PasskeysView(await service.list_passkeys(user.id))
-        errors = [error_from_http(exc)]
+        view = PasskeysView(await service.list_passkeys(user.id), has_usable_password(user.hashed_password))
+        errors = [error_from_http(exc, field)]
         return await account_page(
             site, request, user, status_code=exc.status_code, errors=errors, two_factor=two_factor, passkeys=view
         )
@@ -135,6 +142,53 @@ def add_management(router: APIRouter, pages: PasskeyPages) -> None:
             user_manager, request, background, user, "deleted", passkey_id=deleted.id, name=deleted.name
         )
         return done(site, request, "passkey-deleted")
+
+
+def add_set_password(router: APIRouter, pages: PasskeyPages) -> None:
+    """A first password for an account without one (a passkey sign-up): no current password to type.
+
+    The account page shows this form instead of "change password" to such a user. It follows the
+    passkey changes' freshness rule, and :func:`~fastapi_userkit.passkeys.accounts.set_first_password`
+    (the password policy, the event, the end of the user's other sessions) does the rest; this
+    browser gets a fresh cookie, as after a password change.
+    """
+    site = pages.site
+    UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
+    Current = Annotated[tuple[Any, str | None], Depends(site.current_user_token)]  # noqa: N806 - a type alias
+    Service = Annotated[PasskeyService, Depends(pages.get_service)]  # noqa: N806 - a type alias
+    ConfirmFirst = Annotated[Confirm, Depends(pages.two_factor.get_confirm)]  # noqa: N806 - a type alias
+    TwoFactorView = Annotated[Any, Depends(pages.two_factor.get_view)]  # noqa: N806 - a type alias
+    Strategy = Annotated[Any, Depends(site.backend.strategy_dependency)]  # noqa: N806 - a type alias
+
+    @router.post("/passkeys/password", name="pages:passkey_set_password")
+    async def set_password(
+        request: Request,
+        current: Current,
+        user_manager: UserManager,
+        strategy: Strategy,
+        service: Service,
+        confirm: ConfirmFirst,
+        two_factor: TwoFactorView,
+    ) -> Response:
+        user, _ = current
+        form = await checked_form(site, request, user)
+        if isinstance(form, Response):
+            return form
+        if (first := await pages.stale(request, user, confirm)) is not None:
+            return site.redirect(first)
+        try:
+            with translate("passkey-account", "update"):
+                updated = await accounts.set_first_password(user_manager, user, form.get("new_password", ""), request)
+        except HTTPException as exc:  # a password already set, or one the policy refuses: 400
+            view = PasskeysView(await service.list_passkeys(user.id), has_usable_password(user.hashed_password))
+            errors = [error_from_http(exc, "new_password")]
+            return await account_page(
+                site, request, user, status_code=400, errors=errors, two_factor=two_factor, passkeys=view
+            )
+        # Setting it ended every session, this one included: this browser gets a fresh one (T23).
+        renewed = Response()
+        await session_flow.renew_cookie_login(site.backend, strategy, updated, request, renewed)
+        return done(site, request, "password-set", cookies_from=renewed)
 
 
 def add_confirm(router: APIRouter, pages: PasskeyPages) -> None:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from fastapi_userkit._oauth_accounts import has_usable_password
 from fastapi_userkit._passkey_exceptions import InvalidPasskeyPayload, UnknownPasskey
 from fastapi_userkit.authentication.assurance import UNKNOWN_ASSURANCE
 from fastapi_userkit.authentication.step_up import request_assurance
@@ -47,6 +48,7 @@ PASSKEY_PAGES = (
     "passkey_delete",
     "passkey_confirm_options",
     "passkey_confirm",
+    "passkey_set_password",
 )
 """Route names (without ``pages:``) of the passkey endpoints; templates find them in ``urls``."""
 
@@ -72,9 +74,10 @@ def passkeys_script_text() -> str:
 
 @dataclass(frozen=True)
 class PasskeysView:
-    """The account page's passkeys section: the user's passkeys, oldest first."""
+    """The account page's passkeys section: the user's passkeys, oldest first, and whether they have a password."""
 
     passkeys: list[PasskeyCredential]
+    has_password: bool = True
 
 
 def credential_of(form: dict[str, str]) -> dict[str, Any]:
@@ -178,6 +181,6 @@ class PasskeyPages:
             user, _ = current
             if user is None:
                 return None
-            return PasskeysView(await service.list_passkeys(user.id))
+            return PasskeysView(await service.list_passkeys(user.id), has_usable_password(user.hashed_password))
 
         return get_passkeys_view

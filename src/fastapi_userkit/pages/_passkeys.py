@@ -31,7 +31,7 @@ passkeys' names and dates, no key material.
 
 from fastapi import APIRouter, Response
 
-from fastapi_userkit.pages._passkey_account import add_confirm, add_management, add_password_confirm
+from fastapi_userkit.pages._passkey_account import add_confirm, add_management, add_password_confirm, add_set_password
 from fastapi_userkit.pages._passkey_forms import (
     PASSKEY_PAGES,
     SIGN_UP_PAGES,
@@ -70,6 +70,7 @@ def add_passkey_pages(router: APIRouter, pages: PasskeyPages, *, confirm_page: b
         add_sign_up(router, pages)
         pages.site.optional_pages.extend(SIGN_UP_PAGES)
     add_management(router, pages)
+    add_set_password(router, pages)
     add_confirm(router, pages)
     if confirm_page:
         add_password_confirm(router, pages)
