@@ -9,7 +9,9 @@
 Sign in, sign up, sign out, forgot and reset password, verify e-mail, resend verification and
 an account page (e-mail, password, sessions, linked OAuth accounts), on a cookie backend, with
 CSRF protection on every form. Plain HTML forms: no JavaScript, no build step. Jinja2 comes with
-the ``pages`` extra: ``pip install 'fastapi-userkit[pages]'``.
+the ``pages`` extra: ``pip install 'fastapi-userkit[pages]'``. With passkeys
+(``get_passkey_service=``), a small script the router serves runs the WebAuthn ceremonies; every
+other form still works without it.
 """
 
 from fastapi_userkit.pages._redirect import safe_next
