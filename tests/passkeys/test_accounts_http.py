@@ -215,6 +215,20 @@ async def test_setting_a_first_password(db: SessionMaker) -> None:
     assert (again.status_code, again.json()["detail"]) == (400, "PASSWORD_ALREADY_SET")
 
 
+async def test_a_first_password_of_a_user_with_a_factor_needs_two_factors(
+    db: SessionMaker, mfa_clock: MFAClock
+) -> None:
+    """With two-factor login, a passwordless user with TOTP sets a password only after a two-factor sign-in (T43)."""
+    app = account_app(db, mfa_clock=mfa_clock, user_verification="preferred")
+    async with client_for(app.test_app.app) as client:
+        one_factor = token_of(await signup(client, SoftAuthenticator(ORIGIN, user_verification=False)))
+        await enrol(client, mfa_clock, one_factor)
+        refused = await client.put("/auth/jwt/passkeys/password", json={"password": PASSWORD}, headers=one_factor)
+
+    assert refused.status_code == 401, refused.text
+    assert 'acr_values="aal2"' in refused.headers["www-authenticate"]
+
+
 async def test_removing_the_password_needs_a_fresh_two_factor_sign_in(db: SessionMaker) -> None:
     """DELETE /passkeys/password: a password sign-in (AAL1) is refused; a UV passkey sign-in removes it."""
     app = account_app(db)

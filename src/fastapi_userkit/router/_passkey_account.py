@@ -441,7 +441,8 @@ def add_password_routes(
 
     Args:
         wired: The router's wiring.
-        current_user: The current user, signed in recently (the router's ``fresh_within``).
+        current_user: The current user, signed in recently (the router's ``fresh_within``; with
+            ``mfa``, a user with a factor with a recent two-factor sign-in).
         fresh_aal2_user: The current user, signed in recently with two factors (a passkey with
             user verification, or password and code).
         auth_errors: The authenticator's answers, for OpenAPI.

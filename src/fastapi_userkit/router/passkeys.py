@@ -219,7 +219,9 @@ def get_passkeys_router(
         authenticator,
         security,
         login_guard,
-        current_user,
+        # Setting a first password is a password change: with mfa, a user with a factor needs a
+        # fresh two-factor sign-in for it (T43), as for the passkey changes.
+        managing_user,
         requires_verification=requires_verification,
         fresh_within=fresh_within,
         mfa=mfa,
@@ -329,7 +331,7 @@ def _add_account_routes(
     authenticator: Authenticator[UP, ID],
     security: SecuritySettings,
     login_guard: FlowGuard,
-    current_user: DependencyCallable[Any],
+    managing_user: DependencyCallable[Any],
     *,
     requires_verification: bool,
     fresh_within: int | None,
@@ -356,4 +358,6 @@ def _add_account_routes(
         aal=AAL2,
         fresh_within=fresh_within if fresh_within is not None else _MANAGE_FRESH_WITHIN,
     )
-    _passkey_account.add_password_routes(wired, current_user, fresh_aal2_user, auth_errors=auth_errors, step_up=step_up)
+    _passkey_account.add_password_routes(
+        wired, managing_user, fresh_aal2_user, auth_errors=auth_errors, step_up=step_up
+    )
