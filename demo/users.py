@@ -183,10 +183,12 @@ email_change_settings = EmailChangeSettings(secret=SECRET, pages_url=f"{BASE_URL
 
 async def get_email_sign_in(
     user_manager: UserManager = Depends(get_user_manager),
+    passkeys: PasskeyService = Depends(get_passkey_service),
 ) -> AsyncIterator[EmailSignInService[User, uuid.UUID]]:
+    # The passkeys: an address's first e-mail sign-in deletes those of whoever registered it unproved.
     async with async_session_maker() as session:
         store = SQLAlchemyEmailSignInStore(session, EmailSignIn)
-        yield EmailSignInService(store, user_manager, email_sign_in_settings, email_mailer)
+        yield EmailSignInService(store, user_manager, email_sign_in_settings, email_mailer, passkeys=passkeys)
 
 
 async def get_email_change(

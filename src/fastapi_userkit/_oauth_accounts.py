@@ -67,10 +67,15 @@ def has_oauth_accounts(user: Any) -> bool:
 
 @runtime_checkable
 class PasskeyHolding(Protocol):
-    """Tells whether a user has a passkey (a :class:`~fastapi_userkit.passkeys.PasskeyService` does)."""
+    """Counts and removes a user's passkeys (a :class:`~fastapi_userkit.passkeys.PasskeyService` does)."""
 
     async def has_passkeys(self, user_id: Any) -> bool:
         """Whether the user has at least one passkey."""
+        ...  # pragma: no cover
+
+    async def delete_all(self, user_id: Any) -> int:
+        """Delete every passkey of the user; return how many went (the first e-mail sign-in of a
+        never-verified account removes what its registrant set up, issue 20)."""
         ...  # pragma: no cover
 
 

@@ -31,7 +31,7 @@ from fastapi import Request
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._email_forms import login_email, lookalike_problem
-from fastapi_userkit._oauth_accounts import make_unusable_password
+from fastapi_userkit._oauth_accounts import PasskeyHolding, make_unusable_password
 from fastapi_userkit.db._types import now_utc
 from fastapi_userkit.email_auth import tokens
 from fastapi_userkit.email_auth.exceptions import (
@@ -90,6 +90,10 @@ class EmailSignInService(Generic[UP, ID]):
         settings: The feature's settings; they must have ``enabled=True``.
         mailer: Sends the e-mails.
         clock: The current time; inject one in tests.
+        passkeys: The request's :class:`~fastapi_userkit.passkeys.PasskeyService`, whose passkeys
+            the first e-mail sign-in of a never-verified account deletes (the registrant's);
+            ``None``: the user manager's ``passkeys``, if set. An app with passkey sign-up or
+            passkeys on unverified accounts must give one of them.
 
     Raises:
         ConfigurationError: The settings do not enable sign-in by e-mail.
@@ -103,6 +107,7 @@ class EmailSignInService(Generic[UP, ID]):
         mailer: EmailAuthMailer,
         *,
         clock: Clock = now_utc,
+        passkeys: PasskeyHolding | None = None,
     ) -> None:
         if not settings.enabled:
             raise ConfigurationError("Sign-in by e-mail is off: EmailSignInSettings(enabled=True) turns it on.")
@@ -111,6 +116,7 @@ class EmailSignInService(Generic[UP, ID]):
         self.settings = settings
         self.mailer = mailer
         self.clock = clock
+        self.passkeys = passkeys
 
     def _email_key(self, email: str) -> str:
         # The form registration stores (NFC, domain in lower case), case-folded: a code typed
@@ -255,13 +261,17 @@ class EmailSignInService(Generic[UP, ID]):
         USENIX Security 2022): anyone can register an address they do not own, with a password
         they know, and wait for the owner to start using the account. The registrant never
         proved the address, so nothing they set can be trusted: the password becomes unusable
-        (the owner sets one through "forgot password" if they want one) and every session ends,
-        on every backend the manager reaches; JWTs die too, since they carry a fingerprint of
-        the password hash.
+        (the owner sets one through "forgot password" if they want one), their passkeys are
+        deleted (a passkey sign-up, or a passkey added to the registered account, would
+        otherwise keep signing them in) and every session ends, on every backend the manager
+        reaches; JWTs die too, since they carry a fingerprint of the password hash.
         """
         user = await self.user_manager.user_db.update(
             user, {"is_verified": True, "hashed_password": make_unusable_password()}
         )
+        passkeys = self.passkeys if self.passkeys is not None else self.user_manager.passkeys
+        if passkeys is not None:
+            await passkeys.delete_all(user.id)
         await self.user_manager._end_sessions(user, request)
         await self.user_manager.emit_security_event(
             SecurityEventType.VERIFICATION_COMPLETED,

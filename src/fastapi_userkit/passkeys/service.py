@@ -435,6 +435,18 @@ class PasskeyService:
         """Whether the user has at least one passkey (a way to sign in)."""
         return bool(await self.credentials.list_for_user(user_id))
 
+    async def delete_all(self, user_id: Any) -> int:
+        """Delete every passkey of the user (each with its ``deleted`` event); return how many went.
+
+        The first e-mail sign-in of a never-verified account calls it: whoever registered the
+        address before its owner proved it must not keep a passkey into the account (issue 20).
+        """
+        passkeys = await self.credentials.list_for_user(user_id)
+        for passkey in passkeys:
+            await self.credentials.delete(user_id, passkey.id)
+            await self._emit(PasskeyEvent(PasskeyEventType.DELETED, user_id, passkey.id, self.clock()))
+        return len(passkeys)
+
     async def delete(self, user_id: Any, passkey_id: uuid.UUID, *, keep_last: bool = False) -> PasskeyCredential:
         """Delete one of the user's passkeys; return it as it was.
 
