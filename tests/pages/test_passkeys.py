@@ -103,9 +103,9 @@ async def test_the_pages_load_the_script_only_with_passkeys(sqlite_db: SessionMa
     assert missing.status_code == 404
 
 
-async def test_forms_without_the_page_token_are_refused(sqlite_db: SessionMaker) -> None:
+async def test_forms_without_the_page_token_are_refused(http_db: SessionMaker) -> None:
     """The options endpoint and the sign-in form check the CSRF token: 403, in plain words, before any ceremony."""
-    test_app = passkey_pages_app(sqlite_db)
+    test_app = passkey_pages_app(http_db)
 
     async with client_for(test_app) as client:
         await client.get("/account/sign-in")
@@ -141,9 +141,10 @@ async def test_forms_without_the_page_token_are_refused(sqlite_db: SessionMaker)
         "x" * 70000,
     ],
 )
-async def test_a_bad_credential_is_a_page_error(sqlite_db: SessionMaker, credential: str) -> None:
+async def test_a_bad_credential_is_a_page_error(http_db: SessionMaker, credential: str) -> None:
     """Whatever the credential field holds, the sign-in page answers 400 in plain words, never a 500."""
-    test_app = passkey_pages_app(sqlite_db)
+    await clear_rate_limits(http_db)
+    test_app = passkey_pages_app(http_db)
 
     async with client_for(test_app) as client:
         page = await client.get("/account/sign-in")
@@ -224,9 +225,10 @@ async def test_rename_and_delete_from_the_account_page(http_db: SessionMaker) ->
     assert 'data-code="PASSKEY_UNKNOWN_CREDENTIAL"' in refused.text
 
 
-async def test_a_bad_registration_is_a_page_error(sqlite_db: SessionMaker) -> None:
+async def test_a_bad_registration_is_a_page_error(http_db: SessionMaker) -> None:
     """A registration made for another RP id, or a garbled one, shows the account page with the error."""
-    test_app = passkey_pages_app(sqlite_db)
+    await clear_rate_limits(http_db)
+    test_app = passkey_pages_app(http_db)
     authenticator = SoftAuthenticator(ORIGIN)
 
     async with client_for(test_app) as client:
