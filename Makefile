@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest pytest-no-fastpaths docs docs-serve bench clean
+.PHONY: demo test lint typecheck pytest pytest-no-fastpaths docs docs-serve bench bench-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ docs-serve: $(STAMP_DEV)
 # Side-by-side benchmark against FastAPI Users (bench/README.md); e.g. `make bench BENCH_ARGS=--quick`.
 bench: $(STAMP_DEV)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The full run, exiting 1 when a gate target of issue 23 is missed (bench/README.md, "Targets").
+bench-check: $(STAMP_DEV)
+	$(BIN)/python -m bench --check $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov dist build site
