@@ -27,6 +27,7 @@ from fastapi import Request
 
 from fastapi_userkit import exceptions
 from fastapi_userkit._email_forms import login_email
+from fastapi_userkit._fingerprint import fingerprints_match
 from fastapi_userkit.db._types import now_utc
 from fastapi_userkit.email_auth import tokens
 from fastapi_userkit.email_auth.exceptions import (
@@ -48,6 +49,8 @@ __all__ = ["EmailChangePending", "EmailChangeReverted", "EmailChangeService"]
 
 _CONFIRM = "email change confirmation"
 _REVERT = "email change revert"
+_BOUND_TO = "email change password fingerprint"
+_FINGERPRINT_LENGTH = 22
 
 
 @dataclass(frozen=True)
@@ -149,9 +152,13 @@ class EmailChangeService(Generic[UP, ID]):
             revert_expires_at=now + self.settings.revert_lifetime,
         )
         await self.store.begin(record)
+        # The confirmation token carries a fingerprint of the password hash (as reset tokens do):
+        # a password reset or change, or the first e-mail sign-in that clears a registrant's
+        # password, kills a change an intruder asked for with a session that has ended since.
+        confirm_token = f"{confirm_secret}.{self._fingerprint(user)}"
 
         async def send() -> None:
-            confirm_link = self.settings.confirm_url.format(token=quote(confirm_secret, safe=""))
+            confirm_link = self.settings.confirm_url.format(token=quote(confirm_token, safe=""))
             revert_link = self.settings.revert_url.format(token=quote(revert_secret, safe=""))
             minutes = int(self.settings.confirm_lifetime.total_seconds() // 60)
             await self.mailer.send(
@@ -201,12 +208,13 @@ class EmailChangeService(Generic[UP, ID]):
         The address becomes verified: using the link proved it.
 
         Raises:
-            EmailLinkInvalid: No such link; or the user is gone, deactivated, or changed address
-                another way since.
+            EmailLinkInvalid: No such link; or the user is gone, deactivated, changed address
+                another way since, or changed password since the change was asked for.
             EmailLinkUsed: The link was used, a newer change replaced it, or a revert closed it.
             EmailLinkExpired: The link is older than ``confirm_lifetime``.
             EmailAddressTaken: The new address belongs to another account.
         """
+        secret, _, bound_to = secret.rpartition(".")
         digests = self.settings.digester.digests(secret, purpose=_CONFIRM)
         record = await self.store.find_by_confirm(digests)
         if record is None:
@@ -223,6 +231,8 @@ class EmailChangeService(Generic[UP, ID]):
             # that is a used link, not an invalid one.
             latest = await self.store.find_by_confirm(digests)
             raise EmailLinkUsed if latest is not None and not latest.pending else EmailLinkInvalid
+        if not fingerprints_match(self._fingerprint(user), bound_to):
+            raise EmailLinkInvalid  # the password changed since the change was asked for
         await self._check_free(record.new_email, user)
         if not await self.store.confirm(record.id, now=now):
             raise EmailLinkUsed
@@ -282,6 +292,9 @@ class EmailChangeService(Generic[UP, ID]):
         )
         await self.user_manager.on_after_update(user, {"email": record.old_email}, request)
         return EmailChangeReverted(user, user.email, record.new_email, restored=True)
+
+    def _fingerprint(self, user: UP) -> str:
+        return self.settings.digester.digest(user.hashed_password, purpose=_BOUND_TO)[:_FINGERPRINT_LENGTH]
 
     async def _check_free(self, address: str, user: UP) -> None:
         owner = await self.user_manager.user_db.get_by_email(address)

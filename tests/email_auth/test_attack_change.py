@@ -1,0 +1,54 @@
+"""Attacks on the confirmed e-mail change (T40) from an intruder who once held a session.
+
+An intruder with a stolen (fresh) session asks to move the account to an address they read.
+The owner, warned by the notice, resets the password: that must end the intruder's pending
+change too, not only the sessions, or the intruder confirms it within the hour, moves the
+account to their address and takes it over with "forgot password" (the confirmation link is
+bound to the password the account had when the change was asked for, as reset tokens are).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from fastapi_userkit.email_auth import EmailAuthMailer
+from fastapi_userkit.testing import Outbox
+from tests.conftest import SessionMaker
+from tests.email_auth.conftest import Log
+from tests.email_auth.test_change_routes import NEW, OLD, Site, build_site
+from tests.mfa.http_support import clear_rate_limits
+from tests.router.helpers import PASSWORD, create_user
+
+
+@pytest.fixture
+async def site(db: SessionMaker, mailer: EmailAuthMailer, outbox: Outbox, log: Log) -> AsyncIterator[Site]:
+    """The app with the e-mail change routes, on every database, with a verified user at OLD."""
+    await clear_rate_limits(db)
+    test_app, clock = build_site(db, mailer, outbox, log)
+    await create_user(test_app, OLD, is_verified=True)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(test_app.app), base_url="http://test") as http:
+        yield Site(test_app, http, outbox, clock)
+
+
+async def test_a_password_reset_kills_a_pending_change_s_confirmation(site: Site) -> None:
+    """The confirmation link asked for before a password reset is refused after it; a new request works."""
+    intruder = await site.headers()
+    assert (await site.ask(intruder)).status_code == 202
+    confirm, _ = site.tokens()
+
+    await site.http.post("/auth/forgot-password", json={"email": OLD})
+    reset_token = site.test_app.hooks.last("on_after_forgot_password")["token"]
+    reset = await site.http.post("/auth/reset-password", json={"token": reset_token, "password": PASSWORD + "!"})
+    confirmed = await site.confirm(confirm)
+    owner = await site.login(password=PASSWORD + "!")
+
+    assert reset.status_code == 200, reset.text
+    assert (confirmed.status_code, confirmed.json()) == (400, {"detail": "EMAIL_LINK_INVALID"})
+    assert owner.status_code == 200
+    owner_headers = {"Authorization": f"Bearer {owner.json()['access_token']}"}
+    assert (await site.me(owner_headers)).json()["email"] == OLD
+    assert (await site.ask(owner_headers, NEW)).status_code == 202
+    assert (await site.confirm(site.tokens()[0])).status_code == 200
