@@ -35,7 +35,7 @@ pytest: $(STAMP_DEV)
 # The tests of the per-request reads once more with the fast paths off (src/fastapi_userkit/
 # _fast_paths.py): the public-API fallback must give the same results on every database. The
 # main run measures coverage; this one does not (`make test` runs it after pytest).
-FASTPATH_TESTS := tests/db tests/compat tests/strategies/test_storage.py tests/router/test_auth.py
+FASTPATH_TESTS := tests/db tests/compat tests/strategies/test_storage.py tests/router/test_auth.py tests/sessions/test_store.py
 pytest-no-fastpaths: $(STAMP_DEV)
 	USERKIT_FAST_PATHS=0 $(BIN)/pytest $(FASTPATH_TESTS) -q --no-cov
 
