@@ -15,16 +15,17 @@ import pytest
 from fastapi import Depends
 
 from fastapi_userkit import BaseUserManager
+from fastapi_userkit.db import SQLAlchemyUserDatabase
 from fastapi_userkit.email_auth import EmailAuthMailer, EmailSignInService, SQLAlchemyEmailSignInStore
 from fastapi_userkit.passkeys import PasskeyService, PasskeySettings
 from fastapi_userkit.router.email_login import get_email_login_router
 from fastapi_userkit.testing import Outbox
 from tests.app_factory import TestApp
 from tests.conftest import SessionMaker
-from tests.email_auth.conftest import Clock, Log, SignInClient, code_of
+from tests.email_auth.conftest import Clock, Log, RecordingManager, SignInClient, code_of
 from tests.email_auth.test_sign_in_http import OWNER, SQUATTER_PASSWORD, _mount
 from tests.mfa.http_support import clear_rate_limits
-from tests.models import EmailSignIn, User
+from tests.models import EmailSignIn, OAuthAccount, User
 from tests.passkeys.account_support import account_app, passkey_login, register, signup, token_of
 from tests.passkeys.authenticator import SoftAuthenticator
 from tests.passkeys.conftest import ORIGIN, RP_ID, challenge_store, credential_store
@@ -95,3 +96,33 @@ async def test_the_owner_s_first_e_mail_sign_in_removes_the_registrant_s_passkey
 
     assert owner.status_code == 200, owner.text
     assert squatter_again.status_code == 400, squatter_again.text
+
+
+async def test_the_owner_s_first_e_mail_sign_in_unlinks_the_registrant_s_oauth_accounts(
+    db: SessionMaker, log: Log, mailer: EmailAuthMailer, outbox: Outbox
+) -> None:
+    """An OAuth account linked to a never-verified account (the registrant's) no longer signs in to it."""
+    async with db() as session:
+        user_db = SQLAlchemyUserDatabase[User, uuid.UUID](session, User, OAuthAccount)
+        squatted = await user_db.create({"email": OWNER, "hashed_password": "x"})
+        account = {"oauth_name": "google", "access_token": "t", "account_id": "mordred", "account_email": OWNER}
+        await user_db.add_oauth_account(squatted, account)
+    clock = Clock()
+
+    async def sign_in_by_code() -> bool:
+        async with db() as session:
+            manager = RecordingManager(SQLAlchemyUserDatabase(session, User, OAuthAccount), log)
+            settings = SignInClient(db, log, mailer, clock).settings
+            service = EmailSignInService(
+                SQLAlchemyEmailSignInStore(session, EmailSignIn), manager, settings, mailer, clock=clock
+            )
+            await service.request(OWNER)
+            result = await service.complete_by_code(OWNER, code_of(outbox.last()))
+            return result.password_cleared
+
+    assert await sign_in_by_code()
+    async with db() as session:
+        linked = await SQLAlchemyUserDatabase[User, uuid.UUID](session, User, OAuthAccount).get_by_oauth_account(
+            "google", "mordred"
+        )
+    assert linked is None

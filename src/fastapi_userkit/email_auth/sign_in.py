@@ -30,6 +30,7 @@ from urllib.parse import quote
 from fastapi import Request
 
 from fastapi_userkit import exceptions
+from fastapi_userkit._contracts import removes_oauth_account
 from fastapi_userkit._email_forms import login_email, lookalike_problem
 from fastapi_userkit._oauth_accounts import PasskeyHolding, make_unusable_password
 from fastapi_userkit.db._types import now_utc
@@ -261,10 +262,12 @@ class EmailSignInService(Generic[UP, ID]):
         USENIX Security 2022): anyone can register an address they do not own, with a password
         they know, and wait for the owner to start using the account. The registrant never
         proved the address, so nothing they set can be trusted: the password becomes unusable
-        (the owner sets one through "forgot password" if they want one), their passkeys are
+        (the owner sets one through "forgot password" if they want one), the passkeys are
         deleted (a passkey sign-up, or a passkey added to the registered account, would
-        otherwise keep signing them in) and every session ends, on every backend the manager
-        reaches; JWTs die too, since they carry a fingerprint of the password hash.
+        otherwise keep signing the registrant in), the linked OAuth accounts are unlinked (the
+        registrant's own, or one at a provider that does not check addresses), and every
+        session ends, on every backend the manager reaches; JWTs die too, since they carry a
+        fingerprint of the password hash.
         """
         user = await self.user_manager.user_db.update(
             user, {"is_verified": True, "hashed_password": make_unusable_password()}
@@ -272,6 +275,10 @@ class EmailSignInService(Generic[UP, ID]):
         passkeys = self.passkeys if self.passkeys is not None else self.user_manager.passkeys
         if passkeys is not None:
             await passkeys.delete_all(user.id)
+        user_db = self.user_manager.user_db
+        if removes_oauth_account(user_db):
+            for account in list(getattr(user, "oauth_accounts", [])):
+                user = await user_db.remove_oauth_account(user, account)
         await self.user_manager._end_sessions(user, request)
         await self.user_manager.emit_security_event(
             SecurityEventType.VERIFICATION_COMPLETED,
