@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -24,7 +25,7 @@ from tests.app_factory import HookLog, UserCreate, fast_password_helper, make_us
 from tests.conftest import REDIS_PREFIX, SessionMaker
 from tests.models import IntUser, OAuthAccount, User
 from tests.passkeys.authenticator import SoftAuthenticator
-from tests.passkeys.conftest import ORIGIN, START, Clock, credential_store
+from tests.passkeys.conftest import ORIGIN, START, Clock, MakeUser, challenge_store, credential_store
 
 PREFIX = f"{REDIS_PREFIX}passkey-accounts:"
 
@@ -155,3 +156,30 @@ async def test_a_full_sign_up_with_challenges_in_redis(
     assert user.id == passkey.user_id == signed_in.user_id
     assert user.id.bytes == next(iter(authenticator.credentials.values())).user_handle
     assert assurance.aal == 2
+
+
+async def test_concurrent_deletions_never_remove_the_last_passkey(
+    db: SessionMaker, settings: PasskeySettings, make_user: MakeUser
+) -> None:
+    """Two requests deleting a user's last two passkeys at once: one succeeds, the other keeps the last one."""
+    authenticator = SoftAuthenticator(ORIGIN)
+    user_id = await make_user()
+    setup = PasskeyService(settings, credential_store(db), challenge_store(db))
+    for _ in range(2):
+        options = await setup.registration_options(user_id, user_name="merlin")
+        await setup.verify_registration(user_id, authenticator.create(options))
+    first, second = await setup.list_passkeys(user_id)
+    services = [PasskeyService(settings, credential_store(db), challenge_store(db)) for _ in range(2)]
+
+    outcomes = await asyncio.gather(
+        services[0].delete(user_id, first.id, keep_last=True),
+        services[1].delete(user_id, second.id, keep_last=True),
+        return_exceptions=True,
+    )
+    left = await setup.list_passkeys(user_id)
+    for service in (setup, *services):
+        await service.credentials.session.close()  # type: ignore[attr-defined]
+        await service.challenges.session.close()  # type: ignore[attr-defined]
+
+    assert len(left) == 1
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["PasskeyCredential", "PasskeyLastLoginMethod"]

@@ -48,7 +48,6 @@ from fastapi_userkit.passkeys.exceptions import (
     PasskeyChallengeInvalid,
     PasskeyCounterRegression,
     PasskeyInvalidName,
-    PasskeyLastLoginMethod,
     PasskeyVerificationFailed,
     UnknownPasskey,
 )
@@ -464,11 +463,10 @@ class PasskeyService:
         found = next((passkey for passkey in passkeys if passkey.id == passkey_id), None)
         if found is None:
             raise UnknownPasskey
-        if keep_last and len(passkeys) == 1:
-            raise PasskeyLastLoginMethod
-        if not await self.credentials.delete(user_id, passkey_id):  # pragma: no cover - a race, see below
-            # Deleted by a concurrent request between the list and this delete: the store's
-            # conditional delete decides, and the loser hears the passkey is gone.
+        # The store decides "the last one" under a lock: a check here would let two concurrent
+        # deletions of a user's last two passkeys both pass it.
+        if not await self.credentials.delete(user_id, passkey_id, unless_last=keep_last):  # pragma: no cover
+            # Deleted by a concurrent request between the list and this delete (a race).
             raise UnknownPasskey
         await self._emit(PasskeyEvent(PasskeyEventType.DELETED, user_id, passkey_id, self.clock()))
         return found

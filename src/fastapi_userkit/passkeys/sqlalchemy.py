@@ -19,6 +19,7 @@ from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastapi_userkit.passkeys.exceptions import PasskeyLastLoginMethod
 from fastapi_userkit.passkeys.store import (
     ChallengePurpose,
     ChallengeRecord,
@@ -147,9 +148,30 @@ class SQLAlchemyPasskeyStore(Generic[PT]):
         # rename to the same name counts as done.
         return await self._commit(_rowcount(result) == 1)
 
-    async def delete(self, user_id: Any, id: uuid.UUID) -> bool:
-        """Delete the user's passkey ``id`` (another user's passkey is not found)."""
+    async def delete(self, user_id: Any, id: uuid.UUID, *, unless_last: bool = False) -> bool:
+        """Delete the user's passkey ``id`` (another user's passkey is not found).
+
+        Raises:
+            PasskeyLastLoginMethod: ``unless_last`` and it is the user's only passkey. The count is
+                taken under a write lock on the user's passkeys, so two concurrent deletions of a
+                user's last two passkeys cannot both pass it.
+        """
         t = self._t
+        if unless_last:
+            # A no-op UPDATE takes the row locks on PostgreSQL and MariaDB and the database write
+            # lock on SQLite: a concurrent deletion of another of the user's passkeys waits here
+            # until this one commits, then counts what is left (the rule of remove_oauth_account).
+            await self.session.execute(
+                update(t).where(t.user_id == user_id).values(name=t.name).execution_options(synchronize_session=False)
+            )
+            # A locking read sees the latest committed rows, even under MariaDB's REPEATABLE READ.
+            ids = [
+                row.id
+                for row in (await self.session.execute(select(t.id).where(t.user_id == user_id).with_for_update()))
+            ]
+            if id in ids and len(ids) == 1:
+                await self.session.rollback()
+                raise PasskeyLastLoginMethod
         result = await self.session.execute(
             delete(t).where(t.id == id, t.user_id == user_id).execution_options(synchronize_session=False)
         )

@@ -128,8 +128,13 @@ class PasskeyCredentialStore(Protocol):
         """Rename the user's passkey ``id``; ``False`` if the user has no such passkey."""
         ...  # pragma: no cover
 
-    async def delete(self, user_id: Any, id: uuid.UUID) -> bool:
-        """Delete the user's passkey ``id``; ``False`` if the user has no such passkey."""
+    async def delete(self, user_id: Any, id: uuid.UUID, *, unless_last: bool = False) -> bool:
+        """Delete the user's passkey ``id``; ``False`` if the user has no such passkey.
+
+        With ``unless_last``, refuse (raise ``PasskeyLastLoginMethod``, nothing deleted) when it is
+        the user's only passkey, deciding under a lock so that concurrent deletions of the user's
+        passkeys never leave none.
+        """
         ...  # pragma: no cover
 
     async def record_use(self, credential_id: str, *, sign_count: int, backed_up: bool, now: datetime) -> bool:
