@@ -52,3 +52,26 @@ async def test_a_password_reset_kills_a_pending_change_s_confirmation(site: Site
     assert (await site.me(owner_headers)).json()["email"] == OLD
     assert (await site.ask(owner_headers, NEW)).status_code == 202
     assert (await site.confirm(site.tokens()[0])).status_code == 200
+
+
+async def test_a_later_change_s_revert_does_not_kill_the_owner_s_revert_link(site: Site) -> None:
+    """The intruder moves the account to their address, asks another change and reverts it first.
+
+    That revert (its link went to the intruder's address) must not close the owner's older
+    "this was not me" link: the owner's link still restores the owner's address.
+    """
+    intruder = await site.headers()
+    assert (await site.ask(intruder)).status_code == 202
+    confirm, owner_revert = site.tokens()
+    assert (await site.confirm(confirm)).status_code == 200
+    site.clock.advance(seconds=30)
+    assert (await site.ask(intruder, "arthur@tintagel.bt")).status_code == 202
+    _, intruder_revert = site.tokens(new="arthur@tintagel.bt", old=NEW)
+    intruders = await site.revert(intruder_revert)
+
+    owners = await site.revert(owner_revert)
+
+    assert intruders.status_code == 200, intruders.text
+    assert owners.status_code == 200, owners.text
+    assert owners.json()["email"] == OLD
+    assert (await site.login(OLD)).status_code == 200

@@ -8,8 +8,9 @@
 2. :meth:`EmailChangeService.confirm` (the link of the new address, POSTed by a page: T35)
    changes the row, once; a taken address is refused there, to whoever holds that link.
 3. :meth:`EmailChangeService.revert` (the old address's link, valid for days) cancels or undoes
-   the change, closes every other change of the user and ends every session of the user, since
-   whoever asked for the change had one (the manager's own path, as after a password reset).
+   the change, closes the changes asked for since (earlier ones keep their revert links) and
+   ends every session of the user, since whoever asked for the change had one (the manager's
+   own path, as after a password reset).
 
 The user may also :meth:`~EmailChangeService.cancel` a pending change, or have its e-mails sent
 again (:meth:`~EmailChangeService.resend`).
@@ -244,7 +245,7 @@ class EmailChangeService(Generic[UP, ID]):
         return user
 
     async def revert(self, secret: str, *, request: Request | None = None) -> EmailChangeReverted[UP]:
-        """Cancel or undo the change whose revert link carries ``secret``; close the user's other changes.
+        """Cancel or undo the change whose revert link carries ``secret``; close the user's later changes.
 
         Every session of the user then ends, on every backend the manager reaches: the token and
         session rows beside the user table, the request's strategies and stores and the

@@ -238,7 +238,7 @@ class SQLAlchemyEmailChangeStore(_Store, Generic[CT]):
         return await self._commit(_rowcount(result) == 1)
 
     async def revert(self, change_id: uuid.UUID, user_id: Any, *, now: datetime) -> bool:
-        """Mark the change reverted (conditional UPDATE) and close all the user's changes, in one transaction."""
+        """Mark the change reverted (conditional UPDATE) and close the user's later changes, in one transaction."""
         t = self._t
         won = await self.session.execute(
             update(t)
@@ -248,9 +248,11 @@ class SQLAlchemyEmailChangeStore(_Store, Generic[CT]):
         )
         if _rowcount(won) != 1:
             return await self._commit(False)
+        # Read apart (MariaDB refuses a subquery on the table an UPDATE writes).
+        since = (await self.session.execute(select(t.created_at).where(t.id == change_id))).scalar_one()
         await self.session.execute(
             update(t)
-            .where(t.user_id == user_id, t.closed_at.is_(None))
+            .where(t.user_id == user_id, t.closed_at.is_(None), t.created_at >= since)
             .values(closed_at=now)
             .execution_options(synchronize_session=False)
         )

@@ -158,11 +158,13 @@ class EmailChangeStore(Protocol):
         ...  # pragma: no cover
 
     async def revert(self, change_id: uuid.UUID, user_id: Any, *, now: datetime) -> bool:
-        """Mark the change reverted if its revert link is open at ``now``, and close every change of the user.
+        """Mark the change reverted if its revert link is open at ``now``, and close the user's later changes.
 
-        One transaction; of concurrent reverts exactly one returns ``True``. Closing the user's
-        other changes kills their links too: a later change's revert link (sent to an address the
-        intruder chose) must not undo the owner's revert.
+        One transaction; of concurrent reverts exactly one returns ``True``. Closing the changes
+        asked for since (this one's time or later) kills their links too: a later change's revert
+        link (sent to an address the intruder chose) must not undo the owner's revert. Earlier
+        changes keep their revert links: reverting an intruder's later change first must not
+        kill the owner's "this was not me" link of the change that moved the account away.
         """
         ...  # pragma: no cover
 
