@@ -229,8 +229,11 @@ async def test_a_first_password_of_a_user_with_a_factor_needs_two_factors(
     assert 'acr_values="aal2"' in refused.headers["www-authenticate"]
 
 
-async def test_removing_the_password_needs_a_fresh_two_factor_sign_in(db: SessionMaker) -> None:
-    """DELETE /passkeys/password: a password sign-in (AAL1) is refused; a UV passkey sign-in removes it."""
+async def test_removing_the_password_needs_a_fresh_two_factor_sign_in(
+    db: SessionMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DELETE /passkeys/password: a password sign-in (AAL1) is refused; a UV passkey sign-in removes it (an event)."""
+    capture_events(caplog)
     app = account_app(db)
     await create_user(app.test_app, EMAIL)
     authenticator = SoftAuthenticator(ORIGIN)
@@ -253,6 +256,8 @@ async def test_removing_the_password_needs_a_fresh_two_factor_sign_in(db: Sessio
     assert removed.status_code == 204, removed.text
     assert (by_password.status_code, by_password.json()["detail"]) == (400, "LOGIN_BAD_CREDENTIALS")
     assert again.status_code == 204  # nothing left to remove
+    removals = [event for event in security_events(caplog) if event["type"] == "password_changed"]
+    assert [event["details"] for event in removals] == [{"change": "removed"}]
     user = await fetch_user(app.test_app, EMAIL)
     assert user is not None
     assert not has_usable_password(user.hashed_password)
