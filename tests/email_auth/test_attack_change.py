@@ -75,3 +75,24 @@ async def test_a_later_change_s_revert_does_not_kill_the_owner_s_revert_link(sit
     assert owners.status_code == 200, owners.text
     assert owners.json()["email"] == OLD
     assert (await site.login(OLD)).status_code == 200
+
+
+async def test_a_reset_link_sent_to_the_intruder_s_address_dies_with_the_revert(site: Site) -> None:
+    """A reset link mailed to the address the intruder set is bound to that address (as verify links are).
+
+    The intruder moves the account to their address and asks for a reset link there, keeping it;
+    once the owner reverts, the link sets no password.
+    """
+    intruder = await site.headers()
+    assert (await site.ask(intruder)).status_code == 202
+    confirm, owner_revert = site.tokens()
+    assert (await site.confirm(confirm)).status_code == 200
+    await site.http.post("/auth/forgot-password", json={"email": NEW})
+    kept = site.test_app.hooks.last("on_after_forgot_password")["token"]
+
+    assert (await site.revert(owner_revert)).status_code == 200
+    reset = await site.http.post("/auth/reset-password", json={"token": kept, "password": "intruder-chose-this-1"})
+
+    assert (reset.status_code, reset.json()) == (400, {"detail": "RESET_PASSWORD_BAD_TOKEN"})
+    assert (await site.login(OLD, password="intruder-chose-this-1")).status_code == 400
+    assert (await site.login(OLD)).status_code == 200

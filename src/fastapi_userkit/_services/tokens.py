@@ -5,9 +5,11 @@ token issued by either library works with the other:
 
 * a verification token names the user (``sub``) and the address it verifies (``email``); it is
   refused once the address no longer belongs to that user;
-* a reset token names the user and carries the fingerprint of the password hash it was issued
-  against (:mod:`fastapi_userkit._fingerprint`): once the password changes, every earlier reset
-  token stops matching (the Django rule).
+* a reset token names the user and carries the fingerprint of the password hash and the address
+  it was issued against (:mod:`fastapi_userkit._fingerprint`): once the password changes, every
+  earlier reset token stops matching (the Django rule), and once the address changes, a token
+  mailed to the previous one does too (a reverted e-mail change leaves the intruder's address
+  no way to set a password).
 
 Redeeming is single use even under simultaneous requests (issue 22): the write is conditional on
 what the check saw (``is_verified`` still false, the password hash unchanged) through
@@ -104,8 +106,10 @@ def reset_settings(users: TokenUsers[Any, Any]) -> TokenSettings:
     )
 
 
-def _reset_fingerprint(settings: TokenSettings, hashed_password: str) -> str:
-    return fingerprint(settings.secret, "reset-password", hashed_password)
+def _reset_fingerprint(settings: TokenSettings, user: Any) -> str:
+    # Bound to the address it is mailed to as well (as verification tokens are, T39): after an
+    # e-mail change is reverted, a reset link sent to the intruder's address sets no password.
+    return fingerprint(settings.secret, "reset-password", f"{user.hashed_password}\x00{user.email}")
 
 
 def verify_token_for(users: TokenUsers[UP, ID], user: UP) -> str:
@@ -135,7 +139,7 @@ def reset_token_for(users: TokenUsers[UP, ID], user: UP) -> str:
     settings = reset_settings(users)
     claims = {
         "sub": str(user.id),
-        _PASSWORD_FINGERPRINT_CLAIM: _reset_fingerprint(settings, user.hashed_password),
+        _PASSWORD_FINGERPRINT_CLAIM: _reset_fingerprint(settings, user),
         "aud": settings.audience,
     }
     return generate_jwt(claims, settings.secret, settings.lifetime_seconds)
@@ -199,9 +203,7 @@ async def redeem_reset_token(users: TokenUsers[UP, ID], token: str, password: st
     except exceptions.InvalidID as exc:
         raise exceptions.InvalidResetPasswordToken() from exc
     user = await users.get(parsed_id)
-    if not fingerprints_match(
-        _reset_fingerprint(settings, user.hashed_password), data.get(_PASSWORD_FINGERPRINT_CLAIM)
-    ):
+    if not fingerprints_match(_reset_fingerprint(settings, user), data.get(_PASSWORD_FINGERPRINT_CLAIM)):
         raise exceptions.InvalidResetPasswordToken()
     if not user.is_active:
         raise exceptions.UserInactive()
