@@ -174,3 +174,15 @@ class PasswordAlreadySet(PasskeyException):
 
     default_message = "This account has a password already; change it with the current password."
     code = "PASSWORD_ALREADY_SET"
+
+
+class PasskeySignUpUnavailable(PasskeyException):
+    """Passwordless sign-up is wired on an app whose user ids are not UUIDs (it needs them).
+
+    The authenticator keeps the user handle chosen before the user exists, so the new user's id is
+    chosen then too, and only UUID ids can be. The client is told the feature is not offered (404);
+    the cause is logged for the developer.
+    """
+
+    default_message = "Creating an account with a passkey is not offered here."
+    code = "PASSKEY_SIGNUP_UNAVAILABLE"

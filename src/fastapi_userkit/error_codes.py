@@ -66,6 +66,7 @@ class ErrorCode(StrEnum):
     PASSKEY_INVALID_NAME = "PASSKEY_INVALID_NAME"
     # The last way to sign in is never removed (issue 19, item 5); a first password only once.
     PASSKEY_LAST_LOGIN_METHOD = "PASSKEY_LAST_LOGIN_METHOD"
+    PASSKEY_SIGNUP_UNAVAILABLE = "PASSKEY_SIGNUP_UNAVAILABLE"
     PASSWORD_LAST_LOGIN_METHOD = "PASSWORD_LAST_LOGIN_METHOD"
     PASSWORD_ALREADY_SET = "PASSWORD_ALREADY_SET"
     # Step-up (issue 18, item 4): RFC 9470's 401 for a sign-in too weak or too old, and the

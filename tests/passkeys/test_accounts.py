@@ -10,13 +10,14 @@ import pytest
 import redis.asyncio
 
 from fastapi_userkit.db import SQLAlchemyUserDatabase
-from fastapi_userkit.exceptions import ConfigurationError, OAuthLastLoginMethod
+from fastapi_userkit.exceptions import OAuthLastLoginMethod
 from fastapi_userkit.mail import AccountMailer, OutboxMailer
 from fastapi_userkit.passkeys import (
     ChallengeRecord,
     PasskeyAlreadyRegistered,
     PasskeyService,
     PasskeySettings,
+    PasskeySignUpUnavailable,
     RedisPasskeyChallengeStore,
     accounts,
 )
@@ -52,7 +53,7 @@ async def test_unlinking_the_last_oauth_account_counts_passkeys(db: SessionMaker
 
 
 async def test_sign_up_needs_uuid_user_ids(int_db: SessionMaker, service: PasskeyService) -> None:
-    """A manager with integer ids cannot pre-allocate the new user's id: a ConfigurationError names the cause."""
+    """A manager with integer ids cannot pre-allocate the new user's id: the feature is not offered (a 404)."""
     from fastapi_userkit import BaseUserManager, IntegerIDMixin
 
     class IntManager(IntegerIDMixin, BaseUserManager[IntUser, int]):
@@ -63,7 +64,7 @@ async def test_sign_up_needs_uuid_user_ids(int_db: SessionMaker, service: Passke
         manager = IntManager(SQLAlchemyUserDatabase[IntUser, int](session, IntUser))
         fields = signup_fields_model(UserCreate).model_validate({"email": "merlin@camelot.bt"})
 
-        with pytest.raises(ConfigurationError, match="UUID user ids"):
+        with pytest.raises(PasskeySignUpUnavailable):
             await accounts.begin_signup(service, manager, fields)
 
 
@@ -183,3 +184,15 @@ async def test_concurrent_deletions_never_remove_the_last_passkey(
 
     assert len(left) == 1
     assert sorted(type(outcome).__name__ for outcome in outcomes) == ["PasskeyCredential", "PasskeyLastLoginMethod"]
+
+
+def test_sign_up_unavailable_is_a_404_for_the_client() -> None:
+    """The sign-up routes translate the integer-id refusal into 404 PASSKEY_SIGNUP_UNAVAILABLE, not a 500."""
+    from fastapi import HTTPException
+
+    from fastapi_userkit.router.common import translate
+
+    with pytest.raises(HTTPException) as caught, translate("passkey-signup", "register"):
+        raise PasskeySignUpUnavailable()
+
+    assert (caught.value.status_code, caught.value.detail) == (404, "PASSKEY_SIGNUP_UNAVAILABLE")

@@ -78,6 +78,7 @@ MESSAGES: dict[str, str] = {
     "Use another way in, and delete it from your account.",
     ErrorCode.PASSKEY_INVALID_NAME: "Give the passkey a name of 1 to 64 characters.",
     ErrorCode.PASSWORD_ALREADY_SET: "Your account has a password already: change it with your current one.",
+    ErrorCode.PASSKEY_SIGNUP_UNAVAILABLE: "Creating an account with a passkey is not offered here.",
     ErrorCode.PASSKEY_LAST_LOGIN_METHOD: "This passkey is your only way to sign in: add another passkey "
     "or a password before deleting it.",
 }

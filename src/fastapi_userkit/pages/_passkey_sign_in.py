@@ -138,7 +138,7 @@ def add_sign_up(router: APIRouter, pages: PasskeyPages) -> None:
         except ValidationError as exc:
             return pages.json_error(validation_errors(exc)[0], status.HTTP_400_BAD_REQUEST)
         try:
-            with translate("register"):
+            with translate("passkey-signup", "register"):
                 async with site.guards["register"].attempt(request, user_manager, fields.email):
                     options = await accounts.begin_signup(service, user_manager, fields)
         except HTTPException as exc:

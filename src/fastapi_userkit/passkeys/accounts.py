@@ -19,6 +19,7 @@ ones); callers map them through the one error table.
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,6 +34,7 @@ from fastapi_userkit._oauth_accounts import has_oauth_accounts, has_usable_passw
 from fastapi_userkit._passkey_exceptions import (
     PasskeyCounterRegression,
     PasskeyException,
+    PasskeySignUpUnavailable,
     PasswordAlreadySet,
     PasswordLastLoginMethod,
 )
@@ -42,7 +44,6 @@ from fastapi_userkit._services.updates import REDACTED
 from fastapi_userkit.authentication.assurance import AAL1, AAL2, Assurance
 from fastapi_userkit.authentication.reauthentication import Reauthentication
 from fastapi_userkit.authentication.strategy import Strategy
-from fastapi_userkit.exceptions import ConfigurationError
 from fastapi_userkit.manager import BaseUserManager
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.passkeys._ceremony import CredentialJSON
@@ -53,6 +54,8 @@ from fastapi_userkit.security.events import SecurityEventOutcome, SecurityEventT
 
 if TYPE_CHECKING:
     from fastapi_userkit.security.ratelimit.limiter import FlowGuard
+
+_logger = logging.getLogger("fastapi_userkit.passkeys")
 
 __all__ = [
     "PasskeyChange",
@@ -114,7 +117,9 @@ def _require_uuid_ids(user_manager: BaseUserManager[Any, Any]) -> None:
     try:
         user_manager.parse_id(str(uuid.uuid4()))
     except exceptions.InvalidID as exc:
-        raise ConfigurationError("Passkey sign-up needs UUID user ids (UUIDIDMixin).") from exc
+        # A wiring mistake, but the client gets a 404 (the feature is not offered), not a 500.
+        _logger.exception("Passkey sign-up needs UUID user ids (UUIDIDMixin): turn it off for integer ids.")
+        raise PasskeySignUpUnavailable() from exc
 
 
 async def begin_signup(
@@ -129,7 +134,7 @@ async def begin_signup(
 
     Raises:
         UserAlreadyExists: The address has an account already (asked again when the user is created).
-        ConfigurationError: The user manager's ids are not UUIDs.
+        PasskeySignUpUnavailable: The user manager's ids are not UUIDs (a 404 through the table).
     """
     _require_uuid_ids(user_manager)
     if await user_manager.user_db.get_by_email(fields.email) is not None:

@@ -15,7 +15,8 @@
     ├── PasskeyCounterRegression
     ├── PasskeyLastLoginMethod
     ├── PasswordLastLoginMethod
-    └── PasswordAlreadySet
+    ├── PasswordAlreadySet
+    └── PasskeySignUpUnavailable
 """
 
 from fastapi_userkit._passkey_exceptions import (
@@ -28,6 +29,7 @@ from fastapi_userkit._passkey_exceptions import (
     PasskeyLastLoginMethod,
     PasskeyOriginMismatch,
     PasskeyRPIDMismatch,
+    PasskeySignUpUnavailable,
     PasskeyUserNotVerified,
     PasskeyVerificationFailed,
     PasswordAlreadySet,
@@ -45,6 +47,7 @@ __all__ = [
     "PasskeyLastLoginMethod",
     "PasskeyOriginMismatch",
     "PasskeyRPIDMismatch",
+    "PasskeySignUpUnavailable",
     "PasskeyUserNotVerified",
     "PasskeyVerificationFailed",
     "PasswordAlreadySet",

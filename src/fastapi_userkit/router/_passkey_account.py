@@ -253,7 +253,7 @@ def add_signup_routes(
     @router.post(
         "/passkeys/signup/options",
         name="passkeys:signup_options",
-        responses=openapi_errors("register", *guard.error_flows()),
+        responses=openapi_errors("passkey-signup", "register", *guard.error_flows()),
     )
     async def signup_options(
         request: Request,
@@ -263,7 +263,7 @@ def add_signup_routes(
         service: Annotated[PasskeyService, Depends(get_passkey_service)],
     ) -> dict[str, Any]:
         """Creation options of a new account with a passkey and no password (the fields wait server side)."""
-        with translate("register"):
+        with translate("passkey-signup", "register"):
             account: schemas.BaseUserCreate = fields
             async with guard.attempt(request, user_manager, account.email):
                 options = await accounts.begin_signup(service, user_manager, account)

@@ -80,6 +80,7 @@ Flow = Literal[
     "passkey",
     "passkey-manage",
     "passkey-account",
+    "passkey-signup",
     "email-login",
     "email-change",
     "email-change-link",
@@ -302,6 +303,12 @@ ERRORS: dict[Flow, dict[type[exceptions.FastAPIUsersException], _Answer]] = {
         passkey_errors.PasskeyAlreadyRegistered: _Answer(_400, ErrorCode.PASSKEY_ALREADY_REGISTERED),
         passkey_errors.PasskeyCounterRegression: _Answer(_400, ErrorCode.PASSKEY_COUNTER_REGRESSION),
         passkey_errors.PasskeyInvalidName: _Answer(_400, ErrorCode.PASSKEY_INVALID_NAME),
+    },
+    # Passwordless sign-up on an app whose user ids cannot be chosen in advance (not UUIDs).
+    "passkey-signup": {
+        passkey_errors.PasskeySignUpUnavailable: _Answer(
+            status.HTTP_404_NOT_FOUND, ErrorCode.PASSKEY_SIGNUP_UNAVAILABLE
+        ),
     },
     # Renaming or deleting one of the current user's passkeys.
     "passkey-manage": {
