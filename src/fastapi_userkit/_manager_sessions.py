@@ -71,8 +71,12 @@ class SessionMethods(UserManagerHooks[UP, ID], Generic[UP, ID]):
             session_stores = sessions.request_session_targets(request).stores
         await sessions.end_refresh_sessions(user.id, session_stores)
 
-    async def _end_sessions(self, user: UP, request: Request | None) -> None:
-        """After a password change or reset, a deactivation, and before a deletion (issue 16, item 8).
+    async def end_sessions(self, user: UP, request: Request | None) -> None:
+        """End every session of ``user`` for good (issue 16, item 8).
+
+        The manager calls it after a password change or reset, a deactivation, and before a
+        deletion; the e-mail and passkey flows and app code call it after a change of the same
+        weight (an e-mail change reverted, a password removed).
 
         Ends for good, so a reactivation revives none: the token and session rows beside the user
         table, then the tokens and refresh sessions of the request's strategies and stores and of

@@ -249,7 +249,7 @@ class BaseUserManager(SessionMethods[UP, ID], OAuthAccounts[UP, ID], Generic[UP,
             InvalidPasswordException: The password policy refused the password.
         """
         updated_user = await tokens.redeem_reset_token(self, token, password)
-        await self._end_sessions(updated_user, request)
+        await self.end_sessions(updated_user, request)
         await self.emit_security_event(SecurityEventType.PASSWORD_RESET_COMPLETED, request, user_id=updated_user.id)
         await self.on_after_reset_password(updated_user, request)
         return updated_user
@@ -275,7 +275,7 @@ class BaseUserManager(SessionMethods[UP, ID], OAuthAccounts[UP, ID], Generic[UP,
         old_hash, was_active, old_email = user.hashed_password, user.is_active, user.email
         updated_user = await self._update(user, update_dict)
         if updated_user.hashed_password != old_hash or (was_active and not updated_user.is_active):
-            await self._end_sessions(updated_user, request)
+            await self.end_sessions(updated_user, request)
         await self._emit_update_events(updated_user, update_dict, old_hash, old_email, request)
         await self.on_after_update(updated_user, redacted(update_dict), request)
         return updated_user
@@ -287,7 +287,7 @@ class BaseUserManager(SessionMethods[UP, ID], OAuthAccounts[UP, ID], Generic[UP,
         16, item 8): Redis has no foreign keys, and a session store may live apart from the users.
         """
         await self.on_before_delete(user, request)
-        await self._end_sessions(user, request)
+        await self.end_sessions(user, request)
         await self.user_db.delete(user)
         await self.emit_security_event(SecurityEventType.USER_DELETED, request, user_id=user.id)
         await self.on_after_delete(user, request)

@@ -279,7 +279,7 @@ class EmailChangeService(Generic[UP, ID]):
             result = EmailChangeReverted(user, user.email, record.new_email, restored=False)
         # Whoever asked for the change was signed in as the user: every session ends, restored
         # or not, even when the address cannot come back (the owner's report stands; T40).
-        await self.user_manager._end_sessions(result.user, request)
+        await self.user_manager.end_sessions(result.user, request)
         return result
 
     async def _restore(self, user: UP, record: EmailChangeRecord, request: Request | None) -> EmailChangeReverted[UP]:

@@ -279,7 +279,7 @@ class EmailSignInService(Generic[UP, ID]):
         if removes_oauth_account(user_db):
             for account in list(getattr(user, "oauth_accounts", [])):
                 user = await user_db.remove_oauth_account(user, account)
-        await self.user_manager._end_sessions(user, request)
+        await self.user_manager.end_sessions(user, request)
         await self.user_manager.emit_security_event(
             SecurityEventType.VERIFICATION_COMPLETED,
             request,

@@ -379,7 +379,7 @@ async def remove_password(
         raise PasswordLastLoginMethod
     updated = await user_manager.user_db.update(user, {"hashed_password": make_unusable_password()})
     # The manager's own step after a password change (issue 16, item 8): stored tokens and sessions end.
-    await user_manager._end_sessions(updated, request)
+    await user_manager.end_sessions(updated, request)
     await user_manager.emit_security_event(
         SecurityEventType.PASSWORD_CHANGED, request, user_id=updated.id, details={"change": "removed"}
     )

@@ -24,7 +24,7 @@ A legacy token has no credential tag, so a password change must end it some othe
 
 * database rows: the manager deletes the user's rows of the access-token table mapped beside
   the user table at every password change, reset, deactivation and deletion, with or without a
-  request (:meth:`~fastapi_userkit.BaseUserManager._end_sessions`); the strategy's own
+  request (:meth:`~fastapi_userkit.BaseUserManager.end_sessions`); the strategy's own
   ``destroy_all_tokens`` does too;
 * Redis keys: the value is ``"<credential tag>:<user id>"``, the tag of the password hash the
   user had when the key was migrated, checked against the user row at every use exactly like a
