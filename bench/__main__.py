@@ -75,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cpu-rounds", type=int, help="rounds of the in-process CPU table (0: skip it)")
     parser.add_argument("--cpu-requests", type=int, help="requests per round of the CPU table")
     parser.add_argument("--no-chart", action="store_true")
-    parser.add_argument("--output", type=Path, help="result directory (default bench/results, or bench/results/check)")
+    parser.add_argument("--output", type=Path, help="result directory (default bench/results, or bench/results/smoke)")
     return parser.parse_args(argv)
 
 
