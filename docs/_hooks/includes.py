@@ -19,6 +19,9 @@ SOURCE_URL = "https://example.invalid/fastapi-userkit/blob/main/"
 INCLUDE = re.compile(r"^<!-- include: (?P<path>[^#\s]+)(?:#(?P<heading>[^>]+?))? -->$", re.MULTILINE)
 _ANCHOR = re.compile(r"\]\(#(?P<name>[\w-]+)\)")
 _HEADING = re.compile(r"^(?P<hashes>#{1,6}) (?P<title>.+)$")
+# Files of the repository outside docs/ that the site publishes at the same path (the benchmark's
+# committed charts), so a page can show them; links to them are made relative to the page.
+PUBLISHED = ("bench/*.png",)
 _LINK = re.compile(r"(?P<open>\]\(|src=\")(?![a-z][a-z0-9+.-]*:)(?P<target>[^)\"#/\s][^)\"#\s]*)")
 
 
@@ -91,6 +94,8 @@ def relink(text: str, source: str, page: str) -> str:
         target = posixpath.normpath(posixpath.join(source_dir, match["target"]))
         if target.startswith("docs/"):
             return match["open"] + posixpath.relpath(target, page_dir)
+        if target in published():
+            return match["open"] + posixpath.relpath(posixpath.join("docs", target), page_dir)
         return match["open"] + SOURCE_URL + target
 
     # Code fences and inline code are left as written: `](` is ordinary Python there.
@@ -152,6 +157,43 @@ def github_anchors(markdown: str, page: str) -> str:
     return "".join(part if part.startswith("`") else _PAGE_ANCHOR.sub(replace, part) for part in parts)
 
 
+def published() -> set[str]:
+    """The repository paths of the files the site publishes beside its pages (:data:`PUBLISHED`)."""
+    return {path.relative_to(ROOT).as_posix() for pattern in PUBLISHED for path in ROOT.glob(pattern)}
+
+
+def published_links(markdown: str, page: str) -> str:
+    """A page's own links to a published file, written for GitHub (``../bench/x.png``), as the site needs them.
+
+    On GitHub a page links out of ``docs/`` to the file; on the site the file sits at the same path
+    below the site's root.
+    """
+    page_dir = posixpath.dirname(posixpath.join("docs", page))
+    files = published()
+
+    def replace(match: re.Match[str]) -> str:
+        target = posixpath.normpath(posixpath.join(page_dir, match["target"]))
+        if target not in files:
+            return match[0]
+        return match["open"] + posixpath.relpath(posixpath.join("docs", target), page_dir)
+
+    parts = re.split(r"(^```.*?^```$|`[^`\n]*`)", markdown, flags=re.MULTILINE | re.DOTALL)
+    return "".join(part if part.startswith("`") else _OUTWARD.sub(replace, part) for part in parts)
+
+
+_OUTWARD = re.compile(r"(?P<open>\]\(|src=\")(?P<target>\.\./[^)\"#\s]+)")
+
+
+def on_files(files: Any, config: Any, **_kwargs: Any) -> Any:
+    """MkDocs' files event: add the published files of the repository to the site."""
+    from mkdocs.structure.files import File
+
+    for path in sorted(published()):
+        files.append(File(path, src_dir=str(ROOT), dest_dir=config["site_dir"], use_directory_urls=False))
+    return files
+
+
 def on_page_markdown(markdown: str, page: Any, **_kwargs: Any) -> str:
-    """MkDocs' page event: expand the page's includes, then spell its anchors as the site does."""
-    return github_anchors(expand(markdown, page.file.src_uri), page.file.src_uri)
+    """MkDocs' page event: expand the page's includes, then spell its anchors and links as the site does."""
+    page_uri = page.file.src_uri
+    return github_anchors(published_links(expand(markdown, page_uri), page_uri), page_uri)

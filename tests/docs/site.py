@@ -43,6 +43,12 @@ class Includes(Protocol):
     def github_anchors(self, markdown: str, page: str) -> str:
         """The page's links to headings with GitHub's anchors spelled as the site spells them."""
 
+    def published(self) -> set[str]:
+        """The repository files the site publishes beside its pages."""
+
+    def published_links(self, markdown: str, page: str) -> str:
+        """The page's own links to published files, as the site needs them."""
+
 
 def _load(path: Path, name: str) -> object:
     """A hook module loaded from its file; registered in ``sys.modules`` (dataclasses look it up there)."""

@@ -176,3 +176,29 @@ def test_github_anchors_are_spelled_as_the_site_does() -> None:
     assert "[b](changelog.md#010-2026-11-25)" in markdown
     assert "[c](#no-such-heading)" in markdown
     assert "`[d](#before-deploying-userkit-check---deploy)`" in markdown
+
+
+def test_published_files_are_in_the_site_and_the_performance_page_shows_the_chart(build: Build) -> None:
+    """The benchmark's committed charts are published at their path; the performance page shows one."""
+    published = includes().published()
+    page = (build.site / "performance" / "index.html").read_text()
+
+    assert published, "no committed chart under bench/"
+    assert all((build.site / path).is_file() for path in published)
+    assert re.search(r'<img [^>]*src="\.\./bench/[\w.-]+\.png"', page), "the performance page shows no chart"
+
+
+def test_links_to_published_files_work_on_github_and_on_the_site() -> None:
+    """A page's ``../bench/x.png`` (right on GitHub) and an included ``x.png`` both reach the published file.
+
+    Other links out of docs/ are left alone (the strict build reports them).
+    """
+    hook = includes()
+    chart = sorted(hook.published())[0]
+    name = chart.removeprefix("bench/")
+
+    own = hook.published_links(f"![c](../{chart}) [x](../Makefile) `![c](../{chart})`\n", "performance.md")
+    included = hook.relink(f"[c]({name})\n", "bench/RESULTS.md", "cookbook/page.md")
+
+    assert own == f"![c]({chart}) [x](../Makefile) `![c](../{chart})`\n"
+    assert included == f"[c](../{chart})\n"
