@@ -28,6 +28,7 @@ __all__ = [
     "RefreshTransport",
     "RevokeAllStrategy",
     "SecondFactor",
+    "SecondFactorRemoving",
     "SecurityEventEmitter",
     "StrategyDestroyNotSupportedError",
     "carries_refresh",
@@ -184,6 +185,19 @@ class SecondFactor(Protocol):
                 unusable code (mapped through the error table).
         """
         ...  # pragma: no cover
+
+
+@runtime_checkable
+class SecondFactorRemoving(Protocol):
+    """Removes a user's second factor: the two-factor store (:class:`~fastapi_userkit.mfa.MFAStore`) is one.
+
+    The first proof of a never-verified address (:meth:`~fastapi_userkit.BaseUserManager.prove_address`)
+    removes a factor whoever registered the address enrolled (issue 20).
+    """
+
+    async def remove(self, user_id: Any) -> bool:
+        """Delete the user's TOTP factor (active or pending) and recovery codes; ``True`` if a factor was there."""
+        ...  # pragma: no cover - protocol
 
 
 def _implements(obj: object, protocol: type) -> bool:

@@ -24,10 +24,10 @@ from fastapi import Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from fastapi_userkit import exceptions
-from fastapi_userkit._contracts import AllTokensDestroying
+from fastapi_userkit._contracts import AllTokensDestroying, SecondFactorRemoving, removes_oauth_account
 from fastapi_userkit._id_mixins import IntegerIDMixin, UUIDIDMixin
 from fastapi_userkit._manager_sessions import SessionMethods
-from fastapi_userkit._oauth_accounts import OAuthAccounts
+from fastapi_userkit._oauth_accounts import OAuthAccounts, PasskeyHolding, make_unusable_password
 from fastapi_userkit._services import passwords, tokens
 from fastapi_userkit._services.sessions import UserSessionsEnding
 from fastapi_userkit._services.tokens import RESET_PASSWORD_TOKEN_AUDIENCE, VERIFY_USER_TOKEN_AUDIENCE
@@ -114,6 +114,12 @@ class BaseUserManager(SessionMethods[UP, ID], OAuthAccounts[UP, ID], Generic[UP,
     security_event_db: SecurityEventDatabase | None = None
     session_strategies: Sequence[AllTokensDestroying] = ()
     session_stores: Sequence[UserSessionsEnding] = ()
+
+    second_factors: SecondFactorRemoving | None = None
+    """Where the users' second factors are (the request's two-factor store, ``MFAStore``), so the
+    first proof of a never-verified address (:meth:`prove_address`) removes a factor its registrant
+    enrolled; ``None``: none is removed. An app with two-factor login must set it (or give the
+    e-mail sign-in service its own)."""
 
     user_db: BaseUserDatabase[UP, ID]
     password_helper: PasswordHelperProtocol
@@ -227,6 +233,62 @@ class BaseUserManager(SessionMethods[UP, ID], OAuthAccounts[UP, ID], Generic[UP,
         await self.on_after_verify(verified_user, request)
         return verified_user
 
+    async def prove_address(
+        self,
+        user: UP,
+        request: Request | None = None,
+        *,
+        via: str,
+        keep_password: bool = False,
+        passkeys: PasskeyHolding | None = None,
+        second_factors: SecondFactorRemoving | None = None,
+    ) -> UP:
+        """The first proof of a never-verified address: verify it and take the account back (issue 20).
+
+        Every path that first proves control of the address of a never-verified account calls
+        it: the first e-mail sign-in, and a password reset (its link was mailed to the address).
+        Not the verify route: a user verifying their own address keeps what they set up.
+
+        Pre-registration takeover (Sudhodanan and Paverd, "Pre-hijacked accounts", USENIX
+        Security 2022): anyone can register an address they do not own and wait for the owner to
+        start using the account. The registrant never proved the address, so nothing they set
+        can be trusted: the password becomes unusable (unless ``keep_password``: a reset's new
+        password is the owner's), the passkeys are deleted, the second factor (TOTP and recovery
+        codes) is removed, the linked OAuth accounts are unlinked and every session ends, on every
+        backend the manager reaches (JWTs too: they carry a fingerprint of the password hash).
+
+        Args:
+            user: The never-verified user whose address was just proved.
+            request: The request, for the sessions to end, the event and the hook.
+            via: What proved the address, recorded in the security event.
+            keep_password: Keep the current password (it was just set by the address's owner).
+            passkeys: Where the user's passkeys are; ``None``: :attr:`passkeys`.
+            second_factors: Where the user's second factor is; ``None``: :attr:`second_factors`.
+        """
+        update: dict[str, Any] = {"is_verified": True}
+        if not keep_password:
+            update["hashed_password"] = make_unusable_password()
+        user = await self.user_db.update(user, update)
+        passkeys = passkeys if passkeys is not None else self.passkeys
+        if passkeys is not None:
+            await passkeys.delete_all(user.id)
+        second_factors = second_factors if second_factors is not None else self.second_factors
+        if second_factors is not None:
+            await second_factors.remove(user.id)
+        user_db = self.user_db
+        if removes_oauth_account(user_db):
+            for account in list(getattr(user, "oauth_accounts", [])):
+                user = await user_db.remove_oauth_account(user, account)
+        await self.end_sessions(user, request)
+        await self.emit_security_event(
+            SecurityEventType.VERIFICATION_COMPLETED,
+            request,
+            user_id=user.id,
+            details={"via": via, "first_proof": "registrant_login_cleared"},
+        )
+        await self.on_after_verify(user, request)
+        return user
+
     # -- password reset ----------------------------------------------------------------------
 
     async def forgot_password(self, user: UP, request: Request | None = None) -> None:
@@ -249,7 +311,12 @@ class BaseUserManager(SessionMethods[UP, ID], OAuthAccounts[UP, ID], Generic[UP,
             InvalidPasswordException: The password policy refused the password.
         """
         updated_user = await tokens.redeem_reset_token(self, token, password)
-        await self.end_sessions(updated_user, request)
+        if updated_user.is_verified:
+            await self.end_sessions(updated_user, request)
+        else:
+            # The link went to the address: the first proof of it takes the account back from
+            # whoever registered it (the new password stays, the owner just chose it).
+            updated_user = await self.prove_address(updated_user, request, via="reset_password", keep_password=True)
         await self.emit_security_event(SecurityEventType.PASSWORD_RESET_COMPLETED, request, user_id=updated_user.id)
         await self.on_after_reset_password(updated_user, request)
         return updated_user

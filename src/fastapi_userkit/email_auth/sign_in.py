@@ -30,7 +30,7 @@ from urllib.parse import quote
 from fastapi import Request
 
 from fastapi_userkit import exceptions
-from fastapi_userkit._contracts import removes_oauth_account
+from fastapi_userkit._contracts import SecondFactorRemoving
 from fastapi_userkit._email_forms import login_email, lookalike_problem
 from fastapi_userkit._oauth_accounts import PasskeyHolding, make_unusable_password
 from fastapi_userkit.db._types import now_utc
@@ -72,8 +72,9 @@ class EmailSignInResult(Generic[UP]):
         user: The user to sign in (through the backend, after a second factor if they have one).
         created: The account was created by this sign-in (``allow_sign_up``).
         verified: The address became verified by this sign-in (its first use proved it).
-        password_cleared: The account had never been verified: its password was made unusable
-            and its sessions ended (whoever chose them had not proved the address).
+        password_cleared: The account had never been verified: its password was made unusable,
+            its passkeys, second factor and OAuth accounts removed and its sessions ended
+            (whoever set them up had not proved the address).
     """
 
     user: UP
@@ -95,6 +96,10 @@ class EmailSignInService(Generic[UP, ID]):
             the first e-mail sign-in of a never-verified account deletes (the registrant's);
             ``None``: the user manager's ``passkeys``, if set. An app with passkey sign-up or
             passkeys on unverified accounts must give one of them.
+        second_factors: The request's two-factor store (:class:`~fastapi_userkit.mfa.MFAStore`),
+            whose factor the first e-mail sign-in of a never-verified account removes (the
+            registrant's); ``None``: the user manager's ``second_factors``, if set. An app with
+            two-factor login must give one of them.
 
     Raises:
         ConfigurationError: The settings do not enable sign-in by e-mail.
@@ -109,6 +114,7 @@ class EmailSignInService(Generic[UP, ID]):
         *,
         clock: Clock = now_utc,
         passkeys: PasskeyHolding | None = None,
+        second_factors: SecondFactorRemoving | None = None,
     ) -> None:
         if not settings.enabled:
             raise ConfigurationError("Sign-in by e-mail is off: EmailSignInSettings(enabled=True) turns it on.")
@@ -118,6 +124,7 @@ class EmailSignInService(Generic[UP, ID]):
         self.mailer = mailer
         self.clock = clock
         self.passkeys = passkeys
+        self.second_factors = second_factors
 
     def _email_key(self, email: str) -> str:
         # The form registration stores (NFC, domain in lower case), case-folded: a code typed
@@ -256,37 +263,15 @@ class EmailSignInService(Generic[UP, ID]):
         return await self._first_proof(user, request)
 
     async def _first_proof(self, user: UP, request: Request | None) -> EmailSignInResult[UP]:
-        """The mailbox's owner proves a never-verified address: verify it and take the account back.
+        """The mailbox's owner proves a never-verified address: the manager's one rule for it.
 
-        Pre-registration takeover (issue 20; Sudhodanan and Paverd, "Pre-hijacked accounts",
-        USENIX Security 2022): anyone can register an address they do not own, with a password
-        they know, and wait for the owner to start using the account. The registrant never
-        proved the address, so nothing they set can be trusted: the password becomes unusable
-        (the owner sets one through "forgot password" if they want one), the passkeys are
-        deleted (a passkey sign-up, or a passkey added to the registered account, would
-        otherwise keep signing the registrant in), the linked OAuth accounts are unlinked (the
-        registrant's own, or one at a provider that does not check addresses), and every
-        session ends, on every backend the manager reaches; JWTs die too, since they carry a
-        fingerprint of the password hash.
+        :meth:`~fastapi_userkit.BaseUserManager.prove_address` verifies the address and takes the
+        account back from whoever registered it (password made unusable, passkeys, second factor
+        and OAuth accounts removed, every session ended).
         """
-        user = await self.user_manager.user_db.update(
-            user, {"is_verified": True, "hashed_password": make_unusable_password()}
+        user = await self.user_manager.prove_address(
+            user, request, via="email_sign_in", passkeys=self.passkeys, second_factors=self.second_factors
         )
-        passkeys = self.passkeys if self.passkeys is not None else self.user_manager.passkeys
-        if passkeys is not None:
-            await passkeys.delete_all(user.id)
-        user_db = self.user_manager.user_db
-        if removes_oauth_account(user_db):
-            for account in list(getattr(user, "oauth_accounts", [])):
-                user = await user_db.remove_oauth_account(user, account)
-        await self.user_manager.end_sessions(user, request)
-        await self.user_manager.emit_security_event(
-            SecurityEventType.VERIFICATION_COMPLETED,
-            request,
-            user_id=user.id,
-            details={"via": "email_sign_in", "first_proof": "registrant_login_cleared"},
-        )
-        await self.user_manager.on_after_verify(user, request)
         return EmailSignInResult(user, verified=True, password_cleared=True)
 
     async def _consume(self, record: EmailSignInRecord) -> None:
