@@ -78,12 +78,6 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         logger.warning("User %s has registered.", user.id)
 
 
-async def get_user_manager(
-    user_db: SQLAlchemyUserDatabase[User, uuid.UUID] = Depends(get_user_db),
-) -> AsyncGenerator[UserManager, None]:
-    yield UserManager(user_db)
-
-
 bearer_transport = BearerTransport(tokenUrl="auth/jwt/login")
 
 
@@ -169,6 +163,19 @@ async def get_passkey_service() -> AsyncIterator[PasskeyService]:
         )
 
 
+async def get_user_manager(
+    user_db: SQLAlchemyUserDatabase[User, uuid.UUID] = Depends(get_user_db),
+    passkeys: PasskeyService = Depends(get_passkey_service),
+    second_factors: MFAStore = Depends(get_mfa_store),
+) -> AsyncGenerator[UserManager, None]:
+    # The passkeys and the two-factor store: the first proof of a never-verified address (the
+    # first e-mail sign-in, or a password reset) removes those of whoever registered it unproved.
+    user_manager = UserManager(user_db)
+    user_manager.passkeys = passkeys
+    user_manager.second_factors = second_factors
+    yield user_manager
+
+
 fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [auth_backend, cookie_backend], mfa=mfa)
 
 current_active_user = fastapi_users.current_user(active=True)
@@ -183,12 +190,12 @@ email_change_settings = EmailChangeSettings(secret=SECRET, pages_url=f"{BASE_URL
 
 async def get_email_sign_in(
     user_manager: UserManager = Depends(get_user_manager),
-    passkeys: PasskeyService = Depends(get_passkey_service),
 ) -> AsyncIterator[EmailSignInService[User, uuid.UUID]]:
-    # The passkeys: an address's first e-mail sign-in deletes those of whoever registered it unproved.
+    # The manager's passkeys and two-factor store: an address's first e-mail sign-in removes
+    # those of whoever registered it unproved.
     async with async_session_maker() as session:
         store = SQLAlchemyEmailSignInStore(session, EmailSignIn)
-        yield EmailSignInService(store, user_manager, email_sign_in_settings, email_mailer, passkeys=passkeys)
+        yield EmailSignInService(store, user_manager, email_sign_in_settings, email_mailer)
 
 
 async def get_email_change(
