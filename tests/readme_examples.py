@@ -1,7 +1,8 @@
-"""Extract the runnable examples of README.md and of the site's pages (``docs/**/*.md``).
+"""Extract the runnable examples of README.md, of the site's pages and of the sections they include.
 
 An example is a ```python block right after ``<!-- example: NAME -->``; names are unique across the
-README and the pages, so a feature's test runs its documented example wherever the text lives.
+README, the pages (``docs/**/*.md``) and the sections pages include (``docs_snippets/*.md``), so a
+feature's test runs its documented example wherever the text lives.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ def _examples_of(path: Path) -> dict[str, str]:
 
 
 def documentation() -> list[Path]:
-    """The README and every page of the site, in a stable order."""
-    return [README, *sorted(path for path in DOCS.rglob("*.md") if "_hooks" not in path.parts)]
+    """The README, the sections pages include and every page of the site, in a stable order."""
+    snippets = sorted((ROOT / "docs_snippets").glob("*.md"))
+    return [README, *snippets, *sorted(path for path in DOCS.rglob("*.md") if "_hooks" not in path.parts)]
 
 
 def examples(path: Path | None = None) -> dict[str, str]:
-    """The examples of ``path``, or of the README and every page when no path is given, by name.
+    """The examples of ``path``, or of every file of :func:`documentation` when no path is given, by name.
 
     Raises:
         ValueError: two files (or one file twice) use the same example name.

@@ -1,4 +1,4 @@
-"""The README's ``userkit migrate-from-fastapi-users`` and ``userkit check --deploy`` examples, run as shown."""
+"""The ``userkit migrate-from-fastapi-users`` and ``userkit check --deploy`` examples of the docs, run as shown."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ import pytest
 from typer.testing import CliRunner
 
 from fastapi_userkit.cli.app import app
-from tests.readme_examples import README, run_examples
+from tests.readme_examples import documentation, run_examples
 
 SAMPLE = Path(__file__).parent / "fastapi_users_sample"
 
 
 def _console(command_start: str) -> tuple[list[str], list[str]]:
-    """The README console block whose command starts with ``command_start``: its argv and output lines."""
-    blocks = re.findall(r"```console\n(.*?)```", README.read_text(), re.DOTALL)
+    """The documented console block whose command starts with ``command_start``: its argv and output lines."""
+    text = "\n".join(path.read_text() for path in documentation())
+    blocks = re.findall(r"```console\n(.*?)```", text, re.DOTALL)
     block = next(block for block in blocks if block.startswith(f"$ {command_start}"))
     command, *output = block.splitlines()
     return shlex.split(command[2:])[1:], [line.rstrip() for line in output]

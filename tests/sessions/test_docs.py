@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import require_service
-from tests.readme_examples import README, examples
+from tests.readme_examples import examples
 
 SNIPPET = Path(__file__).resolve().parents[2] / "docs_snippets" / "refresh.md"
 NAMES = ("refresh-server", "refresh-redis", "refresh-mobile", "refresh-spa")
@@ -25,8 +25,7 @@ def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _run(*names: str) -> dict[str, Any]:
-    # The README's copy wins once the section is spliced into it.
-    found = {**examples(SNIPPET), **examples(README)}
+    found = examples()  # the quickstart (README) and the section's own examples
     namespace: dict[str, Any] = {"__name__": "readme_example"}
     for name in ("quickstart", *names):
         exec(compile(found[name], f"refresh.md:{name}", "exec"), namespace)  # noqa: S102 - our own docs
