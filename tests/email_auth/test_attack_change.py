@@ -22,6 +22,17 @@ from tests.email_auth.test_change_routes import NEW, OLD, Site, build_site
 from tests.mfa.http_support import clear_rate_limits
 from tests.router.helpers import PASSWORD, create_user
 
+OWNERS_NEW_PASSWORD = "excalibur-back-in-the-lake-3"
+
+
+async def _recovers_with_a_reset(site: Site) -> bool:
+    """The owner gets a reset link at the restored address, sets a new password and signs in with it."""
+    assert (await site.http.post("/auth/forgot-password", json={"email": OLD})).status_code == 202
+    token = site.test_app.hooks.last("on_after_forgot_password")["token"]
+    reset = await site.http.post("/auth/reset-password", json={"token": token, "password": OWNERS_NEW_PASSWORD})
+    assert reset.status_code == 200, reset.text
+    return (await site.login(OLD, password=OWNERS_NEW_PASSWORD)).status_code == 200
+
 
 @pytest.fixture
 async def site(db: SessionMaker, mailer: EmailAuthMailer, outbox: Outbox, log: Log) -> AsyncIterator[Site]:
@@ -74,7 +85,7 @@ async def test_a_later_change_s_revert_does_not_kill_the_owner_s_revert_link(sit
     assert intruders.status_code == 200, intruders.text
     assert owners.status_code == 200, owners.text
     assert owners.json()["email"] == OLD
-    assert (await site.login(OLD)).status_code == 200
+    assert await _recovers_with_a_reset(site)
 
 
 async def test_a_reset_link_sent_to_the_intruder_s_address_dies_with_the_revert(site: Site) -> None:
@@ -95,4 +106,26 @@ async def test_a_reset_link_sent_to_the_intruder_s_address_dies_with_the_revert(
 
     assert (reset.status_code, reset.json()) == (400, {"detail": "RESET_PASSWORD_BAD_TOKEN"})
     assert (await site.login(OLD, password="intruder-chose-this-1")).status_code == 400
-    assert (await site.login(OLD)).status_code == 200
+    assert await _recovers_with_a_reset(site)
+
+
+@pytest.mark.parametrize("confirmed", [True, False])
+async def test_a_revert_makes_the_password_the_intruder_knows_unusable(site: Site, confirmed: bool) -> None:
+    """ "This was not me" means the account was taken, with a fresh sign-in: the password stops working.
+
+    The answer says so; the owner recovers with "forgot password", whose link goes to the restored
+    address. A change only pending (never confirmed) is a takeover report all the same.
+    """
+    intruder = await site.headers()
+    assert (await site.ask(intruder)).status_code == 202
+    confirm, owner_revert = site.tokens()
+    if confirmed:
+        assert (await site.confirm(confirm)).status_code == 200
+
+    reverted = await site.revert(owner_revert)
+
+    assert reverted.status_code == 200, reverted.text
+    assert reverted.json() == {"email": OLD, "restored": confirmed, "address_taken": False, "password_cleared": True}
+    assert (await site.login(OLD)).status_code == 400
+    assert (await site.me(intruder)).status_code == 401
+    assert await _recovers_with_a_reset(site)

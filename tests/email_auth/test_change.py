@@ -277,10 +277,11 @@ async def test_cancel_and_resend(change: ChangeClient, outbox: Outbox, make_user
 async def test_a_revert_ends_every_session_of_the_user(
     change: ChangeClient, outbox: Outbox, make_user: MakeUser, log: Log
 ) -> None:
-    """Restored or only cancelled, a revert ends the sessions (sessions_revoked); a restore emits email_changed."""
+    """Restored or only cancelled, a revert ends the sessions (sessions_revoked) and removes the password
+    (password_changed, change=removed); a restore emits email_changed."""
     user = await make_user(OLD)
     _, pending_revert = await _ask(change, outbox, user, NEW)
-    await change.revert(pending_revert)
+    user = (await change.revert(pending_revert)).user  # its password hash changed (made unusable)
     cancelled_events = [event.type for event in log.events]
     confirm, revert = await _ask(change, outbox, user, NEW)
     await change.confirm(confirm)
@@ -288,5 +289,10 @@ async def test_a_revert_ends_every_session_of_the_user(
 
     await change.revert(revert)
 
-    assert cancelled_events == [SecurityEventType.SESSIONS_REVOKED]
-    assert [event.type for event in log.events] == [SecurityEventType.EMAIL_CHANGED, SecurityEventType.SESSIONS_REVOKED]
+    assert cancelled_events == [SecurityEventType.SESSIONS_REVOKED, SecurityEventType.PASSWORD_CHANGED]
+    assert [event.type for event in log.events] == [
+        SecurityEventType.EMAIL_CHANGED,
+        SecurityEventType.SESSIONS_REVOKED,
+        SecurityEventType.PASSWORD_CHANGED,
+    ]
+    assert log.events[-1].details == {"change": "removed", "via": "reverted_change"}

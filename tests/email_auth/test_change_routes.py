@@ -221,10 +221,10 @@ async def test_revert_restores_the_address_and_ends_every_session(site: Site) ->
 
     assert [response.json()["email"] for response in moved] == [NEW, NEW]
     assert reverted.status_code == 200, reverted.text
-    assert reverted.json() == {"email": OLD, "restored": True, "address_taken": False}
+    assert reverted.json() == {"email": OLD, "restored": True, "address_taken": False, "password_cleared": True}
     assert [response.status_code for response in after] == [401, 401]
     assert (twice.status_code, twice.json()) == (400, {"detail": "EMAIL_LINK_USED"})
-    assert (await site.login(OLD, backend="db")).status_code == 200
+    assert (await site.login(OLD, backend="db")).status_code == 400  # the password the intruder knew is gone
     assert (await site.login(NEW)).status_code == 400
 
 
@@ -237,7 +237,7 @@ async def test_revert_of_a_pending_change_cancels_it_and_ends_sessions(site: Sit
     reverted = await site.revert(revert)
     confirmed = await site.confirm(confirm)
 
-    assert reverted.json() == {"email": OLD, "restored": False, "address_taken": False}
+    assert reverted.json() == {"email": OLD, "restored": False, "address_taken": False, "password_cleared": True}
     assert (confirmed.status_code, confirmed.json()) == (400, {"detail": "EMAIL_LINK_USED"})
     assert (await site.me(db_token)).status_code == 401
 

@@ -58,5 +58,5 @@ async def test_email_change_example(in_tmp_dir: Path) -> None:
     assert pending["new_email"] == NEW
     assert replaced.value.response.json() == {"detail": "EMAIL_LINK_USED"}
     assert confirmed["email"] == NEW
-    assert reverted == {"email": OLD, "restored": True, "address_taken": False}
+    assert reverted == {"email": OLD, "restored": True, "address_taken": False, "password_cleared": True}
     assert signed_out.status_code == 401

@@ -19,7 +19,7 @@ again (:meth:`~EmailChangeService.resend`).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Generic
 from urllib.parse import quote
@@ -29,6 +29,7 @@ from fastapi import Request
 from fastapi_userkit import exceptions
 from fastapi_userkit._email_forms import login_email
 from fastapi_userkit._fingerprint import fingerprints_match
+from fastapi_userkit._oauth_accounts import make_unusable_password
 from fastapi_userkit.db._types import now_utc
 from fastapi_userkit.email_auth import tokens
 from fastapi_userkit.email_auth.exceptions import (
@@ -72,9 +73,9 @@ class EmailChangeReverted(Generic[UP]):
     """What a revert did.
 
     The revert is the owner saying "this was not me": whoever asked for the change was signed
-    in as them. :meth:`EmailChangeService.revert` has ended every session of :attr:`user`
-    already (and emitted the ``sessions_revoked`` security event, T40); a page that served the
-    revert clears its own cookie too.
+    in as them. :meth:`EmailChangeService.revert` has made the password unusable and ended every
+    session of :attr:`user` already (and emitted the ``password_changed`` and ``sessions_revoked``
+    security events, T40); a page that served the revert clears its own cookie too.
 
     Attributes:
         user: The user, with the address restored.
@@ -85,6 +86,9 @@ class EmailChangeReverted(Generic[UP]):
         address_taken: The old address could not come back: another account has it by now
             (the changes are closed and the sessions must end all the same).
         end_sessions: Always ``True``: every session of the user was ended.
+        password_cleared: Always ``True``: the password was made unusable (whoever asked for the
+            change had signed in as the user, so likely knows it); the owner sets a new one with
+            "forgot password", whose link goes to the account's address (:attr:`email`).
     """
 
     user: UP
@@ -93,6 +97,7 @@ class EmailChangeReverted(Generic[UP]):
     restored: bool
     address_taken: bool = False
     end_sessions: bool = True
+    password_cleared: bool = True
 
 
 class EmailChangeService(Generic[UP, ID]):
@@ -247,7 +252,10 @@ class EmailChangeService(Generic[UP, ID]):
     async def revert(self, secret: str, *, request: Request | None = None) -> EmailChangeReverted[UP]:
         """Cancel or undo the change whose revert link carries ``secret``; close the user's later changes.
 
-        Every session of the user then ends, on every backend the manager reaches: the token and
+        The password then becomes unusable (whoever asked for the change had signed in as the
+        user: they likely know it; the owner sets a new one with "forgot password"), with the
+        ``password_changed`` security event (``change=removed``), and every session of the user
+        ends, on every backend the manager reaches: the token and
         session rows beside the user table, the request's strategies and stores and the
         manager's ``session_strategies`` / ``session_stores`` (the path a password reset takes),
         with the ``sessions_revoked`` security event. A restored address is verified again and
@@ -277,10 +285,19 @@ class EmailChangeService(Generic[UP, ID]):
         result = await self._restore(user, record, request) if restore else None
         if result is None:
             result = EmailChangeReverted(user, user.email, record.new_email, restored=False)
-        # Whoever asked for the change was signed in as the user: every session ends, restored
-        # or not, even when the address cannot come back (the owner's report stands; T40).
-        await self.user_manager.end_sessions(result.user, request)
-        return result
+        # Whoever asked for the change was signed in as the user, with a fresh sign-in: they
+        # likely know the password. It becomes unusable (the owner sets a new one through "forgot
+        # password", whose link now goes to the restored address) and every session ends,
+        # restored or not, even when the address cannot come back (the owner's report stands; T40).
+        user = await self.user_manager.user_db.update(result.user, {"hashed_password": make_unusable_password()})
+        await self.user_manager.end_sessions(user, request)
+        await self.user_manager.emit_security_event(
+            SecurityEventType.PASSWORD_CHANGED,
+            request,
+            user_id=user.id,
+            details={"change": "removed", "via": "reverted_change"},
+        )
+        return replace(result, user=user)
 
     async def _restore(self, user: UP, record: EmailChangeRecord, request: Request | None) -> EmailChangeReverted[UP]:
         try:

@@ -87,7 +87,7 @@ class EmailChangePendingRead(BaseModel):
 
 
 class EmailChangeRevertRead(BaseModel):
-    """What a revert did; every session of the user has ended."""
+    """What a revert did; the password was made unusable and every session of the user has ended."""
 
     email: str
     """The account's address now."""
@@ -97,6 +97,11 @@ class EmailChangeRevertRead(BaseModel):
 
     address_taken: bool
     """The old address could not come back: another account has it by now."""
+
+    password_cleared: bool
+    """Always ``True``: the password was made unusable (whoever asked for the change had signed in
+    as the user, so likely knows it); set a new one with "forgot password", whose link goes to
+    :attr:`email`."""
 
 
 async def _no_second_step() -> None:
@@ -251,9 +256,17 @@ def get_email_change_router(
         token: Annotated[str, Body(embed=True, max_length=256)],
         service: Annotated[EmailChangeService[UP, ID], Depends(get_email_change)],
     ) -> EmailChangeRevertRead:
-        """Undo or cancel the change with the token of the link sent to the old address; end every session."""
+        """Undo or cancel the change with the token of the link sent to the old address.
+
+        The password becomes unusable (set a new one with "forgot password") and every session ends.
+        """
         with translate("email-change-link"):
             result = await service.revert(token, request=request)
-        return EmailChangeRevertRead(email=result.email, restored=result.restored, address_taken=result.address_taken)
+        return EmailChangeRevertRead(
+            email=result.email,
+            restored=result.restored,
+            address_taken=result.address_taken,
+            password_cleared=result.password_cleared,
+        )
 
     return router
