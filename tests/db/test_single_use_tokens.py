@@ -109,8 +109,9 @@ async def test_a_storage_without_conditional_update_still_resets_and_verifies(db
     async with db() as session:
         plain = _PlainUserDatabase(SQLAlchemyUserDatabase(session, User, OAuthAccount))
         manager = make_user_manager_class(log)(plain, fast_password_helper())
-        reset = await manager.reset_password(reset_token, "new passphrase of kay")
+        # Verified first: a reset of a never-verified account verifies it (the first proof of the address).
         verified = await manager.verify(verify_token)
+        reset = await manager.reset_password(reset_token, "new passphrase of kay")
 
     assert not isinstance(plain, ConditionalUserUpdate)
     assert reset.hashed_password != "x"
