@@ -116,3 +116,16 @@ async def test_a_storage_without_conditional_update_still_resets_and_verifies(db
     assert not isinstance(plain, ConditionalUserUpdate)
     assert reset.hashed_password != "x"
     assert verified.is_verified
+
+
+async def test_a_storage_that_cannot_unlink_still_takes_a_never_verified_account_back(db: SessionMaker) -> None:
+    """The first proof of the address by a reset verifies the account on a storage without ``remove_oauth_account``."""
+    log = HookLog()
+    reset_token = await _token(db, log, "reset")
+    async with db() as session:
+        plain = _PlainUserDatabase(SQLAlchemyUserDatabase(session, User, OAuthAccount))
+        manager = make_user_manager_class(log)(plain, fast_password_helper())
+        reset = await manager.reset_password(reset_token, "new passphrase of kay")
+
+    assert reset.is_verified
+    assert manager.password_helper.verify_and_update("new passphrase of kay", reset.hashed_password)[0]
