@@ -3,9 +3,8 @@
 Added by :func:`fastapi_userkit.router.passkeys.get_passkeys_router` to its router:
 
 * passwordless sign-up (:func:`add_signup_routes`, when the app gives its create schema);
-* a passkey answering a password login's ``202 MFA_REQUIRED`` (:func:`add_second_step_routes`,
-  with two-factor login on);
-* re-authentication with a passkey (:func:`add_reauthenticate_routes`);
+* a passkey answering a password login's ``202 MFA_REQUIRED``, and re-authentication with a
+  passkey (:mod:`fastapi_userkit.router._passkey_step_up`);
 * removing the password, or setting a first one (:func:`add_password_routes`).
 
 The flows themselves are in :mod:`fastapi_userkit.passkeys.accounts`, shared with the pages.
@@ -13,17 +12,15 @@ The flows themselves are in :mod:`fastapi_userkit.passkeys.accounts`, shared wit
 
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations at run time,
 # and they name dependencies local to the functions below.
-from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Request, Response, status
 from pydantic import BaseModel, Field, SecretStr
 
 from fastapi_userkit import exceptions, schemas
 from fastapi_userkit._services.sign_in import SecondStep, SignIn
-from fastapi_userkit.authentication import AuthenticationBackend, Authenticator, Strategy
+from fastapi_userkit.authentication import AuthenticationBackend, Strategy
 from fastapi_userkit.authentication.assurance import AAL1, AAL2, Assurance
-from fastapi_userkit.authentication.reauthentication import Reauthentication, SessionEnded
 from fastapi_userkit.manager import BaseUserManager, UserManagerDependency
 from fastapi_userkit.models import ID, UP
 from fastapi_userkit.openapi import OpenAPIResponseType
@@ -36,20 +33,18 @@ from fastapi_userkit.security.ratelimit.limiter import FlowGuard
 from fastapi_userkit.types import DependencyCallable
 
 __all__ = [
-    "PasskeyChallengeOptionsRequest",
-    "PasskeyChallengeRequest",
+    "TOKEN_FIELD",
     "PasskeyCredentialRequest",
     "PasskeyLoginRequest",
     "PasskeySignUpRequest",
     "SetPasswordRequest",
+    "Wiring",
     "add_login_routes",
     "add_password_routes",
-    "add_reauthenticate_routes",
-    "add_second_step_routes",
     "add_signup_routes",
 ]
 
-_TOKEN = Field(min_length=1, max_length=128)
+TOKEN_FIELD = Field(min_length=1, max_length=128)
 
 
 class PasskeyCredentialRequest(BaseModel):
@@ -71,26 +66,13 @@ class PasskeySignUpRequest(BaseModel):
     name: Annotated[str | None, Field(max_length=NAME_MAX_LENGTH)] = None
 
 
-class PasskeyChallengeOptionsRequest(BaseModel):
-    """The ``challenge_token`` of a password login's ``202 MFA_REQUIRED``."""
-
-    challenge_token: Annotated[str, _TOKEN]
-
-
-class PasskeyChallengeRequest(BaseModel):
-    """A passkey answering a password login's ``202 MFA_REQUIRED``."""
-
-    challenge_token: Annotated[str, _TOKEN]
-    credential: dict[str, Any]
-
-
 class SetPasswordRequest(BaseModel):
     """A first password for an account without one."""
 
     password: SecretStr
 
 
-class _Wiring:
+class Wiring:
     """What every route of the module needs, gathered once by ``get_passkeys_router``."""
 
     def __init__(
@@ -136,13 +118,13 @@ def wiring(
     sign_in: SignIn[UP, ID],
     csrf: CSRFProtection | None,
     login_success: OpenAPIResponseType,
-) -> _Wiring:
+) -> Wiring:
     """Gather what the routes of this module need."""
-    return _Wiring(router, backend, get_user_manager, get_passkey_service, sign_in, csrf, login_success)
+    return Wiring(router, backend, get_user_manager, get_passkey_service, sign_in, csrf, login_success)
 
 
 def add_login_routes(
-    wired: _Wiring,
+    wired: Wiring,
     get_second_step: DependencyCallable[SecondStep | None],
     challenge_responses: OpenAPIResponseType,
     *,
@@ -235,7 +217,7 @@ async def _passkey_user(
 
 
 def add_signup_routes(
-    wired: _Wiring, user_create_schema: type[schemas.BaseUserCreate], guard: FlowGuard, *, verified_only: bool
+    wired: Wiring, user_create_schema: type[schemas.BaseUserCreate], guard: FlowGuard, *, verified_only: bool
 ) -> None:
     """Add ``POST /passkeys/signup/options`` and ``POST /passkeys/signup`` (passwordless sign-up).
 
@@ -301,136 +283,8 @@ def add_signup_routes(
         return wired.set_csrf_cookie(response)
 
 
-def add_second_step_routes(wired: _Wiring, get_second_step: DependencyCallable[SecondStep]) -> None:
-    """Add ``POST /passkeys/mfa/options`` and ``POST /passkeys/mfa``: a passkey answers a login's ``202``.
-
-    Args:
-        wired: The router's wiring.
-        get_second_step: The two-factor login's second-step dependency.
-    """
-    router, sign_in, backend = wired.router, wired.sign_in, wired.backend
-    get_user_manager, get_passkey_service = wired.get_user_manager, wired.get_passkey_service
-    guard_flows = sign_in.guard.error_flows()
-
-    @router.post(
-        "/passkeys/mfa/options",
-        name=f"passkeys:{backend.name}.mfa_options",
-        responses=openapi_errors("mfa-challenge", "passkey"),
-    )
-    async def second_step_options(
-        response: Response,
-        body: PasskeyChallengeOptionsRequest,
-        user_manager: Annotated[BaseUserManager[Any, Any], Depends(get_user_manager)],
-        service: Annotated[PasskeyService, Depends(get_passkey_service)],
-        second_step: Annotated[SecondStep, Depends(get_second_step)],
-    ) -> dict[str, Any]:
-        """Request options for the challenge's user's passkeys, bound to the challenge (counts one attempt)."""
-        with translate("mfa-challenge", "passkey"):
-            options = await accounts.second_step_options(
-                service, sign_in, user_manager, second_step, body.challenge_token
-            )
-        response.headers["Cache-Control"] = "no-store"
-        return options
-
-    @router.post(
-        "/passkeys/mfa",
-        name=f"passkeys:{backend.name}.mfa",
-        status_code=wired.login_status,
-        responses={
-            **openapi_errors("mfa-challenge", "passkey", *guard_flows, *wired.csrf_flows),
-            **wired.login_success,
-        },
-    )
-    async def complete_second_step(
-        request: Request,
-        body: PasskeyChallengeRequest,
-        user_manager: Annotated[BaseUserManager[Any, Any], Depends(get_user_manager)],
-        strategy: Annotated[Strategy[Any, Any], Depends(backend.strategy_dependency)],
-        service: Annotated[PasskeyService, Depends(get_passkey_service)],
-        second_step: Annotated[SecondStep, Depends(get_second_step)],
-    ) -> Response:
-        """Complete the password login with a passkey: the backend's login answer at AAL2."""
-        wired.check_origin(request)
-        with translate("mfa-challenge", "passkey"):
-            response = await accounts.complete_second_step(
-                service, sign_in, request, user_manager, strategy, second_step, body.challenge_token, body.credential
-            )
-        return wired.set_csrf_cookie(response)
-
-
-def add_reauthenticate_routes(
-    wired: _Wiring, authenticator: Authenticator[Any, Any], guard: FlowGuard, *, requires_verification: bool
-) -> None:
-    """Add ``POST /passkeys/reauthenticate/options`` and ``POST /passkeys/reauthenticate`` (step-up).
-
-    Args:
-        wired: The router's wiring.
-        authenticator: Resolves the current user and token (of this backend only).
-        guard: The login flow's rate-limit guard (a refused passkey counts as a failed login).
-        requires_verification: Refuse unverified users (``403``).
-    """
-    router, backend = wired.router, wired.backend
-    get_user_manager, get_passkey_service = wired.get_user_manager, wired.get_passkey_service
-    reauthentication: Reauthentication[Any, Any] = Reauthentication(backend, guard)
-
-    async def this_backend() -> Sequence[AuthenticationBackend[Any, Any]]:
-        return [backend]
-
-    get_current_user_token = authenticator.current_user_token(
-        active=True, verified=requires_verification, get_enabled_backends=this_backend
-    )
-    auth_errors: dict[int, list[Any]] = {status.HTTP_401_UNAUTHORIZED: ["Unauthorized"]}
-    if requires_verification:
-        auth_errors[status.HTTP_403_FORBIDDEN] = ["Forbidden"]
-
-    @router.post(
-        "/passkeys/reauthenticate/options",
-        name=f"passkeys:{backend.name}.reauthenticate_options",
-        responses=openapi_errors("passkey", extra=auth_errors),
-    )
-    async def reauthenticate_options(
-        response: Response,
-        user_token: Annotated[tuple[Any, str], Depends(get_current_user_token)],
-        service: Annotated[PasskeyService, Depends(get_passkey_service)],
-    ) -> dict[str, Any]:
-        """Request options for the current user's passkeys (bound to the user)."""
-        with translate("passkey"):
-            options = await accounts.reauthentication_options(service, user_token[0])
-        response.headers["Cache-Control"] = "no-store"
-        return options
-
-    @router.post(
-        "/passkeys/reauthenticate",
-        name=f"passkeys:{backend.name}.reauthenticate",
-        status_code=wired.login_status,
-        responses={
-            **openapi_errors("passkey", *guard.error_flows(), *wired.csrf_flows, extra=auth_errors),
-            **wired.login_success,
-        },
-    )
-    async def reauthenticate(
-        request: Request,
-        body: PasskeyCredentialRequest,
-        user_token: Annotated[tuple[Any, str], Depends(get_current_user_token)],
-        user_manager: Annotated[BaseUserManager[Any, Any], Depends(get_user_manager)],
-        strategy: Annotated[Strategy[Any, Any], Depends(backend.strategy_dependency)],
-        service: Annotated[PasskeyService, Depends(get_passkey_service)],
-    ) -> Response:
-        """Prove a passkey again: a fresh token of the same session (AAL2 with user verification, now)."""
-        wired.check_origin(request)
-        user, token = user_token
-        with translate("passkey"):
-            try:
-                response, _ = await accounts.reauthenticate(
-                    service, reauthentication, request, user_manager, strategy, user, token, body.credential
-                )
-            except SessionEnded as exc:  # ended by a concurrent logout: as the authenticator answers
-                raise HTTPException(status_code=status.HTTP_401_UNAUTHORIZED) from exc
-        return wired.set_csrf_cookie(response)
-
-
 def add_password_routes(
-    wired: _Wiring,
+    wired: Wiring,
     current_user: DependencyCallable[Any],
     fresh_aal2_user: DependencyCallable[Any],
     *,

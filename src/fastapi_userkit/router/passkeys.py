@@ -56,7 +56,7 @@ from fastapi_userkit.passkeys import accounts
 from fastapi_userkit.passkeys.service import PasskeyService
 from fastapi_userkit.passkeys.store import PasskeyCredential
 from fastapi_userkit.passkeys.tables import NAME_MAX_LENGTH
-from fastapi_userkit.router import _passkey_account
+from fastapi_userkit.router import _passkey_account, _passkey_step_up
 from fastapi_userkit.router._passkey_account import PasskeyLoginRequest
 from fastapi_userkit.router._refresh import login_openapi_success
 from fastapi_userkit.router._route import UserkitRoute
@@ -346,8 +346,8 @@ def _add_account_routes(
             wired, signup_schema, security.flow_guard("register"), verified_only=requires_verification
         )
     if mfa is not None:
-        _passkey_account.add_second_step_routes(wired, mfa.second_step_dependency())
-    _passkey_account.add_reauthenticate_routes(
+        _passkey_step_up.add_second_step_routes(wired, mfa.second_step_dependency())
+    _passkey_step_up.add_reauthenticate_routes(
         wired, authenticator, login_guard, requires_verification=requires_verification
     )
     # Removing the password asks a fresh two-factor sign-in (a passkey with user verification):
