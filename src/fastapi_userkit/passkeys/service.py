@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,7 @@ from fastapi_userkit.passkeys.exceptions import (
     PasskeyChallengeInvalid,
     PasskeyCounterRegression,
     PasskeyInvalidName,
+    PasskeyLastLoginMethod,
     PasskeyVerificationFailed,
     UnknownPasskey,
 )
@@ -446,7 +448,14 @@ class PasskeyService:
             await self._emit(PasskeyEvent(PasskeyEventType.DELETED, user_id, passkey.id, self.clock()))
         return len(passkeys)
 
-    async def delete(self, user_id: Any, passkey_id: uuid.UUID, *, keep_last: bool = False) -> PasskeyCredential:
+    async def delete(
+        self,
+        user_id: Any,
+        passkey_id: uuid.UUID,
+        *,
+        keep_last: bool = False,
+        still_reachable: Callable[[], Awaitable[bool]] | None = None,
+    ) -> PasskeyCredential:
         """Delete one of the user's passkeys; return it as it was.
 
         Args:
@@ -454,10 +463,14 @@ class PasskeyService:
             passkey_id: The passkey's row id.
             keep_last: Refuse to delete the user's only passkey (it is their last way to sign in:
                 no usable password, no linked OAuth account).
+            still_reachable: Asked after the deletion is committed, with fresh reads, whether the
+                user still has a way in; ``False`` puts the passkey back (same row, same
+                credential id) and refuses. No ``deleted`` event is emitted for a deletion undone.
 
         Raises:
             UnknownPasskey: The user has no passkey with this id.
-            PasskeyLastLoginMethod: ``keep_last`` and it is the user's only passkey.
+            PasskeyLastLoginMethod: ``keep_last`` and it is the user's only passkey, or
+                ``still_reachable`` answered ``False``.
         """
         passkeys = await self.credentials.list_for_user(user_id)
         found = next((passkey for passkey in passkeys if passkey.id == passkey_id), None)
@@ -468,5 +481,9 @@ class PasskeyService:
         if not await self.credentials.delete(user_id, passkey_id, unless_last=keep_last):  # pragma: no cover
             # Deleted by a concurrent request between the list and this delete (a race).
             raise UnknownPasskey
+        if still_reachable is not None and not await still_reachable():
+            # A concurrent removal of the user's other way in (their password) ran meanwhile.
+            await self.credentials.add(found)
+            raise PasskeyLastLoginMethod
         await self._emit(PasskeyEvent(PasskeyEventType.DELETED, user_id, passkey_id, self.clock()))
         return found
