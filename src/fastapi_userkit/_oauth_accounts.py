@@ -200,6 +200,12 @@ class OAuthAccounts(UserManagerHooks[UP, ID], Generic[UP, ID]):
         one linked account, unless they have a passkey (counted when :attr:`passkeys` is set):
         without a way in, only a password reset could let them in again.
 
+        An unlink allowed because of another way in checks again once committed, with the user
+        re-read (and their passkeys counted afresh): if that way went meanwhile (the password
+        removed, the last passkey deleted by a concurrent request), the account is linked back
+        and the unlink refused, so racing removals never leave the user without a way in (see
+        :func:`fastapi_userkit.passkeys.accounts.delete_passkey`).
+
         Raises:
             OAuthAccountNotLinked: ``user`` has no such linked account.
             OAuthLastLoginMethod: It is the last account of a user without a usable password or a passkey.
@@ -214,6 +220,23 @@ class OAuthAccounts(UserManagerHooks[UP, ID], Generic[UP, ID]):
         unless_last = not has_usable_password(user.hashed_password) and not (
             self.passkeys is not None and await self.passkeys.has_passkeys(user.id)
         )
+        relink = _account_dict(
+            account.oauth_name,
+            account.access_token,
+            account.account_id,
+            account.account_email,
+            account.expires_at,
+            account.refresh_token,
+        )
         unlinked: UP = await user_db.remove_oauth_account(user, account, unless_last=unless_last)
+        if not unless_last and not await self._has_a_way_in(unlinked):
+            await self.user_db.add_oauth_account(unlinked, relink)
+            raise exceptions.OAuthLastLoginMethod()
         await self.on_after_update(unlinked, {}, request)
         return unlinked
+
+    async def _has_a_way_in(self, user: UP) -> bool:
+        """Whether ``user`` (as just re-read by the adapter) has a usable password, an OAuth account or a passkey."""
+        if has_usable_password(user.hashed_password) or has_oauth_accounts(user):
+            return True
+        return self.passkeys is not None and await self.passkeys.has_passkeys(user.id)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_userkit._oauth_accounts import has_usable_password
 from fastapi_userkit.db import SQLAlchemyUserDatabase
+from fastapi_userkit.exceptions import OAuthLastLoginMethod
 from fastapi_userkit.passkeys import (
     PasskeyCredential,
     PasskeyEventType,
@@ -50,15 +51,22 @@ class GatedStore(SQLAlchemyPasskeyStore[Passkey]):
 
 
 class GatedUserDatabase(SQLAlchemyUserDatabase[User, uuid.UUID]):
-    """A user database whose first update runs ``before_update`` first (an undo is not held)."""
+    """A user database whose first update (or OAuth unlink) runs a hook first (an undo is not held)."""
 
     before_update: Hook | None = None
+    before_unlink: Hook | None = None
 
     async def update(self, user: User, update_dict: dict[str, Any]) -> User:
         if (hook := self.before_update) is not None:
             self.before_update = None
             await hook()
         return await super().update(user, update_dict)
+
+    async def remove_oauth_account(self, user: User, oauth_account: Any, *, unless_last: bool = False) -> User:
+        if (hook := self.before_unlink) is not None:
+            self.before_unlink = None
+            await hook()
+        return await super().remove_oauth_account(user, oauth_account, unless_last=unless_last)
 
 
 async def _one_passkey(db: SessionMaker, settings: PasskeySettings, user_id: uuid.UUID) -> PasskeyCredential:
@@ -193,3 +201,95 @@ async def test_a_user_of_another_storage_is_checked_as_given(
 
     assert deleted == passkey
     assert await _ways_in(db, user_id) == (0, True)
+
+
+async def _oauth_user(db: SessionMaker) -> uuid.UUID:
+    """A user created by OAuth: no usable password, one linked account."""
+    async with db() as session:
+        manager = make_user_manager_class(HookLog())(
+            SQLAlchemyUserDatabase[User, uuid.UUID](session, User, OAuthAccount), fast_password_helper()
+        )
+        user = await manager.oauth_callback("fake", "at", uuid.uuid4().hex, f"{uuid.uuid4().hex}@camelot.bt")
+        return user.id
+
+
+async def _oauth_accounts(db: SessionMaker, user_id: uuid.UUID) -> int:
+    async with db() as session:
+        user = await SQLAlchemyUserDatabase[User, uuid.UUID](session, User, OAuthAccount).get(user_id)
+        assert user is not None
+        return len(user.oauth_accounts)
+
+
+async def test_racing_removals_of_the_last_passkey_and_the_last_oauth_account_leave_a_way_in(
+    db: SessionMaker, settings: PasskeySettings
+) -> None:
+    """A user without a password: deleting the passkey and unlinking the OAuth account at once keeps one of them."""
+    for _ in range(4):
+        user_id = await _oauth_user(db)
+        passkey = await _one_passkey(db, settings, user_id)
+        barrier = asyncio.Barrier(2)
+        events, log = Events(), HookLog()
+        store = GatedStore(db(), Passkey)
+        store.before_delete = barrier.wait
+        deleting = PasskeyService(settings, store, challenge_store(db), on_event=events)
+        counting = PasskeyService(settings, credential_store(db), challenge_store(db))
+        async with db() as deleter_session, db() as unlinker_session:
+            user_db = GatedUserDatabase(unlinker_session, User, OAuthAccount)
+            user_db.before_unlink = barrier.wait
+            manager = make_user_manager_class(log)(user_db, fast_password_helper())
+            manager.passkeys = counting
+            unlinker = await _load(unlinker_session, user_id)
+            account = unlinker.oauth_accounts[0]
+            outcomes = await asyncio.gather(
+                accounts.delete_passkey(deleting, await _load(deleter_session, user_id), passkey.id),
+                manager.oauth_unlink(unlinker, account.oauth_name, account.account_id),
+                return_exceptions=True,
+            )
+        await _close(deleting)
+        await _close(counting)
+        passkeys, password = await _ways_in(db, user_id)
+        linked = await _oauth_accounts(db, user_id)
+        deleted, unlinked = (not isinstance(outcome, BaseException) for outcome in outcomes)
+
+        assert not password
+        assert passkeys or linked, outcomes  # never left without a way in
+        assert not (deleted and unlinked)
+        assert isinstance(outcomes[0], PasskeyCredential if deleted else PasskeyLastLoginMethod)
+        assert isinstance(outcomes[1], User if unlinked else OAuthLastLoginMethod)
+        assert (passkeys, linked) == (0 if deleted else 1, 0 if unlinked else 1)
+        assert [event.type for event in events.seen] == ([PasskeyEventType.DELETED] if deleted else [])
+        assert ("on_after_update" in log.names()) is unlinked
+
+
+async def test_an_unlink_is_undone_when_the_last_passkey_went_meanwhile(
+    db: SessionMaker, settings: PasskeySettings
+) -> None:
+    """The unlink counted a passkey that is gone by its re-check: the account is linked back, no update hook."""
+    user_id = await _oauth_user(db)
+    passkey = await _one_passkey(db, settings, user_id)
+    service = PasskeyService(settings, credential_store(db), challenge_store(db))
+    log = HookLog()
+    async with db() as session:
+        user_db = GatedUserDatabase(session, User, OAuthAccount)
+
+        async def delete_the_passkey() -> None:
+            assert await service.credentials.delete(user_id, passkey.id)
+
+        user_db.before_unlink = delete_the_passkey
+        manager = make_user_manager_class(log)(user_db, fast_password_helper())
+        manager.passkeys = service
+        user = await _load(session, user_id)
+        (account,) = user.oauth_accounts
+        oauth_name, account_id, token = account.oauth_name, account.account_id, account.access_token
+        with pytest.raises(OAuthLastLoginMethod):
+            await manager.oauth_unlink(user, oauth_name, account_id)
+    await _close(service)
+
+    async with db() as session:
+        relinked = await SQLAlchemyUserDatabase[User, uuid.UUID](session, User, OAuthAccount).get_by_oauth_account(
+            oauth_name, account_id
+        )
+    assert relinked is not None
+    assert relinked.id == user_id
+    assert [(a.account_id, a.access_token) for a in relinked.oauth_accounts] == [(account_id, token)]
+    assert log.names() == []
