@@ -22,7 +22,7 @@ of the app); the page says so and clears this browser's sign-in.
 
 # No ``from __future__ import annotations``: FastAPI evaluates the routes' Annotated
 # dependencies, which refer to this factory's local variables.
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -58,6 +58,18 @@ SIGN_IN_AGAIN = "SIGN_IN_AGAIN"
 _SIGN_IN_AGAIN_MESSAGE = (
     "To change your address, your sign-in must be recent: sign out, sign in again, then ask for the change."
 )
+
+
+def _link_secret(form: Mapping[str, str]) -> str:
+    """The secret of a confirm or revert link's form.
+
+    Raises:
+        EmailLinkInvalid: None was sent, or one longer than any link carries.
+    """
+    secret = form.get("token", "")
+    if not secret or len(secret) > _MAX_TOKEN:
+        raise EmailLinkInvalid()
+    return secret
 
 
 @dataclass(frozen=True)
@@ -205,12 +217,9 @@ class EmailChangePages:
                 form = await site.form(request)
             except HTTPException as exc:
                 return site.refused(request, exc, user)
-            token = form.get("token", "")
             try:
                 with translate("email-change-link"):
-                    if not token or len(token) > _MAX_TOKEN:
-                        raise EmailLinkInvalid()
-                    changed = await service.confirm(token, request=request)
+                    changed = await service.confirm(_link_secret(form), request=request)
             except HTTPException as exc:  # the link's errors (no guard: 256-bit secrets)
                 errors = [email_error(exc)]
                 return site.page(request, "email_change_confirm.html", status_code=400, user=user, errors=errors)
@@ -236,13 +245,10 @@ class EmailChangePages:
                 form = await site.form(request)
             except HTTPException as exc:
                 return site.refused(request, exc, user)
-            secret = form.get("token", "")
             try:
                 with translate("email-change-link"):
-                    if not secret or len(secret) > _MAX_TOKEN:
-                        raise EmailLinkInvalid()
                     # Restores the address, closes the changes and ends every session of the user.
-                    result = await service.revert(secret, request=request)
+                    result = await service.revert(_link_secret(form), request=request)
             except HTTPException as exc:  # the link's errors (no guard: 256-bit secrets)
                 errors = [email_error(exc)]
                 return site.page(request, "email_change_revert.html", status_code=400, user=user, errors=errors)

@@ -25,6 +25,20 @@ from fastapi_userkit.sessions import flow as session_flow
 __all__ = ["add_confirm", "add_management", "add_password_confirm", "add_set_password"]
 
 
+async def fresh_form(pages: PasskeyPages, request: Request, user: Any, confirm: Confirm) -> dict[str, str] | Response:
+    """The form of a passkey or password change, or where the browser goes first.
+
+    The refusal of the form itself (CSRF, signed out, unverified), or "confirm it's you" when the
+    sign-in is too old or too weak for the change (the JSON routes' freshness rule).
+    """
+    form = await checked_form(pages.site, request, user)
+    if isinstance(form, Response):
+        return form
+    if (first := await pages.stale(request, user, confirm)) is not None:
+        return pages.site.redirect(first)
+    return form
+
+
 def add_management(router: APIRouter, pages: PasskeyPages) -> None:
     site = pages.site
     UserManager = Annotated[Any, Depends(site.get_user_manager)]  # noqa: N806 - a type alias, named like one
@@ -71,11 +85,9 @@ def add_management(router: APIRouter, pages: PasskeyPages) -> None:
         background: BackgroundTasks,
     ) -> Response:
         user, _ = current
-        form = await checked_form(site, request, user)
+        form = await fresh_form(pages, request, user, confirm)
         if isinstance(form, Response):
             return form
-        if (first := await pages.stale(request, user, confirm)) is not None:
-            return site.redirect(first)
         try:
             with translate("passkey"):
                 name = form.get("name", "").strip() or None
@@ -99,11 +111,9 @@ def add_management(router: APIRouter, pages: PasskeyPages) -> None:
         background: BackgroundTasks,
     ) -> Response:
         user, _ = current
-        form = await checked_form(site, request, user)
+        form = await fresh_form(pages, request, user, confirm)
         if isinstance(form, Response):
             return form
-        if (first := await pages.stale(request, user, confirm)) is not None:
-            return site.redirect(first)
         try:
             passkey_id = form.get("passkey_id", "")
             with translate("passkey-manage"):
@@ -127,11 +137,9 @@ def add_management(router: APIRouter, pages: PasskeyPages) -> None:
         background: BackgroundTasks,
     ) -> Response:
         user, _ = current
-        form = await checked_form(site, request, user)
+        form = await fresh_form(pages, request, user, confirm)
         if isinstance(form, Response):
             return form
-        if (first := await pages.stale(request, user, confirm)) is not None:
-            return site.redirect(first)
         try:
             with translate("passkey-manage"):
                 # Never the last way in (item 5): a user without a password keeps one passkey.
@@ -171,11 +179,9 @@ def add_set_password(router: APIRouter, pages: PasskeyPages) -> None:
         two_factor: TwoFactorView,
     ) -> Response:
         user, _ = current
-        form = await checked_form(site, request, user)
+        form = await fresh_form(pages, request, user, confirm)
         if isinstance(form, Response):
             return form
-        if (first := await pages.stale(request, user, confirm)) is not None:
-            return site.redirect(first)
         try:
             with translate("passkey-account", "update"):
                 updated = await accounts.set_first_password(user_manager, user, form.get("new_password", ""), request)
